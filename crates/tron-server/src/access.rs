@@ -1,0 +1,198 @@
+//! The OrganizationAccessContext: token → principal → organization member
+//! → groups → decision, resolved once per request.
+//!
+//! Invariant: every route under `/organizations/{org}` is mounted in the
+//! router returned by [`organization_routes`], whose layer resolves this
+//! context before any handler runs. A caller that is not a member (and not a
+//! superuser acting by session or personal token) gets `404` there, so no
+//! handler under the prefix can run for it. Handlers then get the context
+//! through the [`OrgCtx`] extractor, take the organization id only from it,
+//! and call [`OrganizationAccessContext::require`] before touching data.
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tron_core::authz::{
+    decide, requirement, Action, Decision, Grant, Requirement, Resource, Visible,
+};
+use tron_core::ids::{ApplicationId, EnvironmentId, MemberId, OrganizationId};
+use tron_core::principal::{Principal, PrincipalKind};
+use tron_core::Error;
+use tron_store::members::MemberKey;
+use tron_store::models::{Membership, Organization, RequestMeta};
+
+use crate::auth::{Auth, ClientInfo};
+use crate::error::ApiError;
+use crate::extract::PathParams;
+use crate::state::AppState;
+
+#[derive(Debug)]
+pub struct OrganizationAccessContext {
+    principal: Principal,
+    organization: Organization,
+    /// `None` for a superuser that is not a member.
+    member_id: Option<MemberId>,
+    grants: Vec<Grant>,
+    superuser: bool,
+    meta: RequestMeta,
+}
+
+impl OrganizationAccessContext {
+    async fn resolve(
+        state: &AppState,
+        principal: Principal,
+        org_id: OrganizationId,
+        client: &ClientInfo,
+    ) -> Result<Self, Error> {
+        // A service account belongs to one organization; any other is hidden.
+        if let PrincipalKind::ServiceAccount {
+            organization_id, ..
+        } = principal.kind
+        {
+            if organization_id != org_id {
+                return Err(Error::NotFound);
+            }
+        }
+        let organization = state.store.get_organization(org_id).await?;
+        let key = match (principal.user_id(), principal.service_account_id()) {
+            (Some(u), _) => MemberKey::User(u),
+            (None, Some(s)) => MemberKey::ServiceAccount(s),
+            _ => return Err(Error::NotFound),
+        };
+        let membership = state.store.load_membership(org_id, key).await?;
+        let superuser = principal.is_superuser();
+        let Membership { member_id, grants } = match membership {
+            Some(m) => m,
+            None if superuser => Membership {
+                member_id: MemberId(uuid::Uuid::nil()),
+                grants: Vec::new(),
+            },
+            None => return Err(Error::NotFound),
+        };
+        let member_id = (!member_id.0.is_nil()).then_some(member_id);
+        let meta = RequestMeta {
+            actor: principal.actor(),
+            request_id: client.request_id.clone(),
+            ip: client.ip.map(|i| i.to_string()),
+        };
+        Ok(OrganizationAccessContext {
+            principal,
+            organization,
+            member_id,
+            grants,
+            superuser,
+            meta,
+        })
+    }
+
+    pub fn org_id(&self) -> OrganizationId {
+        self.organization.id
+    }
+
+    pub fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn member_id(&self) -> Option<MemberId> {
+        self.member_id
+    }
+
+    pub fn grants(&self) -> &[Grant] {
+        &self.grants
+    }
+
+    pub fn is_superuser(&self) -> bool {
+        self.superuser
+    }
+
+    /// Audit metadata of this request.
+    pub fn meta(&self) -> &RequestMeta {
+        &self.meta
+    }
+
+    /// The decision, with its justification.
+    pub fn decide(&self, action: Action, resource: &Resource) -> Option<Decision<'_>> {
+        decide(&self.grants, self.superuser, resource, action)
+    }
+
+    pub fn allows(&self, action: Action, resource: &Resource) -> bool {
+        self.decide(action, resource).is_some_and(|d| d.allowed)
+    }
+
+    /// `403 forbidden` unless the caller may perform `action` on `resource`.
+    pub fn require(&self, action: Action, resource: &Resource) -> Result<(), ApiError> {
+        match requirement(resource, action) {
+            Requirement::Invalid => Err(ApiError(Error::internal(format!(
+                "route asks for a meaningless permission {action:?} on {resource:?}"
+            )))),
+            _ if self.allows(action, resource) => Ok(()),
+            _ => Err(ApiError(Error::Forbidden)),
+        }
+    }
+
+    pub fn visible_environments(&self) -> Visible<EnvironmentId> {
+        tron_core::authz::visible_environments(&self.grants, self.superuser)
+    }
+
+    pub fn visible_applications(&self) -> Visible<ApplicationId> {
+        tron_core::authz::visible_applications(&self.grants, self.superuser)
+    }
+}
+
+/// The handlers' handle on the context.
+#[derive(Clone)]
+pub struct OrgCtx(pub Arc<OrganizationAccessContext>);
+
+impl std::ops::Deref for OrgCtx {
+    type Target = OrganizationAccessContext;
+    fn deref(&self) -> &OrganizationAccessContext {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<OrgCtx>()
+            .cloned()
+            .ok_or_else(|| ApiError(Error::internal("route mounted outside organization_routes")))
+    }
+}
+
+async fn resolve_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let result = async {
+        let auth = Auth::from_request_parts(&mut parts, &state).await?;
+        let client = ClientInfo::from_request_parts(&mut parts, &state).await?;
+        let path = PathParams::from_request_parts(&mut parts, &state).await?;
+        let org: OrganizationId = path.id("org")?;
+        let ctx = OrganizationAccessContext::resolve(&state, auth.0, org, &client).await?;
+        Ok::<_, ApiError>(ctx)
+    }
+    .await;
+    match result {
+        Ok(ctx) => {
+            parts.extensions.insert(OrgCtx(Arc::new(ctx)));
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Mounts `routes` under `/organizations/{org}` behind the context layer.
+pub fn organization_routes(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    Router::new().nest(
+        "/organizations/{org}",
+        routes.route_layer(middleware::from_fn_with_state(state.clone(), resolve_layer)),
+    )
+}

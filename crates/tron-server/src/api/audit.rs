@@ -1,0 +1,99 @@
+//! The audit log: the organization's (admins) and the platform's
+//! (superusers).
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tron_core::authz::{Action, Resource};
+use tron_core::principal::ActorType;
+use tron_core::Error;
+use tron_store::audit::AuditFilter;
+
+use crate::access::OrgCtx;
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Params;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/audit-events", get(platform))
+}
+
+pub fn org_router() -> Router<AppState> {
+    Router::new().route("/audit-events", get(organization))
+}
+
+fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        params
+            .get(name)
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ApiError(Error::validation(
+                            name,
+                            format!("{name} must be an RFC 3339 timestamp"),
+                        ))
+                    })
+            })
+            .transpose()
+    };
+    let actor_type = params.get("actor_type").map(str::to_owned);
+    if let Some(t) = &actor_type {
+        if ActorType::parse(t).is_none() {
+            return Err(Error::validation(
+                "actor_type",
+                "actor_type must be user, service_account, anonymous or system",
+            )
+            .into());
+        }
+    }
+    let (action, action_prefix) = match params.get("action") {
+        None => (None, false),
+        Some(a) => match a.strip_suffix(".*") {
+            Some(prefix) => (Some(format!("{prefix}.")), true),
+            None => (Some(a.to_owned()), false),
+        },
+    };
+    Ok(AuditFilter {
+        actor_type,
+        actor_id: params.get("actor_id").map(str::to_owned),
+        action,
+        action_prefix,
+        target_id: params.get("target_id").map(str::to_owned),
+        since: time("since")?,
+        until: time("until")?,
+    })
+}
+
+async fn organization(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::AuditEvents)?;
+    let f = filter(&params)?;
+    Ok(Json(json!(
+        state
+            .store
+            .list_audit_events(Some(ctx.org_id()), &f, &params.page()?)
+            .await?
+    )))
+}
+
+async fn platform(
+    State(state): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    auth.require_superuser()?;
+    let f = filter(&params)?;
+    Ok(Json(json!(
+        state
+            .store
+            .list_audit_events(None, &f, &params.page()?)
+            .await?
+    )))
+}

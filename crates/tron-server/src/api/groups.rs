@@ -1,0 +1,207 @@
+//! Groups and their members.
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tron_core::authz::{Action, Resource, Role, Scope};
+use tron_core::ids::{GroupId, MemberId};
+use tron_core::{validate, Error};
+use tron_store::groups::{GroupPatch, NewGroup};
+
+use crate::access::OrgCtx;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Params, PathParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/groups", get(list).post(create))
+        .route(
+            "/groups/{group_id}",
+            get(get_one).patch(update).delete(remove),
+        )
+        .route("/groups/{group_id}/members", get(list_members))
+        .route(
+            "/groups/{group_id}/members/{member_id}",
+            put(add_member).delete(remove_member),
+        )
+}
+
+fn parse_role(s: &str) -> Result<Role, ApiError> {
+    Role::parse(s)
+        .ok_or_else(|| Error::validation("role", "role must be viewer, editor or admin").into())
+}
+
+fn parse_scope(v: serde_json::Value) -> Result<Scope, ApiError> {
+    serde_json::from_value::<Scope>(v).map_err(|e| {
+        Error::validation(
+            "scope",
+            format!("scope must be {{\"type\": \"organization\"}}, {{\"type\": \"environment\", \"environment_ids\": [..]}} or {{\"type\": \"application\", \"application_ids\": [..]}}: {e}"),
+        )
+        .into()
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::Groups)?;
+    Ok(Json(json!(
+        state
+            .store
+            .list_groups(ctx.org_id(), &params.page()?)
+            .await?
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    role: String,
+    scope: serde_json::Value,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require(Action::Create, &Resource::Groups)?;
+    let name = validate::display_name("name", &body.name)?;
+    let description =
+        validate::description("description", body.description.as_deref().unwrap_or(""))?;
+    let role = parse_role(&body.role)?;
+    let scope = parse_scope(body.scope)?;
+    let group = state
+        .store
+        .create_group(
+            ctx.meta(),
+            state.now(),
+            ctx.org_id(),
+            NewGroup {
+                name,
+                description,
+                role,
+                scope,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(group))))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::Groups)?;
+    let id: GroupId = path.id("group_id")?;
+    Ok(Json(json!(state.store.get_group(ctx.org_id(), id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    name: Option<String>,
+    description: Option<String>,
+    role: Option<String>,
+    scope: Option<serde_json::Value>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::Update, &Resource::Groups)?;
+    let id: GroupId = path.id("group_id")?;
+    let patch = GroupPatch {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| validate::display_name("name", n))
+            .transpose()?,
+        description: body
+            .description
+            .as_deref()
+            .map(|d| validate::description("description", d))
+            .transpose()?,
+        role: body.role.as_deref().map(parse_role).transpose()?,
+        scope: body.scope.map(parse_scope).transpose()?,
+    };
+    Ok(Json(json!(
+        state
+            .store
+            .update_group(ctx.meta(), state.now(), ctx.org_id(), id, patch)
+            .await?
+    )))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<StatusCode> {
+    ctx.require(Action::Delete, &Resource::Groups)?;
+    let id: GroupId = path.id("group_id")?;
+    state
+        .store
+        .delete_group(ctx.meta(), state.now(), ctx.org_id(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::Groups)?;
+    let id: GroupId = path.id("group_id")?;
+    state.store.get_group(ctx.org_id(), id).await?;
+    Ok(Json(json!(
+        state
+            .store
+            .list_members(ctx.org_id(), None, Some(id), &params.page()?)
+            .await?
+    )))
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<StatusCode> {
+    ctx.require(Action::Update, &Resource::Groups)?;
+    let group: GroupId = path.id("group_id")?;
+    let member: MemberId = path.id("member_id")?;
+    state
+        .store
+        .add_group_member(ctx.meta(), state.now(), ctx.org_id(), group, member)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<StatusCode> {
+    ctx.require(Action::Update, &Resource::Groups)?;
+    let group: GroupId = path.id("group_id")?;
+    let member: MemberId = path.id("member_id")?;
+    state
+        .store
+        .remove_group_member(ctx.meta(), state.now(), ctx.org_id(), group, member)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

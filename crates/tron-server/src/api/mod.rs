@@ -1,0 +1,33 @@
+//! The HTTP API under `/api/v1`. Each area exposes `router()`; they are
+//! merged here, with every organization route behind the access context.
+use axum::Router;
+
+use crate::access::organization_routes;
+use crate::state::AppState;
+
+pub mod access_check;
+pub mod audit;
+pub mod groups;
+pub mod me;
+pub mod organizations;
+pub mod platform;
+pub mod service_accounts;
+pub mod tokens;
+pub mod users;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let org_routes = Router::new()
+        .merge(organizations::org_router())
+        .merge(groups::router())
+        .merge(access_check::router())
+        .merge(platform::router())
+        .merge(service_accounts::router())
+        .merge(audit::org_router());
+    Router::new()
+        .merge(me::router())
+        .merge(users::router())
+        .merge(tokens::router())
+        .merge(organizations::router())
+        .merge(audit::router())
+        .merge(organization_routes(state, org_routes))
+}

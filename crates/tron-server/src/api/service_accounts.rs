@@ -1,0 +1,344 @@
+//! Service accounts and service tokens.
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tron_core::authz::{Action, Resource};
+use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId};
+use tron_core::principal::PrincipalKind;
+use tron_core::settings::OrganizationSettings;
+use tron_core::token::TokenKind;
+use tron_core::{validate, Error};
+use tron_store::models::{RequestMeta, ServiceAccountStatus, TokenRecord};
+use tron_store::service_accounts::ServiceAccountPatch;
+use tron_store::tokens::NewTokenOwner;
+
+use crate::access::OrgCtx;
+use crate::api::me::{mint, CreateTokenBody, OptionalRotate, RotateBody, WithToken};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/service-accounts", get(list).post(create))
+        .route(
+            "/service-accounts/{sa_id}",
+            get(get_one).patch(update).delete(remove),
+        )
+        .route(
+            "/service-accounts/{sa_id}/tokens",
+            get(list_tokens).post(create_token),
+        )
+        .route(
+            "/service-accounts/{sa_id}/tokens/{token_id}",
+            delete(revoke_token),
+        )
+        .route(
+            "/service-accounts/{sa_id}/tokens/{token_id}/rotate",
+            post(rotate_token),
+        )
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::ServiceAccounts)?;
+    Ok(Json(json!(
+        state
+            .store
+            .list_service_accounts(state.now(), ctx.org_id(), &params.page()?)
+            .await?
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require(Action::Create, &Resource::ServiceAccounts)?;
+    let name = validate::slug_name("name", &body.name)?;
+    let description =
+        validate::description("description", body.description.as_deref().unwrap_or(""))?;
+    let sa = state
+        .store
+        .create_service_account(ctx.meta(), state.now(), ctx.org_id(), name, description)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(sa))))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::ServiceAccounts)?;
+    let id: ServiceAccountId = path.id("sa_id")?;
+    Ok(Json(json!(
+        state
+            .store
+            .get_service_account(state.now(), ctx.org_id(), id)
+            .await?
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    name: Option<String>,
+    description: Option<String>,
+    status: Option<String>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::Update, &Resource::ServiceAccounts)?;
+    let id: ServiceAccountId = path.id("sa_id")?;
+    let patch = ServiceAccountPatch {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| validate::slug_name("name", n))
+            .transpose()?,
+        description: body
+            .description
+            .as_deref()
+            .map(|d| validate::description("description", d))
+            .transpose()?,
+        status: body
+            .status
+            .as_deref()
+            .map(|s| {
+                ServiceAccountStatus::parse(s).ok_or_else(|| {
+                    ApiError(Error::validation(
+                        "status",
+                        "status must be active or disabled",
+                    ))
+                })
+            })
+            .transpose()?,
+    };
+    let sa = state
+        .store
+        .update_service_account(ctx.meta(), state.now(), ctx.org_id(), id, patch)
+        .await?;
+    Ok(Json(json!(sa)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<StatusCode> {
+    ctx.require(Action::Delete, &Resource::ServiceAccounts)?;
+    let id: ServiceAccountId = path.id("sa_id")?;
+    state
+        .store
+        .delete_service_account(ctx.meta(), state.now(), ctx.org_id(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Action::View, &Resource::ServiceTokens)?;
+    let sa: ServiceAccountId = path.id("sa_id")?;
+    let page = params.page()?;
+    state
+        .store
+        .get_service_account(state.now(), ctx.org_id(), sa)
+        .await?;
+    let now = state.now();
+    Ok(Json(json!(state
+        .store
+        .list_service_tokens(ctx.org_id(), sa, &page)
+        .await?
+        .map(|t| t.view(now)))))
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+    ApiJson(body): ApiJson<CreateTokenBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require(Action::Create, &Resource::ServiceTokens)?;
+    let sa: ServiceAccountId = path.id("sa_id")?;
+    let now = state.now();
+    let name = validate::display_name("name", &body.name)?;
+    ctx.organization()
+        .settings
+        .check_service_token_expiry(now, body.expires_at)?;
+    let (secret, new) = mint(
+        &state,
+        TokenKind::Service,
+        name,
+        NewTokenOwner::ServiceAccount(sa, ctx.org_id()),
+        body.expires_at,
+    );
+    let rec = state
+        .store
+        .create_service_token(ctx.meta(), now, ctx.org_id(), sa, new)
+        .await?;
+    let body = WithToken {
+        inner: rec.view(now),
+        token: secret.reveal(),
+    };
+    Ok((StatusCode::CREATED, Json(json!(body))))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+) -> ApiResult<StatusCode> {
+    ctx.require(Action::Delete, &Resource::ServiceTokens)?;
+    let sa: ServiceAccountId = path.id("sa_id")?;
+    let token: TokenId = path.id("token_id")?;
+    state
+        .store
+        .revoke_service_token(ctx.meta(), state.now(), ctx.org_id(), sa, token)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The rotation shared by the admin route and self-rotation.
+#[allow(clippy::too_many_arguments)]
+async fn rotate(
+    state: &AppState,
+    meta: &RequestMeta,
+    org: OrganizationId,
+    settings: OrganizationSettings,
+    sa: ServiceAccountId,
+    token: TokenId,
+    body: RotateBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let now = state.now();
+    let grace = body.grace_period_seconds.unwrap_or(0);
+    if !(0..=86_400).contains(&grace) {
+        return Err(Error::validation(
+            "grace_period_seconds",
+            "grace_period_seconds must be from 0 to 86400",
+        )
+        .into());
+    }
+    if body.expires_at.is_some() {
+        settings.check_service_token_expiry(now, body.expires_at)?;
+    }
+    let mut secret = None;
+    let (_, rec) = state
+        .store
+        .rotate_service_token(
+            meta,
+            now,
+            org,
+            sa,
+            token,
+            Duration::seconds(grace),
+            |old: &TokenRecord| {
+                let expires_at = body
+                    .expires_at
+                    .or_else(|| settings.rotated_expiry(now, old.created_at, old.expires_at));
+                let (s, new) = mint(
+                    state,
+                    TokenKind::Service,
+                    old.name.clone(),
+                    NewTokenOwner::ServiceAccount(sa, org),
+                    expires_at,
+                );
+                secret = Some(s);
+                Ok(new)
+            },
+        )
+        .await?;
+    let secret = secret.ok_or_else(|| Error::internal("rotation minted no token"))?;
+    let body = WithToken {
+        inner: rec.view(now),
+        token: secret.reveal(),
+    };
+    Ok((StatusCode::CREATED, Json(json!(body))))
+}
+
+async fn rotate_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    path: PathParams,
+    OptionalJson(body): OptionalRotate,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require(Action::Update, &Resource::ServiceTokens)?;
+    let sa: ServiceAccountId = path.id("sa_id")?;
+    let token: TokenId = path.id("token_id")?;
+    rotate(
+        &state,
+        ctx.meta(),
+        ctx.org_id(),
+        ctx.organization().settings,
+        sa,
+        token,
+        body,
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SelfRotateBody {
+    #[serde(default)]
+    grace_period_seconds: Option<i64>,
+}
+
+/// `POST /me/token/rotate`: a service token rotates itself.
+pub async fn rotate_self(
+    State(state): State<AppState>,
+    caller: Caller,
+    OptionalJson(body): OptionalJson<SelfRotateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let PrincipalKind::ServiceAccount {
+        id,
+        organization_id,
+    } = caller.principal.kind
+    else {
+        return Err(Error::Forbidden.into());
+    };
+    let settings = state
+        .store
+        .get_organization(organization_id)
+        .await?
+        .settings;
+    rotate(
+        &state,
+        &caller.meta,
+        organization_id,
+        settings,
+        id,
+        caller.principal.token_id,
+        RotateBody {
+            grace_period_seconds: body.grace_period_seconds,
+            expires_at: None,
+        },
+    )
+    .await
+}

@@ -1,0 +1,60 @@
+//! `POST /tokens/revoke-leaked`, for secret scanners: no authentication,
+//! throttled per client address.
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tron_core::token::SecretToken;
+use tron_core::Error;
+
+use crate::auth::{anonymous_meta, ClientInfo};
+use crate::error::ApiResult;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub const MAX_LEAKED_PER_CALL: usize = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tokens/revoke-leaked", post(revoke_leaked))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    tokens: Vec<String>,
+}
+
+async fn revoke_leaked(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<Body>,
+) -> ApiResult<Json<Value>> {
+    let now = state.now();
+    let key = client.ip_key();
+    if let Some(retry_after_secs) = state.leaked_by_ip.blocked(&key, now) {
+        return Err(Error::RateLimited { retry_after_secs }.into());
+    }
+    state.leaked_by_ip.hit(&key, now);
+    if body.tokens.len() > MAX_LEAKED_PER_CALL {
+        return Err(Error::validation(
+            "tokens",
+            format!("at most {MAX_LEAKED_PER_CALL} tokens per call"),
+        )
+        .into());
+    }
+    // Malformed strings cannot be tokens: they are skipped without a lookup.
+    let mut hashes: Vec<_> = body
+        .tokens
+        .iter()
+        .filter_map(|t| SecretToken::parse(t.trim()))
+        .map(|t| state.config.secret.hash(&t))
+        .collect();
+    hashes.sort_by(|a, b| a.0.cmp(&b.0));
+    hashes.dedup();
+    let revoked = state
+        .store
+        .revoke_leaked(&anonymous_meta(&client), now, &hashes)
+        .await?;
+    Ok(Json(json!({"revoked": revoked.len()})))
+}

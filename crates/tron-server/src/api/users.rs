@@ -1,0 +1,133 @@
+//! Platform users: superusers manage them; a user may read itself and
+//! change its own name and password.
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tron_core::ids::UserId;
+use tron_core::{validate, Error};
+use tron_store::users::{NewUser, UserPatch};
+
+use crate::auth::{Auth, Caller};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Params, PathParams};
+use crate::password;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list).post(create))
+        .route("/users/{id}", get(get_one).patch(update))
+}
+
+async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiResult<Json<Value>> {
+    auth.require_superuser()?;
+    let page = state.store.list_users(&params.page()?).await?;
+    Ok(Json(json!(page)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    email: String,
+    name: String,
+    password: String,
+    #[serde(default)]
+    is_superuser: bool,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.auth().require_superuser()?;
+    let email = validate::email("email", &body.email)?;
+    let name = validate::display_name("name", &body.name)?;
+    validate::password("password", &body.password)?;
+    let password_hash = password::hash(body.password).await?;
+    let user = state
+        .store
+        .create_user(
+            &caller.meta,
+            state.now(),
+            NewUser {
+                email,
+                name,
+                password_hash,
+                is_superuser: body.is_superuser,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(user))))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    auth: Auth,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    let id: UserId = path.id("id")?;
+    if !auth.0.is_superuser() && auth.0.user_id() != Some(id) {
+        // Other users are not revealed to non-superusers.
+        return Err(Error::NotFound.into());
+    }
+    Ok(Json(json!(state.store.get_user(id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    name: Option<String>,
+    password: Option<String>,
+    is_active: Option<bool>,
+    is_superuser: Option<bool>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: PathParams,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> ApiResult<Json<Value>> {
+    let id: UserId = path.id("id")?;
+    let is_self = caller.principal.user_id() == Some(id);
+    let superuser = caller.principal.is_superuser();
+    if !superuser {
+        if !is_self {
+            return Err(Error::NotFound.into());
+        }
+        if body.is_active.is_some() || body.is_superuser.is_some() {
+            return Err(Error::Forbidden.into());
+        }
+    }
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::display_name("name", n))
+        .transpose()?;
+    let password_hash = match body.password {
+        Some(p) => {
+            validate::password("password", &p)?;
+            Some(password::hash(p).await?)
+        }
+        None => None,
+    };
+    let user = state
+        .store
+        .update_user(
+            &caller.meta,
+            state.now(),
+            id,
+            UserPatch {
+                name,
+                password_hash,
+                is_active: body.is_active,
+                is_superuser: body.is_superuser,
+            },
+        )
+        .await?;
+    Ok(Json(json!(user)))
+}

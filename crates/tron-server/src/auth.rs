@@ -1,0 +1,320 @@
+//! From credential to principal.
+//!
+//! Invariant: the presented token is read from the headers once, parsed
+//! (shape and checksum, no storage access for malformed input), hashed with
+//! the server secret and looked up by hash; the stored hash is compared
+//! again in constant time. The plaintext is never logged or stored. Every
+//! refusal is a `401` with one of the codes of the spec.
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use serde_json::json;
+use tron_core::principal::{Actor, ActorType, Principal, PrincipalKind};
+use tron_core::token::SecretToken;
+use tron_core::{AuthFailure, Error};
+use tron_store::audit::Target;
+use tron_store::models::{RequestMeta, ResolvedToken, TokenOwner, TokenStatus};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The raw credential from `Authorization: Bearer` (scheme
+/// case-insensitive) or `x-tron-token`.
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if let Some((scheme, rest)) = v.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some(rest.trim());
+            }
+        }
+        return Some("");
+    }
+    headers
+        .get("x-tron-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Resolves a presented token to its principal.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate(
+    state: &AppState,
+    raw: Option<&str>,
+    client: &ClientInfo,
+) -> Result<Principal, Error> {
+    let raw = raw.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+    let token = SecretToken::parse(raw).ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    let hash = state.config.secret.hash(&token);
+    let resolved = state
+        .store
+        .resolve_token(&hash)
+        .await?
+        .filter(|r| hash.ct_eq(&r.stored_hash) && r.token.kind == token.kind())
+        .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    let now = state.now();
+    let failure = match resolved.token.status(now) {
+        TokenStatus::Revoked => Some(AuthFailure::Revoked),
+        TokenStatus::Expired => Some(AuthFailure::Expired),
+        TokenStatus::Active => match &resolved.owner {
+            TokenOwner::User {
+                is_active: false, ..
+            }
+            | TokenOwner::ServiceAccount {
+                is_active: false, ..
+            } => Some(AuthFailure::PrincipalDisabled),
+            _ => None,
+        },
+    };
+    if let Some(f) = failure {
+        record_rejection(state, &resolved, f, client).await;
+        return Err(Error::Unauthenticated(f));
+    }
+    let t = &resolved.token;
+    let principal = match &resolved.owner {
+        TokenOwner::User {
+            id,
+            email,
+            name,
+            is_superuser,
+            ..
+        } => Principal {
+            kind: PrincipalKind::User {
+                id: *id,
+                email: email.clone(),
+                is_superuser: *is_superuser,
+            },
+            name: name.clone(),
+            token_id: t.id,
+            token_kind: t.kind,
+            token_expires_at: t.expires_at,
+        },
+        TokenOwner::ServiceAccount {
+            id,
+            organization_id,
+            name,
+            ..
+        } => Principal {
+            kind: PrincipalKind::ServiceAccount {
+                id: *id,
+                organization_id: *organization_id,
+            },
+            name: name.clone(),
+            token_id: t.id,
+            token_kind: t.kind,
+            token_expires_at: t.expires_at,
+        },
+    };
+    state
+        .usage
+        .record(t.id, principal.service_account_id(), now);
+    Ok(principal)
+}
+
+/// `service_token.rejected`: at most one event per token per minute.
+async fn record_rejection(
+    state: &AppState,
+    resolved: &ResolvedToken,
+    failure: AuthFailure,
+    client: &ClientInfo,
+) {
+    let TokenOwner::ServiceAccount {
+        id,
+        organization_id,
+        name,
+        ..
+    } = &resolved.owner
+    else {
+        return;
+    };
+    let token = &resolved.token;
+    let entry = state.rejected_logged.entry(token.id).or_insert(());
+    if !entry.is_fresh() {
+        return;
+    }
+    let meta = RequestMeta {
+        actor: Actor {
+            kind: ActorType::ServiceAccount,
+            id: Some(id.0),
+            name: Some(name.clone()),
+            token_id: Some(token.id),
+        },
+        request_id: client.request_id.clone(),
+        ip: client.ip.map(|i| i.to_string()),
+    };
+    let result = state
+        .store
+        .record_security_event(
+            *organization_id,
+            &meta,
+            state.now(),
+            "service_token.rejected",
+            Target::new("service_token", token.id, token.name.clone()),
+            json!({"reason": failure.code(), "service_account_id": id, "hint": token.hint}),
+        )
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not record a rejected service token");
+    }
+}
+
+/// The caller's address and the request id, for audit events and throttles.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn ip_key(&self) -> String {
+        self.ip
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// The client address: the peer's, unless the peer is a trusted proxy, in
+/// which case the right-most address of `X-Forwarded-For` that is not itself
+/// a trusted proxy.
+pub fn client_ip(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    let trusted = |ip: &IpAddr| state.config.trusted_proxies.iter().any(|n| n.contains(ip));
+    let peer = peer?;
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .or(forwarded.first())
+        .copied()
+        .or(Some(peer))
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(c) = parts.extensions.get::<ClientInfo>() {
+            return Ok(c.clone());
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let info = ClientInfo {
+            ip: client_ip(state, peer, &parts.headers),
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(200).collect()),
+        };
+        parts.extensions.insert(info.clone());
+        Ok(info)
+    }
+}
+
+/// An authenticated caller. Resolved once per request.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(p) = parts.extensions.get::<Auth>() {
+            return Ok(p.clone());
+        }
+        let client = ClientInfo::from_request_parts(parts, state).await?;
+        let principal = authenticate(state, presented_token(&parts.headers), &client).await?;
+        let auth = Auth(principal);
+        parts.extensions.insert(auth.clone());
+        Ok(auth)
+    }
+}
+
+impl Auth {
+    pub fn meta(&self, client: &ClientInfo) -> RequestMeta {
+        RequestMeta {
+            actor: self.0.actor(),
+            request_id: client.request_id.clone(),
+            ip: client.ip.map(|i| i.to_string()),
+        }
+    }
+
+    /// Users only: service accounts cannot log in, own personal tokens,
+    /// create organizations or manage users.
+    pub fn require_user(&self) -> Result<tron_core::ids::UserId, ApiError> {
+        self.0.user_id().ok_or(ApiError(Error::Forbidden))
+    }
+
+    pub fn require_superuser(&self) -> Result<(), ApiError> {
+        if self.0.is_superuser() {
+            Ok(())
+        } else {
+            Err(ApiError(Error::Forbidden))
+        }
+    }
+}
+
+/// A caller with its request metadata, for handlers that change things.
+pub struct Caller {
+    pub principal: Principal,
+    pub meta: RequestMeta,
+    pub client: ClientInfo,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        let client = ClientInfo::from_request_parts(parts, state).await?;
+        Ok(Caller {
+            meta: auth.meta(&client),
+            principal: auth.0,
+            client,
+        })
+    }
+}
+
+impl Caller {
+    pub fn auth(&self) -> Auth {
+        Auth(self.principal.clone())
+    }
+}
+
+pub fn anonymous_meta(client: &ClientInfo) -> RequestMeta {
+    RequestMeta {
+        actor: Actor::anonymous(),
+        request_id: client.request_id.clone(),
+        ip: client.ip.map(|i| i.to_string()),
+    }
+}
+
+/// `PrincipalKind` for a user, with its superuser flag.
+pub fn is_user(p: &Principal) -> bool {
+    matches!(p.kind, PrincipalKind::User { .. })
+}

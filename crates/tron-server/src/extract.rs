@@ -1,0 +1,202 @@
+//! Extractors that turn malformed input into the spec's `4xx` bodies:
+//! JSON bodies (`415`, `413`, `400` for malformed JSON and unknown fields),
+//! path ids (`404`: no such thing can exist) and list parameters.
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use tron_core::Error;
+use tron_store::PageRequest;
+
+use crate::error::{error_body, ApiError};
+
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A JSON body. Unknown fields are refused by the target type
+/// (`deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+/// A JSON body that may also be absent (empty), giving `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+pub enum BodyRejection {
+    UnsupportedMediaType,
+    TooLarge,
+    Invalid(String),
+}
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        match self {
+            BodyRejection::UnsupportedMediaType => error_body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The body must be JSON, sent with Content-Type: application/json.",
+                None,
+            ),
+            BodyRejection::TooLarge => error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The body is larger than 64 KiB.",
+                None,
+            ),
+            BodyRejection::Invalid(msg) => {
+                error_body(StatusCode::BAD_REQUEST, "validation_error", &msg, None)
+            }
+        }
+    }
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, BodyRejection> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                BodyRejection::TooLarge
+            } else {
+                BodyRejection::Invalid("The body could not be read.".into())
+            }
+        })
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        // serde's messages name the field and the position; they never
+        // include the body itself.
+        BodyRejection::Invalid(format!("The body is not valid: {msg}."))
+    })
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = BodyRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&req) {
+            return Err(BodyRejection::UnsupportedMediaType);
+        }
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = BodyRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(&req);
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !json {
+            return Err(BodyRejection::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+/// Path parameters by name. A malformed id answers `404`: no resource can
+/// have it.
+pub struct PathParams(pub HashMap<String, String>);
+
+impl PathParams {
+    pub fn id<T: FromStr>(&self, name: &str) -> Result<T, ApiError> {
+        self.0
+            .get(name)
+            .and_then(|s| s.parse().ok())
+            .ok_or(ApiError(Error::NotFound))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Path(m)| PathParams(m))
+            .map_err(|_| ApiError(Error::NotFound))
+    }
+}
+
+/// Query parameters; unknown ones are ignored, bad values of known ones are
+/// `400`.
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v.into_iter().collect()))
+            .map_err(|_| ApiError(Error::bad_request("The query string is malformed.")))
+    }
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = match self.get("limit") {
+            None => 50,
+            Some(s) => match s.parse::<u32>() {
+                Ok(n) if (1..=200).contains(&n) => n,
+                _ => {
+                    return Err(Error::validation(
+                        "limit",
+                        "limit must be an integer from 1 to 200",
+                    )
+                    .into())
+                }
+            },
+        };
+        let after = match self.get("cursor") {
+            None | Some("") => None,
+            Some(c) => Some(
+                uuid::Uuid::parse_str(c)
+                    .map_err(|_| Error::validation("cursor", "cursor is not valid"))?,
+            ),
+        };
+        Ok(PageRequest { limit, after })
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some("false") | Some("0") => Ok(false),
+            Some(_) => Err(Error::validation(name, format!("{name} must be true or false")).into()),
+        }
+    }
+
+    pub fn parse<T: FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.get(name)
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| ApiError(Error::validation(name, format!("{name} is not valid"))))
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,83 @@
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use ipnet::IpNet;
+use moka::sync::Cache;
+use tron_core::clock::{Clock, SystemClock};
+use tron_core::ids::TokenId;
+use tron_core::token::ServerSecret;
+use tron_store::Store;
+
+use crate::throttle::WindowCounter;
+use crate::usage::UsageRecorder;
+
+/// Run-time settings of the server.
+#[derive(Clone)]
+pub struct Config {
+    pub secret: ServerSecret,
+    pub session_ttl: Duration,
+    pub trusted_proxies: Vec<IpNet>,
+    /// How often buffered `last_used_at` values are written.
+    pub usage_flush_interval: StdDuration,
+}
+
+impl Config {
+    pub fn new(secret: ServerSecret) -> Self {
+        Config {
+            secret,
+            session_ttl: Duration::hours(12),
+            trusted_proxies: Vec::new(),
+            usage_flush_interval: StdDuration::from_secs(15),
+        }
+    }
+}
+
+pub struct Inner {
+    pub store: Store,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub usage: UsageRecorder,
+    pub login_by_email: WindowCounter,
+    pub login_by_ip: WindowCounter,
+    pub leaked_by_ip: WindowCounter,
+    /// Tokens whose rejection was audited in the last minute.
+    pub rejected_logged: Cache<TokenId, ()>,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> Self {
+        Self::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            config,
+            clock,
+            usage: UsageRecorder::default(),
+            login_by_email: WindowCounter::new(Duration::minutes(15), 5, 100_000),
+            login_by_ip: WindowCounter::new(Duration::minutes(1), 50, 100_000),
+            leaked_by_ip: WindowCounter::new(Duration::minutes(1), 10, 100_000),
+            rejected_logged: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(StdDuration::from_secs(60))
+                .build(),
+        }))
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,282 @@
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use tron_core::clock::{from_micros, to_micros};
+use tron_core::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Refuses unknown schemes rather than guessing.
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::bad_request(format!(
+                "unsupported database URL scheme in {:?}: use sqlite://PATH or postgres://…",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+}
+
+/// The storage handle. On SQLite, writes go through a single connection so
+/// that transactions never fail with `SQLITE_BUSY` on lock upgrades, while
+/// reads use a pool; on PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) read: AnyPool,
+    pub(crate) write: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The file behind a `sqlite://` URL, if any.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    }
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, 16).await
+    }
+
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        match backend {
+            Backend::Sqlite => {
+                let mut full = url.to_owned();
+                if let Some(path) = sqlite_path(url) {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            Error::internal(format!("cannot create {}: {e}", dir.display()))
+                        })?;
+                    }
+                }
+                if !full.contains("mode=") {
+                    full.push_str(if full.contains('?') {
+                        "&mode=rwc"
+                    } else {
+                        "?mode=rwc"
+                    });
+                }
+                let opts = || {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                sqlx::query(
+                                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL",
+                                )
+                                .execute(&mut *conn)
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let write = opts()
+                    .max_connections(1)
+                    .connect(&full)
+                    .await
+                    .map_err(|e| Error::internal(format!("cannot open {url}: {e}")))?;
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&write)
+                    .await
+                    .map_err(db_err)?;
+                let read = opts()
+                    .max_connections(max_connections.clamp(1, 8))
+                    .connect(&full)
+                    .await
+                    .map_err(|e| Error::internal(format!("cannot open {url}: {e}")))?;
+                Ok(Store {
+                    read,
+                    write,
+                    backend,
+                    url: url.to_owned(),
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .map_err(|e| Error::internal(format!("cannot connect to PostgreSQL: {e}")))?;
+                Ok(Store {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                    url: url.to_owned(),
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        sqlite_path(&self.url)
+    }
+
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| Error::internal(format!("migration failed: {e}")))
+    }
+
+    /// `/readyz`: storage answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Any database failure that is not a known constraint is internal: logged
+/// by the HTTP layer, never echoed.
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    Error::internal(format!("database: {e}"))
+}
+
+/// Maps a unique violation to `409 conflict` on `field`.
+pub(crate) fn unique_as(field: &'static str, what: &'static str) -> impl Fn(sqlx::Error) -> Error {
+    move |e| match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => {
+            Error::conflict(field, format!("{what} already exists"))
+        }
+        _ => db_err(e),
+    }
+}
+
+pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, Error> {
+    row.try_get::<String, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, Error> {
+    row.try_get::<Option<String>, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64, Error> {
+    row.try_get::<i64, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, Error> {
+    row.try_get::<Option<i64>, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, Error> {
+    get_i64(row, col).map(|v| v != 0)
+}
+
+pub(crate) fn get_id<T: FromStr>(row: &AnyRow, col: &str) -> Result<T, Error> {
+    get_str(row, col)?
+        .parse()
+        .map_err(|_| Error::internal(format!("column {col} holds a malformed id")))
+}
+
+pub(crate) fn get_opt_id<T: FromStr>(row: &AnyRow, col: &str) -> Result<Option<T>, Error> {
+    get_opt_str(row, col)?
+        .map(|s| {
+            s.parse()
+                .map_err(|_| Error::internal(format!("column {col} holds a malformed id")))
+        })
+        .transpose()
+}
+
+pub(crate) fn get_ts(row: &AnyRow, col: &str) -> Result<DateTime<Utc>, Error> {
+    get_i64(row, col).map(from_micros)
+}
+
+pub(crate) fn get_opt_ts(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>, Error> {
+    get_opt_i64(row, col).map(|v| v.map(from_micros))
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
+    to_micros(t)
+}
+
+pub(crate) fn opt_ts(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(to_micros)
+}
+
+/// `limit` and `cursor` of a list request, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    /// The id of the last item of the previous page.
+    pub after: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows.
+    pub(crate) fn from_rows(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> String) -> Self {
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(id_of)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// Builds `$n, $n+1, …` placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,312 @@
+//! What storage hands back. Types whose JSON is the API's shape derive
+//! `Serialize` directly.
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tron_core::authz::{Grant, Role, Scope};
+use tron_core::ids::*;
+use tron_core::principal::{Actor, ActorType};
+use tron_core::settings::OrganizationSettings;
+use tron_core::token::TokenKind;
+use uuid::Uuid;
+
+/// Who performed a request, for audit events and `created_by` columns.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn system() -> Self {
+        RequestMeta {
+            actor: Actor::system(),
+            request_id: None,
+            ip: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedBy {
+    #[serde(rename = "type")]
+    pub kind: ActorType,
+    pub id: Option<Uuid>,
+    pub name: Option<String>,
+}
+
+impl From<&Actor> for CreatedBy {
+    fn from(a: &Actor) -> Self {
+        CreatedBy {
+            kind: a.kind,
+            id: a.id,
+            name: a.name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub is_superuser: bool,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub settings: OrganizationSettings,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupRef {
+    pub id: GroupId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberUser {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberServiceAccount {
+    pub id: ServiceAccountId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalType {
+    User,
+    ServiceAccount,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub id: MemberId,
+    pub principal_type: PrincipalType,
+    pub user: Option<MemberUser>,
+    pub service_account: Option<MemberServiceAccount>,
+    pub groups: Vec<GroupRef>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member as the access context sees it: its id and its grants.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub member_id: MemberId,
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub description: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub member_count: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: TokenId,
+    pub kind: TokenKind,
+    pub name: String,
+    pub hint: String,
+    pub user_id: Option<UserId>,
+    pub service_account_id: Option<ServiceAccountId>,
+    pub organization_id: Option<OrganizationId>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: CreatedBy,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// Revocation wins over expiry; a revocation in the future is a
+    /// rotation's grace period, during which the token is still active.
+    pub fn status(&self, now: DateTime<Utc>) -> TokenStatus {
+        if self.revoked_at.is_some_and(|r| r <= now) {
+            TokenStatus::Revoked
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    pub fn view(&self, now: DateTime<Utc>) -> TokenView {
+        TokenView {
+            id: self.id,
+            name: self.name.clone(),
+            hint: self.hint.clone(),
+            status: self.status(now),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at.filter(|r| *r <= now),
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    pub id: TokenId,
+    pub name: String,
+    pub hint: String,
+    pub status: TokenStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: CreatedBy,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A token found by its hash, with what is needed to authenticate it.
+#[derive(Debug, Clone)]
+pub struct ResolvedToken {
+    pub token: TokenRecord,
+    /// The stored hash, compared again in constant time by the caller.
+    pub stored_hash: String,
+    pub owner: TokenOwner,
+}
+
+#[derive(Debug, Clone)]
+pub enum TokenOwner {
+    User {
+        id: UserId,
+        email: String,
+        name: String,
+        is_superuser: bool,
+        is_active: bool,
+    },
+    ServiceAccount {
+        id: ServiceAccountId,
+        organization_id: OrganizationId,
+        name: String,
+        is_active: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceAccountStatus {
+    Active,
+    Disabled,
+}
+
+impl ServiceAccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAccountStatus::Active => "active",
+            ServiceAccountStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(ServiceAccountStatus::Active),
+            "disabled" => Some(ServiceAccountStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAccount {
+    pub id: ServiceAccountId,
+    pub organization_id: OrganizationId,
+    pub member_id: MemberId,
+    pub name: String,
+    pub description: String,
+    pub status: ServiceAccountStatus,
+    pub groups: Vec<GroupRef>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: CreatedBy,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Not part of the API's object; the portal shows it.
+    #[serde(skip)]
+    pub active_token_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub id: EnvironmentId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Application {
+    pub id: ApplicationId,
+    pub name: String,
+    pub repository: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Instance {
+    pub application_id: ApplicationId,
+    pub environment_id: EnvironmentId,
+    pub image: String,
+    pub replicas: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub image: String,
+    pub version: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: CreatedBy,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditActor {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub token_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditTarget {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: AuditActor,
+    pub action: String,
+    pub target: AuditTarget,
+    pub details: serde_json::Value,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+}

@@ -1,0 +1,714 @@
+//! The platform resources: environments, applications, instances and
+//! deployments. Lists take the caller's visibility so they return only what
+//! it may view.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection};
+use tron_core::authz::Visible;
+use tron_core::ids::*;
+use tron_core::{Error, Result};
+
+use crate::audit::{record, Target};
+use crate::db::*;
+use crate::models::*;
+use crate::tokens::row_to_created_by;
+use crate::Store;
+
+fn row_to_env(row: &AnyRow) -> Result<Environment> {
+    Ok(Environment {
+        id: get_id(row, "id")?,
+        name: get_str(row, "name")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+fn row_to_app(row: &AnyRow) -> Result<Application> {
+    Ok(Application {
+        id: get_id(row, "id")?,
+        name: get_str(row, "name")?,
+        repository: get_opt_str(row, "repository")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+fn row_to_instance(row: &AnyRow) -> Result<Instance> {
+    Ok(Instance {
+        application_id: get_id(row, "application_id")?,
+        environment_id: get_id(row, "environment_id")?,
+        image: get_str(row, "image")?,
+        replicas: get_i64(row, "replicas")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+fn row_to_deployment(row: &AnyRow) -> Result<Deployment> {
+    Ok(Deployment {
+        id: get_id(row, "id")?,
+        image: get_str(row, "image")?,
+        version: get_opt_str(row, "version")?,
+        created_at: get_ts(row, "created_at")?,
+        created_by: row_to_created_by(row, "created_by")?,
+    })
+}
+
+/// Appends `AND column IN (…)` for a restricted visibility; `None` when
+/// nothing is visible at all.
+fn visibility_clause<T: Ord + ToString>(
+    column: &str,
+    visible: &Visible<T>,
+    next_arg: usize,
+) -> Option<(String, Vec<String>)> {
+    match visible {
+        Visible::All => Some((String::new(), Vec::new())),
+        Visible::Only(set) if set.is_empty() => None,
+        Visible::Only(set) => {
+            let args: Vec<String> = set.iter().map(ToString::to_string).collect();
+            Some((
+                format!(" AND {column} IN ({})", placeholders(next_arg, args.len())),
+                args,
+            ))
+        }
+    }
+}
+
+async fn list_named<T>(
+    conn: &mut AnyConnection,
+    table: &str,
+    org: OrganizationId,
+    visible: &Visible<impl Ord + ToString>,
+    page: &PageRequest,
+    map: fn(&AnyRow) -> Result<T>,
+    id_of: fn(&T) -> String,
+) -> Result<Page<T>> {
+    let Some((clause, args)) = visibility_clause("id", visible, 3) else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let sql = format!(
+        "SELECT * FROM {table} WHERE organization_id = $1 AND id > $2{clause} ORDER BY id LIMIT {}",
+        page.limit + 1
+    );
+    let mut q = sqlx::query::<Any>(&sql)
+        .bind(org.to_string())
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default());
+    for a in args {
+        q = q.bind(a);
+    }
+    let rows = q.fetch_all(&mut *conn).await.map_err(db_err)?;
+    let items = rows.iter().map(map).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.limit, id_of))
+}
+
+async fn get_row(
+    conn: &mut AnyConnection,
+    table: &str,
+    org: OrganizationId,
+    id: String,
+) -> Result<AnyRow> {
+    sqlx::query::<Any>(&format!(
+        "SELECT * FROM {table} WHERE organization_id = $1 AND id = $2"
+    ))
+    .bind(org.to_string())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .ok_or(Error::NotFound)
+}
+
+impl Store {
+    pub async fn list_environments(
+        &self,
+        org: OrganizationId,
+        visible: &Visible<EnvironmentId>,
+        page: &PageRequest,
+    ) -> Result<Page<Environment>> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        list_named(
+            &mut conn,
+            "environments",
+            org,
+            visible,
+            page,
+            row_to_env,
+            |e| e.id.to_string(),
+        )
+        .await
+    }
+
+    pub async fn get_environment(
+        &self,
+        org: OrganizationId,
+        id: EnvironmentId,
+    ) -> Result<Environment> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        row_to_env(&get_row(&mut conn, "environments", org, id.to_string()).await?)
+    }
+
+    pub async fn create_environment(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        name: String,
+    ) -> Result<Environment> {
+        let env = Environment {
+            id: EnvironmentId::new(),
+            name,
+            created_at: now,
+        };
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        sqlx::query::<Any>("INSERT INTO environments (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(env.id.to_string())
+            .bind(org.to_string())
+            .bind(env.name.clone())
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_as("name", "an environment with this name"))?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "environment.create",
+            Target::new("environment", env.id, env.name.clone()),
+            json!({"name": env.name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(env)
+    }
+
+    pub async fn update_environment(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: EnvironmentId,
+        name: Option<String>,
+    ) -> Result<Environment> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut env = row_to_env(&get_row(&mut tx, "environments", org, id.to_string()).await?)?;
+        if let Some(n) = &name {
+            env.name = n.clone();
+        }
+        sqlx::query::<Any>(
+            "UPDATE environments SET name = $1 WHERE organization_id = $2 AND id = $3",
+        )
+        .bind(env.name.clone())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_as("name", "an environment with this name"))?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "environment.update",
+            Target::new("environment", id, env.name.clone()),
+            json!({"name": name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(env)
+    }
+
+    /// Deletes the environment and its instances, and takes it out of every
+    /// group scope of the organization.
+    pub async fn delete_environment(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: EnvironmentId,
+    ) -> Result<Environment> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let env = row_to_env(&get_row(&mut tx, "environments", org, id.to_string()).await?)?;
+        sqlx::query::<Any>(
+            "DELETE FROM group_scope_items WHERE resource_id = $1 \
+             AND group_id IN (SELECT id FROM org_groups WHERE organization_id = $2)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query::<Any>("DELETE FROM environments WHERE organization_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "environment.delete",
+            Target::new("environment", id, env.name.clone()),
+            json!({"name": env.name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(env)
+    }
+
+    pub async fn list_applications(
+        &self,
+        org: OrganizationId,
+        visible: &Visible<ApplicationId>,
+        page: &PageRequest,
+    ) -> Result<Page<Application>> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        list_named(
+            &mut conn,
+            "applications",
+            org,
+            visible,
+            page,
+            row_to_app,
+            |a| a.id.to_string(),
+        )
+        .await
+    }
+
+    pub async fn get_application(
+        &self,
+        org: OrganizationId,
+        id: ApplicationId,
+    ) -> Result<Application> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        row_to_app(&get_row(&mut conn, "applications", org, id.to_string()).await?)
+    }
+
+    pub async fn create_application(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        name: String,
+        repository: Option<String>,
+    ) -> Result<Application> {
+        let app = Application {
+            id: ApplicationId::new(),
+            name,
+            repository,
+            created_at: now,
+        };
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        sqlx::query::<Any>(
+            "INSERT INTO applications (id, organization_id, name, repository, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(app.id.to_string())
+        .bind(org.to_string())
+        .bind(app.name.clone())
+        .bind(app.repository.clone())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_as("name", "an application with this name"))?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "application.create",
+            Target::new("application", app.id, app.name.clone()),
+            json!({"name": app.name, "repository": app.repository}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(app)
+    }
+
+    pub async fn update_application(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: ApplicationId,
+        name: Option<String>,
+        repository: Option<Option<String>>,
+    ) -> Result<Application> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut app = row_to_app(&get_row(&mut tx, "applications", org, id.to_string()).await?)?;
+        let mut details = serde_json::Map::new();
+        if let Some(n) = name {
+            details.insert("name".into(), json!(n));
+            app.name = n;
+        }
+        if let Some(r) = repository {
+            details.insert("repository".into(), json!(r));
+            app.repository = r;
+        }
+        sqlx::query::<Any>("UPDATE applications SET name = $1, repository = $2 WHERE organization_id = $3 AND id = $4")
+            .bind(app.name.clone())
+            .bind(app.repository.clone())
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_as("name", "an application with this name"))?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "application.update",
+            Target::new("application", id, app.name.clone()),
+            serde_json::Value::Object(details),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(app)
+    }
+
+    pub async fn delete_application(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: ApplicationId,
+    ) -> Result<Application> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let app = row_to_app(&get_row(&mut tx, "applications", org, id.to_string()).await?)?;
+        sqlx::query::<Any>(
+            "DELETE FROM group_scope_items WHERE resource_id = $1 \
+             AND group_id IN (SELECT id FROM org_groups WHERE organization_id = $2)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query::<Any>("DELETE FROM applications WHERE organization_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "application.delete",
+            Target::new("application", id, app.name.clone()),
+            json!({"name": app.name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(app)
+    }
+
+    /// Instances of one application, restricted to the visible
+    /// environments.
+    pub async fn list_instances_of_application(
+        &self,
+        org: OrganizationId,
+        app: ApplicationId,
+        visible_envs: &Visible<EnvironmentId>,
+        page: &PageRequest,
+    ) -> Result<Page<Instance>> {
+        self.list_instances(
+            org,
+            "application_id",
+            app.to_string(),
+            "environment_id",
+            visible_envs,
+            page,
+        )
+        .await
+    }
+
+    pub async fn list_instances_of_environment(
+        &self,
+        org: OrganizationId,
+        env: EnvironmentId,
+        visible_apps: &Visible<ApplicationId>,
+        page: &PageRequest,
+    ) -> Result<Page<Instance>> {
+        self.list_instances(
+            org,
+            "environment_id",
+            env.to_string(),
+            "application_id",
+            visible_apps,
+            page,
+        )
+        .await
+    }
+
+    async fn list_instances<T: Ord + ToString>(
+        &self,
+        org: OrganizationId,
+        fixed_col: &str,
+        fixed: String,
+        other_col: &str,
+        visible: &Visible<T>,
+        page: &PageRequest,
+    ) -> Result<Page<Instance>> {
+        let Some((clause, args)) = visibility_clause(other_col, visible, 4) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        // The cursor is the other side's id: unique within this list.
+        let sql = format!(
+            "SELECT * FROM instances WHERE organization_id = $1 AND {fixed_col} = $2 AND {other_col} > $3{clause} \
+             ORDER BY {other_col} LIMIT {}",
+            page.limit + 1
+        );
+        let mut q = sqlx::query::<Any>(&sql)
+            .bind(org.to_string())
+            .bind(fixed)
+            .bind(page.after.map(|a| a.to_string()).unwrap_or_default());
+        for a in args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(row_to_instance)
+            .collect::<Result<Vec<_>>>()?;
+        let by_env = other_col == "environment_id";
+        Ok(Page::from_rows(items, page.limit, move |i| {
+            if by_env {
+                i.environment_id.to_string()
+            } else {
+                i.application_id.to_string()
+            }
+        }))
+    }
+
+    pub async fn get_instance(
+        &self,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+    ) -> Result<Option<Instance>> {
+        let row = sqlx::query::<Any>(
+            "SELECT * FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
+        )
+        .bind(org.to_string())
+        .bind(app.to_string())
+        .bind(env.to_string())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(row_to_instance).transpose()
+    }
+
+    /// Creates or updates an instance; `true` when it was created.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_instance(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+        image: String,
+        replicas: Option<i64>,
+    ) -> Result<(Instance, bool)> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let app_row = row_to_app(&get_row(&mut tx, "applications", org, app.to_string()).await?)?;
+        let env_row = row_to_env(&get_row(&mut tx, "environments", org, env.to_string()).await?)?;
+        let existing = sqlx::query::<Any>(
+            "SELECT * FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
+        )
+        .bind(org.to_string())
+        .bind(app.to_string())
+        .bind(env.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let created = existing.is_none();
+        let replicas = match (replicas, existing.as_ref()) {
+            (Some(r), _) => r,
+            (None, Some(row)) => get_i64(row, "replicas")?,
+            (None, None) => 1,
+        };
+        if created {
+            sqlx::query::<Any>(
+                "INSERT INTO instances (application_id, environment_id, organization_id, image, replicas, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(app.to_string())
+            .bind(env.to_string())
+            .bind(org.to_string())
+            .bind(image.clone())
+            .bind(replicas)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        } else {
+            sqlx::query::<Any>(
+                "UPDATE instances SET image = $1, replicas = $2, updated_at = $3 \
+                 WHERE organization_id = $4 AND application_id = $5 AND environment_id = $6",
+            )
+            .bind(image.clone())
+            .bind(replicas)
+            .bind(ts(now))
+            .bind(org.to_string())
+            .bind(app.to_string())
+            .bind(env.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            if created { "instance.create" } else { "instance.update" },
+            Target::new("instance", format!("{app}:{env}"), format!("{}@{}", app_row.name, env_row.name)),
+            json!({"application_id": app, "environment_id": env, "image": image, "replicas": replicas}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((
+            Instance {
+                application_id: app,
+                environment_id: env,
+                image,
+                replicas,
+                updated_at: now,
+            },
+            created,
+        ))
+    }
+
+    pub async fn delete_instance(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let r = sqlx::query::<Any>(
+            "DELETE FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
+        )
+        .bind(org.to_string())
+        .bind(app.to_string())
+        .bind(env.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "instance.delete",
+            Target {
+                kind: "instance",
+                id: Some(format!("{app}:{env}")),
+                name: None,
+            },
+            json!({"application_id": app, "environment_id": env}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    pub async fn list_deployments(
+        &self,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+        page: &PageRequest,
+    ) -> Result<Page<Deployment>> {
+        let rows = sqlx::query::<Any>(&format!(
+            "SELECT * FROM deployments WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3 \
+             AND id > $4 ORDER BY id LIMIT {}",
+            page.limit + 1
+        ))
+        .bind(org.to_string())
+        .bind(app.to_string())
+        .bind(env.to_string())
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(row_to_deployment)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |d| d.id.to_string()))
+    }
+
+    /// Records a deployment; the instance now runs `image`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_deployment(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+        image: String,
+        version: Option<String>,
+    ) -> Result<Deployment> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let r = sqlx::query::<Any>(
+            "UPDATE instances SET image = $1, updated_at = $2 WHERE organization_id = $3 AND application_id = $4 AND environment_id = $5",
+        )
+        .bind(image.clone())
+        .bind(ts(now))
+        .bind(org.to_string())
+        .bind(app.to_string())
+        .bind(env.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        let created_by = CreatedBy::from(&meta.actor);
+        let d = Deployment {
+            id: DeploymentId::new(),
+            image,
+            version,
+            created_at: now,
+            created_by,
+        };
+        sqlx::query::<Any>(
+            "INSERT INTO deployments (id, organization_id, application_id, environment_id, image, version, created_at, \
+             created_by_type, created_by_id, created_by_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(d.id.to_string())
+        .bind(org.to_string())
+        .bind(app.to_string())
+        .bind(env.to_string())
+        .bind(d.image.clone())
+        .bind(d.version.clone())
+        .bind(ts(now))
+        .bind(d.created_by.kind.as_str())
+        .bind(d.created_by.id.map(|i| i.to_string()))
+        .bind(d.created_by.name.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        record(&mut tx, Some(org), meta, now, "deployment.create",
+            Target::new("deployment", d.id, d.image.clone()),
+            json!({"application_id": app, "environment_id": env, "image": d.image, "version": d.version})).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(d)
+    }
+}

@@ -1,0 +1,425 @@
+//! Service accounts and their tokens. A service account is a member of its
+//! organization; deleting it deletes its tokens (so they answer
+//! `invalid_token`), its member row and its group memberships.
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection};
+use tron_core::ids::*;
+use tron_core::{Error, Result};
+
+use crate::audit::{record, Target};
+use crate::db::*;
+use crate::members::groups_of_members;
+use crate::models::*;
+use crate::tokens::{
+    insert_token, revoke_where, row_to_created_by, row_to_token, NewToken, TOKEN_COLUMNS,
+};
+use crate::Store;
+
+const SA_SELECT: &str = "SELECT sa.id, sa.organization_id, sa.name, sa.description, sa.status, sa.created_at, \
+     sa.created_by_type, sa.created_by_id, sa.created_by_name, sa.last_used_at, m.id AS member_id, \
+     (SELECT COUNT(*) FROM tokens t WHERE t.service_account_id = sa.id AND (t.revoked_at IS NULL OR t.revoked_at > $1) \
+       AND (t.expires_at IS NULL OR t.expires_at > $1)) AS active_tokens \
+     FROM service_accounts sa JOIN members m ON m.service_account_id = sa.id";
+
+fn row_to_sa(row: &AnyRow) -> Result<ServiceAccount> {
+    let status = get_str(row, "status")?;
+    Ok(ServiceAccount {
+        id: get_id(row, "id")?,
+        organization_id: get_id(row, "organization_id")?,
+        member_id: get_id(row, "member_id")?,
+        name: get_str(row, "name")?,
+        description: get_str(row, "description")?,
+        status: ServiceAccountStatus::parse(&status).unwrap_or(ServiceAccountStatus::Disabled),
+        groups: Vec::new(),
+        created_at: get_ts(row, "created_at")?,
+        created_by: row_to_created_by(row, "created_by")?,
+        last_used_at: get_opt_ts(row, "last_used_at")?,
+        active_token_count: get_i64(row, "active_tokens")?,
+    })
+}
+
+async fn fetch_sa(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    org: OrganizationId,
+    id: ServiceAccountId,
+) -> Result<ServiceAccount> {
+    let row = sqlx::query::<Any>(&format!(
+        "{SA_SELECT} WHERE sa.organization_id = $2 AND sa.id = $3"
+    ))
+    .bind(ts(now))
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .ok_or(Error::NotFound)?;
+    let mut sa = row_to_sa(&row)?;
+    sa.groups = groups_of_members(conn, org, &[sa.member_id])
+        .await?
+        .remove(&sa.member_id)
+        .unwrap_or_default();
+    Ok(sa)
+}
+
+async fn fetch_token(
+    conn: &mut AnyConnection,
+    org: OrganizationId,
+    sa: ServiceAccountId,
+    id: TokenId,
+) -> Result<TokenRecord> {
+    let row = sqlx::query::<Any>(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 AND t.id = $3"
+    ))
+    .bind(org.to_string())
+    .bind(sa.to_string())
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .ok_or(Error::NotFound)?;
+    row_to_token(&row)
+}
+
+/// A change to a service account; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ServiceAccountPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<ServiceAccountStatus>,
+}
+
+impl Store {
+    pub async fn create_service_account(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        name: String,
+        description: String,
+    ) -> Result<ServiceAccount> {
+        let id = ServiceAccountId::new();
+        let member_id = MemberId::new();
+        let created_by = CreatedBy::from(&meta.actor);
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        sqlx::query::<Any>(
+            "INSERT INTO service_accounts (id, organization_id, name, description, status, created_at, \
+             created_by_type, created_by_id, created_by_name) VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(name.clone())
+        .bind(description.clone())
+        .bind(ts(now))
+        .bind(created_by.kind.as_str())
+        .bind(created_by.id.map(|i| i.to_string()))
+        .bind(created_by.name.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_as("name", "a service account with this name"))?;
+        sqlx::query::<Any>(
+            "INSERT INTO members (id, organization_id, user_id, service_account_id, created_at) VALUES ($1, $2, NULL, $3, $4)",
+        )
+        .bind(member_id.to_string())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "service_account.create",
+            Target::new("service_account", id, name.clone()),
+            json!({"name": name, "description": description, "member_id": member_id}),
+        )
+        .await?;
+        let sa = fetch_sa(&mut tx, now, org, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(sa)
+    }
+
+    pub async fn list_service_accounts(
+        &self,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<ServiceAccount>> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        let rows = sqlx::query::<Any>(&format!(
+            "{SA_SELECT} WHERE sa.organization_id = $2 AND sa.id > $3 ORDER BY sa.id LIMIT {}",
+            page.limit + 1
+        ))
+        .bind(ts(now))
+        .bind(org.to_string())
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let mut items = rows.iter().map(row_to_sa).collect::<Result<Vec<_>>>()?;
+        let ids: Vec<MemberId> = items.iter().map(|s| s.member_id).collect();
+        let mut groups = groups_of_members(&mut conn, org, &ids).await?;
+        for sa in &mut items {
+            sa.groups = groups.remove(&sa.member_id).unwrap_or_default();
+        }
+        Ok(Page::from_rows(items, page.limit, |s| s.id.to_string()))
+    }
+
+    pub async fn get_service_account(
+        &self,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: ServiceAccountId,
+    ) -> Result<ServiceAccount> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        fetch_sa(&mut conn, now, org, id).await
+    }
+
+    pub async fn update_service_account(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: ServiceAccountId,
+        patch: ServiceAccountPatch,
+    ) -> Result<ServiceAccount> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let current = fetch_sa(&mut tx, now, org, id).await?;
+        let name = patch.name.clone().unwrap_or(current.name.clone());
+        let description = patch
+            .description
+            .clone()
+            .unwrap_or(current.description.clone());
+        let status = patch.status.unwrap_or(current.status);
+        sqlx::query::<Any>(
+            "UPDATE service_accounts SET name = $1, description = $2, status = $3 WHERE organization_id = $4 AND id = $5",
+        )
+        .bind(name.clone())
+        .bind(description)
+        .bind(status.as_str())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_as("name", "a service account with this name"))?;
+        let action = match (current.status, status) {
+            (ServiceAccountStatus::Active, ServiceAccountStatus::Disabled) => {
+                "service_account.disable"
+            }
+            (ServiceAccountStatus::Disabled, ServiceAccountStatus::Active) => {
+                "service_account.enable"
+            }
+            _ => "service_account.update",
+        };
+        let mut details = serde_json::Map::new();
+        if let Some(n) = &patch.name {
+            details.insert("name".into(), json!(n));
+        }
+        if let Some(d) = &patch.description {
+            details.insert("description".into(), json!(d));
+        }
+        if let Some(s) = patch.status {
+            details.insert("status".into(), json!(s));
+        }
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            action,
+            Target::new("service_account", id, name),
+            serde_json::Value::Object(details),
+        )
+        .await?;
+        let sa = fetch_sa(&mut tx, now, org, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(sa)
+    }
+
+    /// Deletes the service account: its tokens, member row and group
+    /// memberships go with it. Returns the ids of the tokens it had.
+    pub async fn delete_service_account(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        id: ServiceAccountId,
+    ) -> Result<(ServiceAccount, Vec<TokenId>)> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let sa = fetch_sa(&mut tx, now, org, id).await?;
+        let rows = sqlx::query::<Any>("SELECT id FROM tokens WHERE service_account_id = $1")
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let tokens = rows
+            .iter()
+            .map(|r| get_id(r, "id"))
+            .collect::<Result<Vec<TokenId>>>()?;
+        sqlx::query::<Any>("DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "service_account.delete",
+            Target::new("service_account", id, sa.name.clone()),
+            json!({"name": sa.name, "tokens_revoked": sa.active_token_count, "member_id": sa.member_id}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((sa, tokens))
+    }
+
+    pub async fn create_service_token(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        token: NewToken,
+    ) -> Result<TokenRecord> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let account = fetch_sa(&mut tx, now, org, sa).await?;
+        let rec = insert_token(&mut tx, meta, now, &token).await?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "service_token.create",
+            Target::new("service_token", rec.id, rec.name.clone()),
+            json!({"service_account_id": sa, "service_account": account.name, "hint": rec.hint, "expires_at": rec.expires_at}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rec)
+    }
+
+    pub async fn list_service_tokens(
+        &self,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>> {
+        let rows = sqlx::query::<Any>(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 \
+             AND t.id > $3 ORDER BY t.id LIMIT {}",
+            page.limit + 1
+        ))
+        .bind(org.to_string())
+        .bind(sa.to_string())
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let items = rows.iter().map(row_to_token).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |t| t.id.to_string()))
+    }
+
+    pub async fn get_service_token(
+        &self,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        id: TokenId,
+    ) -> Result<TokenRecord> {
+        let mut conn = self.read.acquire().await.map_err(db_err)?;
+        fetch_token(&mut conn, org, sa, id).await
+    }
+
+    /// Idempotent; returns whether the token was active until now.
+    pub async fn revoke_service_token(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        id: TokenId,
+    ) -> Result<bool> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let token = fetch_token(&mut tx, org, sa, id).await?;
+        let changed = revoke_where(&mut tx, now, "id = $2", id.to_string()).await? > 0;
+        if changed {
+            record(
+                &mut tx,
+                Some(org),
+                meta,
+                now,
+                "service_token.revoke",
+                Target::new("service_token", id, token.name.clone()),
+                json!({"service_account_id": sa, "hint": token.hint}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(changed)
+    }
+
+    /// Mints the replacement of an active token and schedules the old one's
+    /// revocation at `now + grace`. `expiry` computes the new token's expiry
+    /// from the old token; `make` builds it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rotate_service_token(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        old_id: TokenId,
+        grace: Duration,
+        make: impl FnOnce(&TokenRecord) -> Result<NewToken>,
+    ) -> Result<(TokenRecord, TokenRecord)> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let old = fetch_token(&mut tx, org, sa, old_id).await?;
+        if old.status(now) != TokenStatus::Active {
+            return Err(Error::Conflict {
+                message: "only an active token can be rotated".into(),
+                field: None,
+            });
+        }
+        let new = make(&old)?;
+        let rec = insert_token(&mut tx, meta, now, &new).await?;
+        let revoke_at = now + grace;
+        // A token already due to be revoked earlier keeps that earlier time.
+        sqlx::query::<Any>(
+            "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
+        )
+        .bind(ts(revoke_at))
+        .bind(old_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        record(
+            &mut tx,
+            Some(org),
+            meta,
+            now,
+            "service_token.rotate",
+            Target::new("service_token", old_id, old.name.clone()),
+            json!({
+                "service_account_id": sa,
+                "old_token_id": old_id,
+                "new_token_id": rec.id,
+                "hint": rec.hint,
+                "grace_period_seconds": grace.num_seconds(),
+                "old_token_revoked_at": revoke_at,
+                "expires_at": rec.expires_at,
+            }),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        let mut old = old;
+        old.revoked_at = Some(old.revoked_at.map_or(revoke_at, |r| r.min(revoke_at)));
+        Ok((old, rec))
+    }
+}

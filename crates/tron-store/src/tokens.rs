@@ -1,0 +1,383 @@
+//! Tokens of every kind. Only the keyed hash and the hint are stored; the
+//! plaintext never reaches this module.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection};
+use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId, UserId};
+use tron_core::principal::ActorType;
+use tron_core::token::{TokenHash, TokenKind};
+use tron_core::{Error, Result};
+
+use crate::audit::{record, Target};
+use crate::db::*;
+use crate::models::*;
+use crate::Store;
+
+pub(crate) const TOKEN_COLUMNS: &str =
+    "t.id, t.kind, t.name, t.hint, t.user_id, t.service_account_id, \
+     t.organization_id, t.created_at, t.created_by_type, t.created_by_id, t.created_by_name, \
+     t.expires_at, t.revoked_at, t.last_used_at";
+
+pub(crate) fn row_to_created_by(row: &AnyRow, prefix: &str) -> Result<CreatedBy> {
+    let kind = get_str(row, &format!("{prefix}_type"))?;
+    Ok(CreatedBy {
+        kind: ActorType::parse(&kind).unwrap_or(ActorType::System),
+        id: get_opt_id(row, &format!("{prefix}_id"))?,
+        name: get_opt_str(row, &format!("{prefix}_name"))?,
+    })
+}
+
+pub(crate) fn row_to_token(row: &AnyRow) -> Result<TokenRecord> {
+    let kind = get_str(row, "kind")?;
+    Ok(TokenRecord {
+        id: get_id(row, "id")?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| Error::internal(format!("unknown token kind {kind}")))?,
+        name: get_str(row, "name")?,
+        hint: get_str(row, "hint")?,
+        user_id: get_opt_id(row, "user_id")?,
+        service_account_id: get_opt_id(row, "service_account_id")?,
+        organization_id: get_opt_id(row, "organization_id")?,
+        created_at: get_ts(row, "created_at")?,
+        created_by: row_to_created_by(row, "created_by")?,
+        expires_at: get_opt_ts(row, "expires_at")?,
+        revoked_at: get_opt_ts(row, "revoked_at")?,
+        last_used_at: get_opt_ts(row, "last_used_at")?,
+    })
+}
+
+/// A token about to be stored.
+pub struct NewToken {
+    pub id: TokenId,
+    pub kind: TokenKind,
+    pub hash: TokenHash,
+    pub hint: String,
+    pub name: String,
+    pub owner: NewTokenOwner,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy)]
+pub enum NewTokenOwner {
+    User(UserId),
+    ServiceAccount(ServiceAccountId, OrganizationId),
+}
+
+pub(crate) async fn insert_token(
+    conn: &mut AnyConnection,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+    t: &NewToken,
+) -> Result<TokenRecord> {
+    let (user_id, sa_id, org_id) = match t.owner {
+        NewTokenOwner::User(u) => (Some(u), None, None),
+        NewTokenOwner::ServiceAccount(s, o) => (None, Some(s), Some(o)),
+    };
+    let created_by = CreatedBy::from(&meta.actor);
+    sqlx::query::<Any>(
+        "INSERT INTO tokens (id, kind, token_hash, hint, name, user_id, service_account_id, organization_id, \
+         created_at, created_by_type, created_by_id, created_by_name, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.kind.as_str())
+    .bind(t.hash.0.clone())
+    .bind(t.hint.clone())
+    .bind(t.name.clone())
+    .bind(user_id.map(|u| u.to_string()))
+    .bind(sa_id.map(|s| s.to_string()))
+    .bind(org_id.map(|o| o.to_string()))
+    .bind(ts(now))
+    .bind(created_by.kind.as_str())
+    .bind(created_by.id.map(|i| i.to_string()))
+    .bind(created_by.name.clone())
+    .bind(opt_ts(t.expires_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(TokenRecord {
+        id: t.id,
+        kind: t.kind,
+        name: t.name.clone(),
+        hint: t.hint.clone(),
+        user_id,
+        service_account_id: sa_id,
+        organization_id: org_id,
+        created_at: now,
+        created_by,
+        expires_at: t.expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    })
+}
+
+/// Revokes every still-active token matching `where_sql` (which binds $2..).
+pub(crate) async fn revoke_where(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    where_sql: &str,
+    arg: String,
+) -> Result<u64> {
+    let r = sqlx::query::<Any>(&format!(
+        "UPDATE tokens SET revoked_at = $1 WHERE {where_sql} AND (revoked_at IS NULL OR revoked_at > $1)"
+    ))
+    .bind(ts(now))
+    .bind(arg)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(r.rows_affected())
+}
+
+impl Store {
+    /// Finds a token by its keyed hash, with its owner's state.
+    pub async fn resolve_token(&self, hash: &TokenHash) -> Result<Option<ResolvedToken>> {
+        let row = sqlx::query::<Any>(&format!(
+            "SELECT {TOKEN_COLUMNS}, t.token_hash, u.email AS u_email, u.name AS u_name, \
+             u.is_superuser AS u_superuser, u.is_active AS u_active, sa.name AS sa_name, \
+             sa.status AS sa_status, sa.organization_id AS sa_org \
+             FROM tokens t LEFT JOIN users u ON u.id = t.user_id \
+             LEFT JOIN service_accounts sa ON sa.id = t.service_account_id \
+             WHERE t.token_hash = $1"
+        ))
+        .bind(hash.0.clone())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let token = row_to_token(&row)?;
+        let owner = if let Some(id) = token.user_id {
+            TokenOwner::User {
+                id,
+                email: get_str(&row, "u_email")?,
+                name: get_str(&row, "u_name")?,
+                is_superuser: get_bool(&row, "u_superuser")?,
+                is_active: get_bool(&row, "u_active")?,
+            }
+        } else if let Some(id) = token.service_account_id {
+            TokenOwner::ServiceAccount {
+                id,
+                organization_id: get_id(&row, "sa_org")?,
+                name: get_str(&row, "sa_name")?,
+                is_active: get_str(&row, "sa_status")? == "active",
+            }
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(ResolvedToken {
+            stored_hash: get_str(&row, "token_hash")?,
+            token,
+            owner,
+        }))
+    }
+
+    /// Login: the session token and its `auth.login` event.
+    pub async fn create_session(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        user: &User,
+        token: NewToken,
+    ) -> Result<TokenRecord> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let rec = insert_token(&mut tx, meta, now, &token).await?;
+        record(
+            &mut tx,
+            None,
+            meta,
+            now,
+            "auth.login",
+            Target::new("user", user.id, user.email.clone()),
+            json!({"session_id": rec.id, "expires_at": rec.expires_at}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rec)
+    }
+
+    pub async fn logout(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        user: &User,
+        token_id: TokenId,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        revoke_where(&mut tx, now, "id = $2", token_id.to_string()).await?;
+        record(
+            &mut tx,
+            None,
+            meta,
+            now,
+            "auth.logout",
+            Target::new("user", user.id, user.email.clone()),
+            json!({"session_id": token_id}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    pub async fn create_personal_token(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        user: &User,
+        token: NewToken,
+    ) -> Result<TokenRecord> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let rec = insert_token(&mut tx, meta, now, &token).await?;
+        record(
+            &mut tx,
+            None,
+            meta,
+            now,
+            "personal_token.create",
+            Target::new("personal_token", rec.id, rec.name.clone()),
+            json!({"user_id": user.id, "hint": rec.hint, "expires_at": rec.expires_at}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rec)
+    }
+
+    pub async fn list_personal_tokens(
+        &self,
+        user_id: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>> {
+        let rows = sqlx::query::<Any>(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal' \
+             AND t.id > $2 ORDER BY t.id LIMIT {}",
+            page.limit + 1
+        ))
+        .bind(user_id.to_string())
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let items = rows.iter().map(row_to_token).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |t| t.id.to_string()))
+    }
+
+    /// Revokes one of the user's personal tokens. Idempotent: revoking a
+    /// revoked token changes nothing and records nothing.
+    pub async fn revoke_personal_token(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        user_id: UserId,
+        token_id: TokenId,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let row = sqlx::query::<Any>(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.id = $1 AND t.user_id = $2 AND t.kind = 'personal'"
+        ))
+        .bind(token_id.to_string())
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound)?;
+        let token = row_to_token(&row)?;
+        if revoke_where(&mut tx, now, "id = $2", token_id.to_string()).await? > 0 {
+            record(
+                &mut tx,
+                None,
+                meta,
+                now,
+                "personal_token.revoke",
+                Target::new("personal_token", token.id, token.name.clone()),
+                json!({"user_id": user_id, "hint": token.hint}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Writes buffered `last_used_at` values; never moves one backwards.
+    pub async fn record_token_usage(
+        &self,
+        tokens: &[(TokenId, DateTime<Utc>)],
+        service_accounts: &[(ServiceAccountId, DateTime<Utc>)],
+    ) -> Result<()> {
+        if tokens.is_empty() && service_accounts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        for (id, at) in tokens {
+            sqlx::query::<Any>(
+                "UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(ts(*at))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for (id, at) in service_accounts {
+            sqlx::query::<Any>(
+                "UPDATE service_accounts SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(ts(*at))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// `POST /tokens/revoke-leaked`: revokes every listed token that is still
+    /// active, whatever its kind, each with its event. Returns the count and
+    /// what was revoked (for cache invalidation).
+    pub async fn revoke_leaked(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        hashes: &[TokenHash],
+    ) -> Result<Vec<TokenRecord>> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut revoked = Vec::new();
+        for hash in hashes {
+            let row = sqlx::query::<Any>(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.token_hash = $1"
+            ))
+            .bind(hash.0.clone())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let Some(row) = row else { continue };
+            let token = row_to_token(&row)?;
+            if token.status(now) != TokenStatus::Active {
+                continue;
+            }
+            revoke_where(&mut tx, now, "id = $2", token.id.to_string()).await?;
+            let (org, action, kind) = match token.kind {
+                TokenKind::Service => (
+                    token.organization_id,
+                    "service_token.revoke_leaked",
+                    "service_token",
+                ),
+                TokenKind::Personal => (None, "personal_token.revoke_leaked", "personal_token"),
+                TokenKind::Session => (None, "session.revoke_leaked", "session"),
+            };
+            record(
+                &mut tx,
+                org,
+                meta,
+                now,
+                action,
+                Target::new(kind, token.id, token.name.clone()),
+                json!({"hint": token.hint, "service_account_id": token.service_account_id, "user_id": token.user_id}),
+            )
+            .await?;
+            revoked.push(token);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,216 @@
+//! Users and their passwords (argon2id hashes, computed by the caller).
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::Any;
+use tron_core::ids::UserId;
+use tron_core::{Error, Result};
+
+use crate::audit::{record, Target};
+use crate::db::*;
+use crate::models::{RequestMeta, User};
+use crate::Store;
+
+const USER_COLUMNS: &str = "id, email, name, is_superuser, is_active, created_at";
+
+fn row_to_user(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: get_id(row, "id")?,
+        email: get_str(row, "email")?,
+        name: get_str(row, "name")?,
+        is_superuser: get_bool(row, "is_superuser")?,
+        is_active: get_bool(row, "is_active")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub is_superuser: bool,
+}
+
+/// A change to a user; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+impl Store {
+    pub async fn count_users(&self) -> Result<i64> {
+        let row = sqlx::query::<Any>("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db_err)?;
+        get_i64(&row, "n")
+    }
+
+    pub async fn create_user(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        new: NewUser,
+    ) -> Result<User> {
+        let user = User {
+            id: UserId::new(),
+            email: new.email,
+            name: new.name,
+            is_superuser: new.is_superuser,
+            is_active: true,
+            created_at: now,
+        };
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        sqlx::query::<Any>(
+            "INSERT INTO users (id, email, name, password_hash, is_superuser, is_active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.email.clone())
+        .bind(user.name.clone())
+        .bind(new.password_hash)
+        .bind(i64::from(user.is_superuser))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_as("email", "a user with this email"))?;
+        record(
+            &mut tx,
+            None,
+            meta,
+            now,
+            "user.create",
+            Target::new("user", user.id, user.email.clone()),
+            json!({"email": user.email, "name": user.name, "is_superuser": user.is_superuser}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
+        let row = sqlx::query::<Any>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound)?;
+        row_to_user(&row)
+    }
+
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query::<Any>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email.to_owned())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(row_to_user).transpose()
+    }
+
+    /// The user and its password hash, for login.
+    pub async fn user_credentials(&self, email: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query::<Any>(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
+        ))
+        .bind(email.to_owned())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => Ok(Some((row_to_user(&r)?, get_str(&r, "password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>> {
+        let rows = sqlx::query::<Any>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT {}",
+            page.limit + 1
+        ))
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let items = rows.iter().map(row_to_user).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |u| u.id.to_string()))
+    }
+
+    pub async fn update_user(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let row = sqlx::query::<Any>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound)?;
+        let mut user = row_to_user(&row)?;
+        let mut details = serde_json::Map::new();
+        if let Some(name) = patch.name {
+            details.insert("name".into(), json!(name));
+            user.name = name;
+        }
+        if let Some(active) = patch.is_active {
+            details.insert("is_active".into(), json!(active));
+            user.is_active = active;
+        }
+        if let Some(su) = patch.is_superuser {
+            details.insert("is_superuser".into(), json!(su));
+            user.is_superuser = su;
+        }
+        if let Some(hash) = &patch.password_hash {
+            details.insert("password_changed".into(), json!(true));
+            sqlx::query::<Any>("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash.clone())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query::<Any>(
+            "UPDATE users SET name = $1, is_active = $2, is_superuser = $3 WHERE id = $4",
+        )
+        .bind(user.name.clone())
+        .bind(i64::from(user.is_active))
+        .bind(i64::from(user.is_superuser))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        record(
+            &mut tx,
+            None,
+            meta,
+            now,
+            "user.update",
+            Target::new("user", user.id, user.email.clone()),
+            serde_json::Value::Object(details),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(user)
+    }
+
+    /// Records a platform event with no change (logins, failed logins).
+    pub async fn record_platform_event(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        action: &str,
+        target: Target,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let mut conn = self.write.acquire().await.map_err(db_err)?;
+        record(&mut conn, None, meta, now, action, target, details).await
+    }
+}

@@ -1,0 +1,286 @@
+//! The `tron` binary: `serve`, `migrate` and `admin`.
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tron_core::token::ServerSecret;
+use tron_server::bootstrap::{ensure_admin, Bootstrap};
+use tron_server::{AppState, Config};
+use tron_store::{sqlite_path, Backend, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "tron",
+    version,
+    about = "Tron: organization-scoped access for an internal developer platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the API server (migrations run first).
+    Serve(ServeArgs),
+    /// Runs the database migrations and exits.
+    Migrate(DbArgs),
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Args)]
+struct DbArgs {
+    /// sqlite://PATH or postgres://…
+    #[arg(
+        long,
+        env = "TRON_DATABASE_URL",
+        default_value = "sqlite://tron-data/tron.db"
+    )]
+    database_url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "TRON_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Lifetime of a login session, in hours.
+    #[arg(long, env = "TRON_SESSION_TTL_HOURS", default_value_t = 12)]
+    session_ttl_hours: u32,
+    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed.
+    #[arg(
+        long,
+        env = "TRON_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    trusted_proxies: Vec<String>,
+    /// Seconds between writes of buffered `last_used_at` values (1–60).
+    #[arg(long, env = "TRON_USAGE_FLUSH_SECONDS", default_value_t = 15)]
+    usage_flush_seconds: u64,
+    /// Email of the superuser created on first start.
+    #[arg(long, env = "TRON_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    /// Password of the superuser created on first start (generated if unset).
+    #[arg(long, env = "TRON_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Creates a user; prints a generated password if none is given.
+    CreateUser {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The password (at least 12 characters); generated if unset.
+        #[arg(long, env = "TRON_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long)]
+        superuser: bool,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("TRON_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// `TRON_SECRET_KEY`, or on SQLite a key file beside the database.
+fn load_secret(url: &str) -> Result<ServerSecret> {
+    if let Ok(key) = std::env::var("TRON_SECRET_KEY") {
+        return ServerSecret::new(key.into_bytes())
+            .map_err(|e| anyhow::anyhow!("TRON_SECRET_KEY: {e}"));
+    }
+    match Backend::from_url(url).map_err(|e| anyhow::anyhow!("{e}"))? {
+        Backend::Postgres => bail!(
+            "TRON_SECRET_KEY is required with PostgreSQL: every instance must share the same secret (at least 32 bytes)"
+        ),
+        Backend::Sqlite => {
+            let db = sqlite_path(url).context("an in-memory SQLite database needs TRON_SECRET_KEY")?;
+            let dir = db.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            key_file(&dir.join("secret.key"))
+        }
+    }
+}
+
+fn key_file(path: &Path) -> Result<ServerSecret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = hex::decode(text.trim())
+            .with_context(|| format!("{} is not a hex key", path.display()))?;
+        return ServerSecret::new(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let secret = ServerSecret::generate();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{}", hex::encode(secret.as_bytes()))?;
+    tracing::info!(path = %path.display(), "generated a new server secret");
+    Ok(secret)
+}
+
+async fn open_store(url: &str) -> Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(store)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let secret = load_secret(&args.db.database_url)?;
+    let store = open_store(&args.db.database_url).await?;
+    let mut config = Config::new(secret);
+    config.session_ttl = chrono::Duration::hours(i64::from(args.session_ttl_hours.max(1)));
+    config.usage_flush_interval =
+        std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
+    for cidr in args.trusted_proxies.iter().filter(|s| !s.trim().is_empty()) {
+        let net = ipnet::IpNet::from_str(cidr.trim())
+            .or_else(|_| std::net::IpAddr::from_str(cidr.trim()).map(ipnet::IpNet::from))
+            .with_context(|| format!("TRON_TRUSTED_PROXIES: {cidr:?} is not a CIDR"))?;
+        config.trusted_proxies.push(net);
+    }
+    let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store.clone(), config);
+    println!("Tron is listening on http://{addr}");
+    println!("  API:    http://{addr}/api/v1  (log in with POST /api/v1/auth/login {{\"email\", \"password\"}})");
+    match bootstrap {
+        Bootstrap::Created {
+            email,
+            generated_password: Some(p),
+        } => {
+            println!("  First start: created the superuser {email} with the password {p}");
+            println!("  (shown once; change it with PATCH /api/v1/users/{{id}})");
+        }
+        Bootstrap::Created {
+            email,
+            generated_password: None,
+        } => {
+            println!(
+                "  First start: created the superuser {email} (password from TRON_ADMIN_PASSWORD)"
+            );
+        }
+        Bootstrap::AlreadyHasUsers => println!("  Log in with an existing user."),
+    }
+    tron_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            open_store(&db.database_url).await?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    db,
+                    email,
+                    name,
+                    password,
+                    superuser,
+                },
+        } => {
+            let store = open_store(&db.database_url).await?;
+            let email =
+                tron_core::validate::email("email", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let name = if name.trim().is_empty() {
+                email.clone()
+            } else {
+                name
+            };
+            let name = tron_core::validate::display_name("name", &name)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (tron_server::bootstrap::generate_password(), true),
+            };
+            tron_core::validate::password("password", &password)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = tron_server::password::hash(password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = store
+                .create_user(
+                    &tron_store::models::RequestMeta::system(),
+                    chrono::Utc::now(),
+                    tron_store::users::NewUser {
+                        email,
+                        name,
+                        password_hash: hash,
+                        is_superuser: superuser,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created user {} ({}){}",
+                user.email,
+                user.id,
+                if superuser { ", superuser" } else { "" }
+            );
+            if generated {
+                println!("password (shown once): {password}");
+            }
+            store.close().await;
+            Ok(())
+        }
+    }
+}
