@@ -25,6 +25,7 @@ use tron_store::members::MemberKey;
 use tron_store::models::{Membership, Organization, RequestMeta};
 
 use crate::auth::{Auth, ClientInfo};
+use crate::cache::{AccessEntry, AccessKey};
 use crate::error::ApiError;
 use crate::extract::PathParams;
 use crate::state::AppState;
@@ -32,10 +33,8 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct OrganizationAccessContext {
     principal: Principal,
-    organization: Organization,
-    /// `None` for a superuser that is not a member.
-    member_id: Option<MemberId>,
-    grants: Vec<Grant>,
+    /// The organization and membership, shared with the cache.
+    access: Arc<AccessEntry>,
     superuser: bool,
     meta: RequestMeta,
 }
@@ -56,23 +55,16 @@ impl OrganizationAccessContext {
                 return Err(Error::NotFound);
             }
         }
-        let organization = state.store.get_organization(org_id).await?;
         let key = match (principal.user_id(), principal.service_account_id()) {
             (Some(u), _) => MemberKey::User(u),
             (None, Some(s)) => MemberKey::ServiceAccount(s),
             _ => return Err(Error::NotFound),
         };
-        let membership = state.store.load_membership(org_id, key).await?;
+        let access = load_access(state, org_id, key).await?;
         let superuser = principal.is_superuser();
-        let Membership { member_id, grants } = match membership {
-            Some(m) => m,
-            None if superuser => Membership {
-                member_id: MemberId(uuid::Uuid::nil()),
-                grants: Vec::new(),
-            },
-            None => return Err(Error::NotFound),
-        };
-        let member_id = (!member_id.0.is_nil()).then_some(member_id);
+        if access.membership.is_none() && !superuser {
+            return Err(Error::NotFound);
+        }
         let meta = RequestMeta {
             actor: principal.actor(),
             request_id: client.request_id.clone(),
@@ -80,32 +72,34 @@ impl OrganizationAccessContext {
         };
         Ok(OrganizationAccessContext {
             principal,
-            organization,
-            member_id,
-            grants,
+            access,
             superuser,
             meta,
         })
     }
 
     pub fn org_id(&self) -> OrganizationId {
-        self.organization.id
+        self.access.organization.id
     }
 
     pub fn organization(&self) -> &Organization {
-        &self.organization
+        &self.access.organization
     }
 
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
 
+    /// `None` for a superuser that is not a member.
     pub fn member_id(&self) -> Option<MemberId> {
-        self.member_id
+        self.access.membership.as_ref().map(|m| m.member_id)
     }
 
     pub fn grants(&self) -> &[Grant] {
-        &self.grants
+        self.access
+            .membership
+            .as_ref()
+            .map_or(&[], |m: &Membership| &m.grants)
     }
 
     pub fn is_superuser(&self) -> bool {
@@ -119,7 +113,7 @@ impl OrganizationAccessContext {
 
     /// The decision, with its justification.
     pub fn decide(&self, action: Action, resource: &Resource) -> Option<Decision<'_>> {
-        decide(&self.grants, self.superuser, resource, action)
+        decide(self.grants(), self.superuser, resource, action)
     }
 
     pub fn allows(&self, action: Action, resource: &Resource) -> bool {
@@ -138,12 +132,36 @@ impl OrganizationAccessContext {
     }
 
     pub fn visible_environments(&self) -> Visible<EnvironmentId> {
-        tron_core::authz::visible_environments(&self.grants, self.superuser)
+        tron_core::authz::visible_environments(self.grants(), self.superuser)
     }
 
     pub fn visible_applications(&self) -> Visible<ApplicationId> {
-        tron_core::authz::visible_applications(&self.grants, self.superuser)
+        tron_core::authz::visible_applications(self.grants(), self.superuser)
     }
+}
+
+/// The organization and a principal's membership, through the cache.
+async fn load_access(
+    state: &AppState,
+    org: OrganizationId,
+    who: MemberKey,
+) -> Result<Arc<AccessEntry>, Error> {
+    let key = AccessKey {
+        organization: org,
+        who: who.into(),
+    };
+    if let Some(hit) = state.cache.get_access(&key) {
+        return Ok(hit);
+    }
+    let epoch = state.cache.epoch();
+    let organization = state.store.get_organization(org).await?;
+    let membership = state.store.load_membership(org, who).await?;
+    let entry = Arc::new(AccessEntry {
+        organization,
+        membership,
+    });
+    state.cache.put_access(key, entry.clone(), epoch);
+    Ok(entry)
 }
 
 /// The handlers' handle on the context.

@@ -6,6 +6,7 @@
 //! again in constant time. The plaintext is never logged or stored. Every
 //! refusal is a `401` with one of the codes of the spec.
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -18,6 +19,7 @@ use tron_store::audit::Target;
 use tron_store::models::{RequestMeta, ResolvedToken, TokenOwner, TokenStatus};
 
 use crate::error::ApiError;
+use crate::ratelimit::RateInfo;
 use crate::state::AppState;
 
 /// The raw credential from `Authorization: Bearer` (scheme
@@ -41,22 +43,81 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Resolves a presented token to its principal.
-#[tracing::instrument(skip_all)]
+/// Resolves a presented token to its principal (through the cache), and
+/// counts a service token's request against its rate limit.
 pub async fn authenticate(
     state: &AppState,
     raw: Option<&str>,
     client: &ClientInfo,
 ) -> Result<Principal, Error> {
+    authenticate_with_rate(state, raw, client).await.0
+}
+
+/// [`authenticate`], also giving a service token's rate-limit state (for
+/// the `RateLimit-*` headers), whether or not the request was admitted.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate_with_rate(
+    state: &AppState,
+    raw: Option<&str>,
+    client: &ClientInfo,
+) -> (Result<Principal, Error>, Option<RateInfo>) {
+    let (result, rate) = match resolve(state, raw, client).await {
+        Ok((p, rate)) => match rate {
+            Some(RateInfo {
+                retry_after: Some(retry_after_secs),
+                ..
+            }) => {
+                state.metrics.rate_limited("service_token");
+                (Err(Error::RateLimited { retry_after_secs }), rate)
+            }
+            _ => {
+                state
+                    .usage
+                    .record(p.token_id, p.service_account_id(), state.now());
+                (Ok(p), rate)
+            }
+        },
+        Err(e) => (Err(e), None),
+    };
+    let kind = raw
+        .and_then(SecretToken::parse)
+        .map_or("unknown", |t| t.kind().as_str());
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(Error::Unauthenticated(f)) => f.code(),
+        Err(Error::RateLimited { .. }) => "rate_limited",
+        Err(_) => "error",
+    };
+    state.metrics.auth(kind, outcome);
+    (result, rate)
+}
+
+async fn resolve(
+    state: &AppState,
+    raw: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(Principal, Option<RateInfo>), Error> {
     let raw = raw.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
     let token = SecretToken::parse(raw).ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
     let hash = state.config.secret.hash(&token);
-    let resolved = state
-        .store
-        .resolve_token(&hash)
-        .await?
-        .filter(|r| hash.ct_eq(&r.stored_hash) && r.token.kind == token.kind())
-        .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    let resolved = match state.cache.get_token(&hash.0) {
+        Some(r) => r,
+        None => {
+            let epoch = state.cache.epoch();
+            let r = Arc::new(
+                state
+                    .store
+                    .resolve_token(&hash)
+                    .await?
+                    .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?,
+            );
+            state.cache.put_token(hash.0.clone(), r.clone(), epoch);
+            r
+        }
+    };
+    if !hash.ct_eq(&resolved.stored_hash) || resolved.token.kind != token.kind() {
+        return Err(Error::Unauthenticated(AuthFailure::InvalidToken));
+    }
     let now = state.now();
     let failure = match resolved.token.status(now) {
         TokenStatus::Revoked => Some(AuthFailure::Revoked),
@@ -76,44 +137,48 @@ pub async fn authenticate(
         return Err(Error::Unauthenticated(f));
     }
     let t = &resolved.token;
-    let principal = match &resolved.owner {
+    let (principal, rate) = match &resolved.owner {
         TokenOwner::User {
             id,
             email,
             name,
             is_superuser,
             ..
-        } => Principal {
-            kind: PrincipalKind::User {
-                id: *id,
-                email: email.clone(),
-                is_superuser: *is_superuser,
+        } => (
+            Principal {
+                kind: PrincipalKind::User {
+                    id: *id,
+                    email: email.clone(),
+                    is_superuser: *is_superuser,
+                },
+                name: name.clone(),
+                token_id: t.id,
+                token_kind: t.kind,
+                token_expires_at: t.expires_at,
             },
-            name: name.clone(),
-            token_id: t.id,
-            token_kind: t.kind,
-            token_expires_at: t.expires_at,
-        },
+            None,
+        ),
         TokenOwner::ServiceAccount {
             id,
             organization_id,
             name,
+            rate_limit_per_minute,
             ..
-        } => Principal {
-            kind: PrincipalKind::ServiceAccount {
-                id: *id,
-                organization_id: *organization_id,
+        } => (
+            Principal {
+                kind: PrincipalKind::ServiceAccount {
+                    id: *id,
+                    organization_id: *organization_id,
+                },
+                name: name.clone(),
+                token_id: t.id,
+                token_kind: t.kind,
+                token_expires_at: t.expires_at,
             },
-            name: name.clone(),
-            token_id: t.id,
-            token_kind: t.kind,
-            token_expires_at: t.expires_at,
-        },
+            Some(state.limiter.check(t.id, *rate_limit_per_minute)),
+        ),
     };
-    state
-        .usage
-        .record(t.id, principal.service_account_id(), now);
-    Ok(principal)
+    Ok((principal, rate))
 }
 
 /// `service_token.rejected`: at most one event per token per minute.
@@ -245,8 +310,12 @@ impl FromRequestParts<AppState> for Auth {
             return Ok(p.clone());
         }
         let client = ClientInfo::from_request_parts(parts, state).await?;
-        let principal = authenticate(state, presented_token(&parts.headers), &client).await?;
-        let auth = Auth(principal);
+        let (result, rate) =
+            authenticate_with_rate(state, presented_token(&parts.headers), &client).await;
+        if let (Some(slot), Some(info)) = (parts.extensions.get::<RateSlot>(), rate) {
+            slot.set(info);
+        }
+        let auth = Auth(result?);
         parts.extensions.insert(auth.clone());
         Ok(auth)
     }
@@ -317,4 +386,21 @@ pub fn anonymous_meta(client: &ClientInfo) -> RequestMeta {
 /// `PrincipalKind` for a user, with its superuser flag.
 pub fn is_user(p: &Principal) -> bool {
     matches!(p.kind, PrincipalKind::User { .. })
+}
+
+/// Where the Auth extractor leaves a service token's rate information for
+/// the response headers (see `lib.rs`).
+#[derive(Clone, Default)]
+pub struct RateSlot(pub Arc<Mutex<Option<RateInfo>>>);
+
+impl RateSlot {
+    pub fn set(&self, info: RateInfo) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = Some(info);
+        }
+    }
+
+    pub fn get(&self) -> Option<RateInfo> {
+        self.0.lock().ok().and_then(|s| *s)
+    }
 }

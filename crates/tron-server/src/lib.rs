@@ -5,19 +5,23 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod password;
+pub mod ratelimit;
 pub mod state;
 pub mod throttle;
 pub mod usage;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use state::{AppState, Config};
 
+use crate::auth::RateSlot;
 use crate::error::error_body;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -50,6 +55,49 @@ async fn readyz(State(state): State<AppState>) -> Response {
             )
         }
     }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request by route template, method and status.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.request(
+        &route,
+        method.as_str(),
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// `RateLimit-*` headers on every response to a service token.
+async fn rate_headers(mut req: Request, next: Next) -> Response {
+    let slot = RateSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut resp = next.run(req).await;
+    if let Some(info) = slot.get() {
+        let h = resp.headers_mut();
+        h.insert("ratelimit-limit", HeaderValue::from(info.limit));
+        h.insert("ratelimit-remaining", HeaderValue::from(info.remaining));
+        h.insert("ratelimit-reset", HeaderValue::from(info.reset));
+    }
+    resp
 }
 
 async fn not_found() -> Response {
@@ -76,10 +124,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
+        .layer(middleware::from_fn(rate_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
@@ -116,6 +167,12 @@ pub async fn serve(
             }
         })
     };
+    let listener_task = {
+        let cache = state.cache.clone();
+        state
+            .store
+            .spawn_invalidation_listener(std::sync::Arc::new(move |inv| cache.invalidate(inv)))
+    };
     let router = app(state.clone());
     let result = axum::serve(
         listener,
@@ -124,6 +181,9 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     flusher.abort();
+    if let Some(t) = listener_task {
+        t.abort();
+    }
     state.usage.flush(&state.store).await;
     result
 }

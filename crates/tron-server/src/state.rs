@@ -9,6 +9,9 @@ use tron_core::ids::TokenId;
 use tron_core::token::ServerSecret;
 use tron_store::Store;
 
+use crate::cache::AuthCache;
+use crate::metrics::Metrics;
+use crate::ratelimit::TokenLimiter;
 use crate::throttle::WindowCounter;
 use crate::usage::UsageRecorder;
 
@@ -20,6 +23,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// How often buffered `last_used_at` values are written.
     pub usage_flush_interval: StdDuration,
+    /// The token and access caches (off only for measurements).
+    pub cache_enabled: bool,
 }
 
 impl Config {
@@ -29,6 +34,7 @@ impl Config {
             session_ttl: Duration::hours(12),
             trusted_proxies: Vec::new(),
             usage_flush_interval: StdDuration::from_secs(15),
+            cache_enabled: true,
         }
     }
 }
@@ -43,6 +49,9 @@ pub struct Inner {
     pub leaked_by_ip: WindowCounter,
     /// Tokens whose rejection was audited in the last minute.
     pub rejected_logged: Cache<TokenId, ()>,
+    pub cache: Arc<AuthCache>,
+    pub metrics: Arc<Metrics>,
+    pub limiter: TokenLimiter,
 }
 
 /// Shared by every handler.
@@ -62,6 +71,10 @@ impl AppState {
     }
 
     pub fn with_clock(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let cache = Arc::new(AuthCache::new(config.cache_enabled, metrics.clone()));
+        let hook_cache = cache.clone();
+        store.on_invalidate(Arc::new(move |inv| hook_cache.invalidate(inv)));
         AppState(Arc::new(Inner {
             store,
             config,
@@ -74,6 +87,9 @@ impl AppState {
                 .max_capacity(100_000)
                 .time_to_live(StdDuration::from_secs(60))
                 .build(),
+            cache,
+            metrics,
+            limiter: TokenLimiter::default(),
         }))
     }
 

@@ -39,6 +39,7 @@ pub struct Store {
     pub(crate) write: AnyPool,
     backend: Backend,
     url: String,
+    pub(crate) hooks: std::sync::Arc<crate::invalidate::Hooks>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -115,6 +116,7 @@ impl Store {
                     write,
                     backend,
                     url: url.to_owned(),
+                    hooks: Default::default(),
                 })
             }
             Backend::Postgres => {
@@ -129,6 +131,7 @@ impl Store {
                     write: pool,
                     backend,
                     url: url.to_owned(),
+                    hooks: Default::default(),
                 })
             }
         }

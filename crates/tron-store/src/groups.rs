@@ -10,6 +10,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::members::{count_active_admins, ensure_admin_kept, grants_of_groups};
 use crate::models::*;
 use crate::Store;
@@ -302,7 +303,7 @@ impl Store {
             serde_json::Value::Object(details),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(group)
     }
 
@@ -336,7 +337,7 @@ impl Store {
             json!({"role": group.role, "scope": group.scope, "member_count": group.member_count}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(group)
     }
 
@@ -374,7 +375,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(changed)
     }
 
@@ -413,7 +414,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(changed)
     }
 }

@@ -10,6 +10,7 @@
 pub mod audit;
 mod db;
 pub mod groups;
+pub mod invalidate;
 pub mod members;
 pub mod models;
 pub mod organizations;

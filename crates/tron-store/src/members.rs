@@ -12,6 +12,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::models::*;
 use crate::Store;
 
@@ -340,7 +341,7 @@ impl Store {
             json!({"user_id": user.id, "email": user.email}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(Member {
             id,
             principal_type: PrincipalType::User,
@@ -405,7 +406,7 @@ impl Store {
             json!({"user_id": member.user.as_ref().map(|u| u.id), "email": email}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(member)
     }
 }

@@ -205,6 +205,8 @@ pub enum TokenOwner {
         organization_id: OrganizationId,
         name: String,
         is_active: bool,
+        /// The organization's `service_token_rate_limit_per_minute`.
+        rate_limit_per_minute: u32,
     },
 }
 

@@ -10,6 +10,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::models::{Organization, RequestMeta};
 use crate::{Backend, Store};
 
@@ -218,7 +219,7 @@ impl Store {
             serde_json::Value::Object(details),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(current)
     }
 
@@ -257,7 +258,7 @@ impl Store {
             json!({"name": current.name}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(current)
     }
 }

@@ -11,6 +11,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::models::*;
 use crate::tokens::row_to_created_by;
 use crate::Store;
@@ -255,7 +256,7 @@ impl Store {
             json!({"name": env.name}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(env)
     }
 
@@ -403,7 +404,7 @@ impl Store {
             json!({"name": app.name}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Organization(org)]).await?;
         Ok(app)
     }
 

@@ -10,6 +10,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::members::groups_of_members;
 use crate::models::*;
 use crate::tokens::{
@@ -237,7 +238,7 @@ impl Store {
         )
         .await?;
         let sa = fetch_sa(&mut tx, now, org, id).await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::ServiceAccount(id)]).await?;
         Ok(sa)
     }
 
@@ -277,7 +278,14 @@ impl Store {
             json!({"name": sa.name, "tokens_revoked": sa.active_token_count, "member_id": sa.member_id}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(
+            tx,
+            &[
+                Invalidation::ServiceAccount(id),
+                Invalidation::Organization(org),
+            ],
+        )
+        .await?;
         Ok((sa, tokens))
     }
 
@@ -361,7 +369,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Token(id)]).await?;
         Ok(changed)
     }
 
@@ -417,7 +425,7 @@ impl Store {
             }),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Token(old_id)]).await?;
         let mut old = old;
         old.revoked_at = Some(old.revoked_at.map_or(revoke_at, |r| r.min(revoke_at)));
         Ok((old, rec))

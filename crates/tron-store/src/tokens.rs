@@ -11,6 +11,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::models::*;
 use crate::Store;
 
@@ -136,9 +137,11 @@ impl Store {
         let row = sqlx::query::<Any>(&format!(
             "SELECT {TOKEN_COLUMNS}, t.token_hash, u.email AS u_email, u.name AS u_name, \
              u.is_superuser AS u_superuser, u.is_active AS u_active, sa.name AS sa_name, \
-             sa.status AS sa_status, sa.organization_id AS sa_org \
+             sa.status AS sa_status, sa.organization_id AS sa_org, \
+             o.service_token_rate_limit_per_minute AS sa_rate \
              FROM tokens t LEFT JOIN users u ON u.id = t.user_id \
              LEFT JOIN service_accounts sa ON sa.id = t.service_account_id \
+             LEFT JOIN organizations o ON o.id = sa.organization_id \
              WHERE t.token_hash = $1"
         ))
         .bind(hash.0.clone())
@@ -161,6 +164,8 @@ impl Store {
                 organization_id: get_id(&row, "sa_org")?,
                 name: get_str(&row, "sa_name")?,
                 is_active: get_str(&row, "sa_status")? == "active",
+                rate_limit_per_minute: get_i64(&row, "sa_rate")?.clamp(1, i64::from(u32::MAX))
+                    as u32,
             }
         } else {
             return Ok(None);
@@ -215,7 +220,7 @@ impl Store {
             json!({"session_id": token_id}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Token(token_id)]).await?;
         Ok(())
     }
 
@@ -293,7 +298,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::Token(token_id)]).await?;
         Ok(())
     }
 
@@ -377,7 +382,11 @@ impl Store {
             .await?;
             revoked.push(token);
         }
-        tx.commit().await.map_err(db_err)?;
+        let inv: Vec<Invalidation> = revoked
+            .iter()
+            .map(|t: &TokenRecord| Invalidation::Token(t.id))
+            .collect();
+        self.commit(tx, &inv).await?;
         Ok(revoked)
     }
 }

@@ -8,6 +8,7 @@ use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
 use crate::db::*;
+use crate::invalidate::Invalidation;
 use crate::models::{RequestMeta, User};
 use crate::Store;
 
@@ -197,7 +198,7 @@ impl Store {
             serde_json::Value::Object(details),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[Invalidation::User(id)]).await?;
         Ok(user)
     }
 

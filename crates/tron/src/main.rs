@@ -65,6 +65,9 @@ struct ServeArgs {
     /// Seconds between writes of buffered `last_used_at` values (1–60).
     #[arg(long, env = "TRON_USAGE_FLUSH_SECONDS", default_value_t = 15)]
     usage_flush_seconds: u64,
+    /// The token and access caches: `on`, or `off` (for measurements only).
+    #[arg(long, env = "TRON_CACHE", default_value = "on", value_parser = ["on", "off"])]
+    cache: String,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -176,6 +179,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let store = open_store(&args.db.database_url).await?;
     let mut config = Config::new(secret);
     config.session_ttl = chrono::Duration::hours(i64::from(args.session_ttl_hours.max(1)));
+    config.cache_enabled = args.cache == "on";
     config.usage_flush_interval =
         std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
     for cidr in args.trusted_proxies.iter().filter(|s| !s.trim().is_empty()) {

@@ -1,0 +1,188 @@
+//! The hot-path caches: token hash → resolved token, and (organization,
+//! principal) → organization and membership.
+//!
+//! Invariant: a cached answer never outlives the change that invalidates it.
+//! Every committed change publishes its invalidations (see
+//! `tron_store::invalidate`), which are applied here before the change's
+//! response is sent, and on other instances through LISTEN/NOTIFY. Entries
+//! also expire after at most 30 s as a safety net. Token status (expiry,
+//! rotation grace) is recomputed from the cached record on every request.
+//!
+//! A read that raced with an invalidation must not repopulate the cache
+//! with what it read before the change: every invalidation bumps an epoch,
+//! and a loaded value is cached only if the epoch did not move while it was
+//! being read.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+use tron_core::ids::OrganizationId;
+use tron_store::invalidate::Invalidation;
+use tron_store::members::MemberKey;
+use tron_store::models::{Membership, Organization, ResolvedToken, TokenOwner};
+
+use crate::metrics::Metrics;
+
+pub const TTL: Duration = Duration::from_secs(30);
+const MAX_ENTRIES: u64 = 100_000;
+
+/// The organization and the caller's membership (`None`: not a member).
+#[derive(Debug, Clone)]
+pub struct AccessEntry {
+    pub organization: Organization,
+    pub membership: Option<Membership>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccessKey {
+    pub organization: OrganizationId,
+    pub who: MemberKeyId,
+}
+
+/// `MemberKey` with `Eq + Hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberKeyId {
+    User(uuid::Uuid),
+    ServiceAccount(uuid::Uuid),
+}
+
+impl From<MemberKey> for MemberKeyId {
+    fn from(k: MemberKey) -> Self {
+        match k {
+            MemberKey::User(u) => MemberKeyId::User(u.0),
+            MemberKey::ServiceAccount(s) => MemberKeyId::ServiceAccount(s.0),
+        }
+    }
+}
+
+pub struct AuthCache {
+    enabled: bool,
+    epoch: AtomicU64,
+    tokens: Cache<String, Arc<ResolvedToken>>,
+    access: Cache<AccessKey, Arc<AccessEntry>>,
+    metrics: Arc<Metrics>,
+}
+
+impl AuthCache {
+    pub fn new(enabled: bool, metrics: Arc<Metrics>) -> Self {
+        AuthCache {
+            enabled,
+            epoch: AtomicU64::new(0),
+            tokens: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(TTL)
+                .support_invalidation_closures()
+                .build(),
+            access: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(TTL)
+                .support_invalidation_closures()
+                .build(),
+            metrics,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The epoch to pass back to `put_*` after a load.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    pub fn get_token(&self, hash: &str) -> Option<Arc<ResolvedToken>> {
+        if !self.enabled {
+            return None;
+        }
+        let hit = self.tokens.get(hash);
+        self.metrics.cache("token", hit.is_some());
+        hit
+    }
+
+    pub fn put_token(&self, hash: String, value: Arc<ResolvedToken>, epoch: u64) {
+        if self.enabled && self.epoch() == epoch {
+            self.tokens.insert(hash, value);
+        }
+    }
+
+    pub fn get_access(&self, key: &AccessKey) -> Option<Arc<AccessEntry>> {
+        if !self.enabled {
+            return None;
+        }
+        let hit = self.access.get(key);
+        self.metrics.cache("access", hit.is_some());
+        hit
+    }
+
+    pub fn put_access(&self, key: AccessKey, value: Arc<AccessEntry>, epoch: u64) {
+        if self.enabled && self.epoch() == epoch {
+            self.access.insert(key, value);
+        }
+    }
+
+    pub fn invalidate(&self, inv: &[Invalidation]) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        for i in inv {
+            self.invalidate_one(*i);
+        }
+    }
+
+    fn invalidate_one(&self, inv: Invalidation) {
+        // `invalidate_entries_if` only fails if closures are unsupported,
+        // which the builder enables; fall back to a full flush regardless.
+        let ok = match inv {
+            Invalidation::All => {
+                self.tokens.invalidate_all();
+                self.access.invalidate_all();
+                true
+            }
+            Invalidation::Token(id) => self
+                .tokens
+                .invalidate_entries_if(move |_, v| v.token.id == id)
+                .is_ok(),
+            Invalidation::User(id) => {
+                let a = self
+                    .tokens
+                    .invalidate_entries_if(
+                        move |_, v| matches!(v.owner, TokenOwner::User { id: u, .. } if u == id),
+                    )
+                    .is_ok();
+                let b = self
+                    .access
+                    .invalidate_entries_if(move |k, _| k.who == MemberKeyId::User(id.0))
+                    .is_ok();
+                a && b
+            }
+            Invalidation::ServiceAccount(id) => {
+                let a = self
+                    .tokens
+                    .invalidate_entries_if(
+                        move |_, v| matches!(v.owner, TokenOwner::ServiceAccount { id: s, .. } if s == id),
+                    )
+                    .is_ok();
+                let b = self
+                    .access
+                    .invalidate_entries_if(move |k, _| k.who == MemberKeyId::ServiceAccount(id.0))
+                    .is_ok();
+                a && b
+            }
+            Invalidation::Organization(org) => {
+                let a = self
+                    .tokens
+                    .invalidate_entries_if(move |_, v| v.token.organization_id == Some(org))
+                    .is_ok();
+                let b = self
+                    .access
+                    .invalidate_entries_if(move |k, _| k.organization == org)
+                    .is_ok();
+                a && b
+            }
+        };
+        if !ok {
+            self.tokens.invalidate_all();
+            self.access.invalidate_all();
+        }
+    }
+}

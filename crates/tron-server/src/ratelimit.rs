@@ -1,0 +1,104 @@
+//! Per-service-token rate limiting (GCRA, from `governor`), with the quota
+//! of the token's organization. Limits are counted per instance. Memory is
+//! bounded: limiters of tokens idle for ten minutes are dropped, and at most
+//! 100 000 are kept.
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use moka::sync::Cache;
+use tron_core::ids::TokenId;
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+/// What the `RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the quota is full again.
+    pub reset: u64,
+    /// Set when the request is refused: seconds to wait.
+    pub retry_after: Option<u64>,
+}
+
+pub struct TokenLimiter {
+    limiters: Cache<(TokenId, u32), Arc<Limiter>>,
+    clock: DefaultClock,
+}
+
+impl Default for TokenLimiter {
+    fn default() -> Self {
+        TokenLimiter {
+            limiters: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+impl TokenLimiter {
+    /// Counts one request of `token` against `per_minute` (burst of the same
+    /// size). A change of the organization's setting starts a new limiter.
+    pub fn check(&self, token: TokenId, per_minute: u32) -> RateInfo {
+        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let limiter = self.limiters.get_with((token, n.get()), || {
+            Arc::new(RateLimiter::direct(Quota::per_minute(n)).with_middleware())
+        });
+        let per_cell = 60.0 / f64::from(n.get());
+        match limiter.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let used = n.get().saturating_sub(remaining);
+                RateInfo {
+                    limit: n.get(),
+                    remaining,
+                    reset: (f64::from(used) * per_cell).ceil() as u64,
+                    retry_after: None,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let retry = wait.as_secs_f64().ceil().max(1.0) as u64;
+                RateInfo {
+                    limit: n.get(),
+                    remaining: 0,
+                    reset: (f64::from(n.get()) * per_cell).ceil() as u64,
+                    retry_after: Some(retry),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_refusal() {
+        let l = TokenLimiter::default();
+        let t = TokenId::new();
+        for i in 0..5 {
+            let info = l.check(t, 5);
+            assert_eq!(info.retry_after, None, "{i}");
+            assert_eq!(info.remaining, 4 - i);
+            assert_eq!(info.limit, 5);
+        }
+        let refused = l.check(t, 5);
+        assert!(
+            refused.retry_after.is_some_and(|r| (1..=12).contains(&r)),
+            "{refused:?}"
+        );
+        assert_eq!(refused.remaining, 0);
+        // Another token has its own quota; a new setting a new limiter.
+        assert_eq!(l.check(TokenId::new(), 5).retry_after, None);
+        assert_eq!(l.check(t, 6).retry_after, None);
+    }
+}

@@ -1,0 +1,351 @@
+//! Issue 5: caches that never outlive a change, per-token rate limits,
+//! metrics, and several instances on one PostgreSQL database.
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::contract;
+use crate::kit::{Db, TestServer};
+
+contract!(
+    cached_answers_never_outlive_changes,
+    service_tokens_are_rate_limited,
+    metrics_expose_requests_auth_cache_and_limits,
+);
+
+/// An organization with an admin, an environment `staging`, and a service
+/// account in an editor group scoped to it, with a token.
+struct Fixture {
+    org: String,
+    staging: String,
+    sa: String,
+    member: String,
+    group: String,
+    token_id: String,
+    token: String,
+}
+
+async fn fixture(s: &TestServer) -> Fixture {
+    let org = s.org(&s.root, "Acme").await;
+    let staging = s.env(&s.root, &org, "staging").await;
+    let (sa, member) = s.service_account(&s.root, &org, "ci-deployer").await;
+    let group = s
+        .group(
+            &s.root,
+            &org,
+            "staging editors",
+            "editor",
+            json!({"type": "environment", "environment_ids": [staging]}),
+        )
+        .await;
+    s.join(&s.root, &org, &group, &member).await;
+    let (token_id, token) = s
+        .service_token(&s.root, &org, &sa, json!({"name": "ci"}))
+        .await;
+    Fixture {
+        org,
+        staging,
+        sa,
+        member,
+        group,
+        token_id,
+        token,
+    }
+}
+
+async fn cached_answers_never_outlive_changes(s: TestServer) {
+    let f = fixture(&s).await;
+    let env_path = format!("/organizations/{}/environments/{}", f.org, f.staging);
+    // Warm the caches, then change things: the very next request sees it.
+    for _ in 0..3 {
+        assert_eq!(s.get(&env_path, &f.token).await.0, StatusCode::OK);
+    }
+    s.delete(
+        &format!(
+            "/organizations/{}/groups/{}/members/{}",
+            f.org, f.group, f.member
+        ),
+        &s.root,
+    )
+    .await;
+    assert_eq!(s.get(&env_path, &f.token).await.0, StatusCode::FORBIDDEN);
+    s.join(&s.root, &f.org, &f.group, &f.member).await;
+    assert_eq!(s.get(&env_path, &f.token).await.0, StatusCode::OK);
+    // A scope change.
+    let other = s.env(&s.root, &f.org, "production").await;
+    let (st, _) = s
+        .patch(
+            &format!("/organizations/{}/groups/{}", f.org, f.group),
+            &s.root,
+            json!({"scope": {"type": "environment", "environment_ids": [other]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(s.get(&env_path, &f.token).await.0, StatusCode::FORBIDDEN);
+    // Disable and enable.
+    let sa_path = format!("/organizations/{}/service-accounts/{}", f.org, f.sa);
+    s.patch(&sa_path, &s.root, json!({"status": "disabled"}))
+        .await;
+    let (st, body) = s.get("/me", &f.token).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("principal_disabled"))
+    );
+    s.patch(&sa_path, &s.root, json!({"status": "active"}))
+        .await;
+    assert_eq!(s.get("/me", &f.token).await.0, StatusCode::OK);
+    // Settings reach the cached token at once (rate limit of 1 a minute).
+    s.patch(
+        &format!("/organizations/{}", f.org),
+        &s.root,
+        json!({"settings": {"service_token_rate_limit_per_minute": 1}}),
+    )
+    .await;
+    assert_eq!(s.get("/me", &f.token).await.0, StatusCode::OK);
+    assert_eq!(
+        s.get("/me", &f.token).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    s.patch(
+        &format!("/organizations/{}", f.org),
+        &s.root,
+        json!({"settings": {"service_token_rate_limit_per_minute": 600}}),
+    )
+    .await;
+    // Revocation.
+    assert_eq!(s.get("/me", &f.token).await.0, StatusCode::OK);
+    s.delete(&format!("{sa_path}/tokens/{}", f.token_id), &s.root)
+        .await;
+    let (st, body) = s.get("/me", &f.token).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+    );
+    // A user disabled after a cached request.
+    let (ann_id, ann) = s.user("ann@example.com").await;
+    assert_eq!(s.get("/me", &ann).await.0, StatusCode::OK);
+    s.patch(
+        &format!("/users/{ann_id}"),
+        &s.root,
+        json!({"is_active": false}),
+    )
+    .await;
+    assert_eq!(s.get("/me", &ann).await.0, StatusCode::UNAUTHORIZED);
+    // Expiry is checked on every request, cached or not.
+    let at = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    let (_, t2) = s
+        .service_token(
+            &s.root,
+            &f.org,
+            &f.sa,
+            json!({"name": "short", "expires_at": at}),
+        )
+        .await;
+    assert_eq!(s.get("/me", &t2).await.0, StatusCode::OK);
+    s.advance(chrono::Duration::minutes(6));
+    let (st, body) = s.get("/me", &t2).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_expired"))
+    );
+    // Deleting the organization.
+    let (_, t3) = s
+        .service_token(&s.root, &f.org, &f.sa, json!({"name": "third"}))
+        .await;
+    assert_eq!(s.get("/me", &t3).await.0, StatusCode::OK);
+    s.delete(&format!("/organizations/{}", f.org), &s.root)
+        .await;
+    let (st, body) = s.get("/me", &t3).await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+}
+
+async fn service_tokens_are_rate_limited(s: TestServer) {
+    let f = fixture(&s).await;
+    s.patch(
+        &format!("/organizations/{}", f.org),
+        &s.root,
+        json!({"settings": {"service_token_rate_limit_per_minute": 3}}),
+    )
+    .await;
+    for expected_remaining in [2, 1, 0] {
+        let resp = s
+            .http
+            .get(s.url("/me"))
+            .bearer_auth(&f.token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers();
+        assert_eq!(h["ratelimit-limit"], "3");
+        assert_eq!(
+            h["ratelimit-remaining"],
+            expected_remaining.to_string().as_str()
+        );
+        let reset: u64 = h["ratelimit-reset"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("number");
+        assert!((1..=60).contains(&reset), "{reset}");
+    }
+    let resp = s
+        .http
+        .get(s.url("/me"))
+        .bearer_auth(&f.token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number");
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert_eq!(resp.headers()["ratelimit-remaining"], "0");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another token of the same account has its own quota; users are not limited.
+    let (_, other) = s
+        .service_token(&s.root, &f.org, &f.sa, json!({"name": "other"}))
+        .await;
+    assert_eq!(s.get("/me", &other).await.0, StatusCode::OK);
+    for _ in 0..10 {
+        let resp = s
+            .http
+            .get(s.url("/me"))
+            .bearer_auth(&s.root)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(!resp.headers().contains_key("ratelimit-limit"));
+    }
+}
+
+async fn metrics_expose_requests_auth_cache_and_limits(s: TestServer) {
+    let f = fixture(&s).await;
+    s.patch(
+        &format!("/organizations/{}", f.org),
+        &s.root,
+        json!({"settings": {"service_token_rate_limit_per_minute": 2}}),
+    )
+    .await;
+    for _ in 0..3 {
+        s.get(
+            &format!("/organizations/{}/environments/{}", f.org, f.staging),
+            &f.token,
+        )
+        .await;
+    }
+    let resp = s.http.get(s.url("/metrics")).send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.expect("text");
+    for needle in [
+        "tron_http_requests_total{method=\"GET\",route=\"/api/v1/organizations/{org}/environments/{env_id}\",status=\"200\"}",
+        "tron_http_request_duration_seconds_bucket",
+        "tron_authentications_total{kind=\"service\",outcome=\"ok\"}",
+        "tron_authentications_total{kind=\"service\",outcome=\"rate_limited\"} 1",
+        "tron_cache_requests_total{cache=\"token\",result=\"hit\"}",
+        "tron_cache_requests_total{cache=\"access\",result=\"miss\"}",
+        "tron_rate_limited_total{limiter=\"service_token\"} 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains(&f.token[8..]), "a token leaked into metrics");
+}
+
+/// Polls `check` until it is true; returns how long that took.
+async fn until(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+/// Two servers on one PostgreSQL database: a change made on one is honoured
+/// by the other (whose caches were warm) through LISTEN/NOTIFY. The delays
+/// are printed; the test only requires them to be far below the 30 s
+/// cache lifetime, so it cannot pass by expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_instance_invalidation_on_postgres() {
+    let a = TestServer::start(Db::Postgres).await;
+    let b = TestServer::start_on(Db::Postgres, a.database_url.clone(), None).await;
+    // Let b's listener connect.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let f = fixture(&a).await;
+    let env_path = format!("/organizations/{}/environments/{}", f.org, f.staging);
+    let mut delays = Vec::new();
+
+    // Group removal.
+    for _ in 0..3 {
+        assert_eq!(b.get(&env_path, &f.token).await.0, StatusCode::OK);
+    }
+    a.delete(
+        &format!(
+            "/organizations/{}/groups/{}/members/{}",
+            f.org, f.group, f.member
+        ),
+        &a.root,
+    )
+    .await;
+    let d = until(Duration::from_secs(5), async || {
+        b.get(&env_path, &f.token).await.0 == StatusCode::FORBIDDEN
+    })
+    .await;
+    delays.push(("group member removal", d));
+    a.join(&a.root, &f.org, &f.group, &f.member).await;
+    until(Duration::from_secs(5), async || {
+        b.get(&env_path, &f.token).await.0 == StatusCode::OK
+    })
+    .await;
+
+    // Disable.
+    let sa_path = format!("/organizations/{}/service-accounts/{}", f.org, f.sa);
+    assert_eq!(b.get("/me", &f.token).await.0, StatusCode::OK);
+    a.patch(&sa_path, &a.root, json!({"status": "disabled"}))
+        .await;
+    let d = until(Duration::from_secs(5), async || {
+        b.get("/me", &f.token).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    delays.push(("service account disable", d));
+    a.patch(&sa_path, &a.root, json!({"status": "active"}))
+        .await;
+    until(Duration::from_secs(5), async || {
+        b.get("/me", &f.token).await.0 == StatusCode::OK
+    })
+    .await;
+
+    // Revoke.
+    assert_eq!(b.get("/me", &f.token).await.0, StatusCode::OK);
+    a.delete(&format!("{sa_path}/tokens/{}", f.token_id), &a.root)
+        .await;
+    let d = until(Duration::from_secs(5), async || {
+        b.get("/me", &f.token).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    delays.push(("token revocation", d));
+
+    for (what, d) in &delays {
+        match d {
+            Some(d) => println!(
+                "multi-instance: {what} honoured by the other instance after {:.1} ms",
+                d.as_secs_f64() * 1000.0
+            ),
+            None => println!("multi-instance: {what} NOT honoured within 5 s"),
+        }
+    }
+    assert!(delays.iter().all(|(_, d)| d.is_some()), "{delays:?}");
+    b.stop().await;
+    a.stop().await;
+}
