@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
+use tron_core::clock::Clock;
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
@@ -70,8 +71,19 @@ async fn fetch_token(
     sa: ServiceAccountId,
     id: TokenId,
 ) -> Result<TokenRecord> {
+    fetch_token_sql(conn, org, sa, id, "").await
+}
+
+/// `suffix` is appended to the query (`FOR UPDATE` on PostgreSQL).
+async fn fetch_token_sql(
+    conn: &mut AnyConnection,
+    org: OrganizationId,
+    sa: ServiceAccountId,
+    id: TokenId,
+    suffix: &str,
+) -> Result<TokenRecord> {
     let row = sqlx::query::<Any>(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 AND t.id = $3"
+        "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 AND t.id = $3{suffix}"
     ))
     .bind(org.to_string())
     .bind(sa.to_string())
@@ -366,29 +378,38 @@ impl Store {
     }
 
     /// Mints the replacement of an active token and schedules the old one's
-    /// revocation at `now + grace`. `expiry` computes the new token's expiry
-    /// from the old token; `make` builds it.
+    /// revocation at `now + grace`. `make` builds the new token from the
+    /// old one and `now`.
+    ///
+    /// `now` is read from `clock` once the old token's row is locked (the
+    /// transaction itself is the lock on SQLite, whose writes go through
+    /// one connection): a time read before waiting for a concurrent
+    /// rotation could precede that rotation's revocation of the token, and
+    /// so see a token revoked by a zero-grace rotation as still active.
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_service_token(
         &self,
         meta: &RequestMeta,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
         org: OrganizationId,
         sa: ServiceAccountId,
         old_id: TokenId,
         grace: Duration,
-        make: impl FnOnce(&TokenRecord) -> Result<NewToken>,
+        make: impl FnOnce(&TokenRecord, DateTime<Utc>) -> Result<NewToken>,
     ) -> Result<(TokenRecord, TokenRecord)> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        let old = fetch_token(&mut tx, org, sa, old_id).await?;
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let old = fetch_token_sql(&mut tx, org, sa, old_id, lock).await?;
+        let now = clock.now();
         if old.status(now) != TokenStatus::Active {
             return Err(Error::Conflict {
                 message: "only an active token can be rotated".into(),
                 field: None,
             });
         }
-        let new = make(&old)?;
-        let rec = insert_token(&mut tx, meta, now, &new).await?;
         let revoke_at = now + grace;
         // A token already due to be revoked earlier keeps that earlier time.
         sqlx::query::<Any>(
@@ -399,6 +420,8 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        let new = make(&old, now)?;
+        let rec = insert_token(&mut tx, meta, now, &new).await?;
         record(
             &mut tx,
             Some(org),

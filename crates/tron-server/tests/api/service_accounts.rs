@@ -23,6 +23,7 @@ contract!(
     rotation_with_grace_period,
     rotation_refusals,
     rotation_keeps_lifetime_clamped_to_policy,
+    concurrent_rotations_mint_one_replacement,
     self_rotation,
     disable_enable_and_delete,
     what_a_service_token_can_never_do,
@@ -1168,6 +1169,67 @@ async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!((ts(&body["expires_at"]) - at).num_milliseconds().abs() < 1);
+}
+
+/// A token rotated (without grace) is revoked: of simultaneous rotations
+/// of one token, exactly one succeeds and the others answer `409`, so a
+/// revoked token never gets a second replacement.
+async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
+    let (ann, org) = admin_and_org(&s).await;
+    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
+    for round in 0..3 {
+        let (id, secret) = s
+            .service_token(&ann, &org, &sa, json!({"name": format!("r{round}")}))
+            .await;
+        let admin_url = s.url(&rotate_path(&org, &sa, &id));
+        let self_url = s.url("/me/token/rotate");
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..6 {
+            // Half by the admin, half by the token itself.
+            let (url, bearer) = if i % 2 == 0 {
+                (admin_url.clone(), ann.clone())
+            } else {
+                (self_url.clone(), secret.clone())
+            };
+            let http = s.http.clone();
+            calls.spawn(async move {
+                let resp = http
+                    .post(url)
+                    .bearer_auth(bearer)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .expect("send");
+                let status = resp.status();
+                let body: Value = resp.json().await.unwrap_or(Value::Null);
+                (status, body)
+            });
+        }
+        let results = calls.join_all().await;
+        let created = results
+            .iter()
+            .filter(|(st, _)| *st == StatusCode::CREATED)
+            .count();
+        for (status, body) in &results {
+            assert!(
+                *status == StatusCode::CREATED
+                    || *status == StatusCode::CONFLICT
+                    || (*status == StatusCode::UNAUTHORIZED
+                        && body["error"]["code"] == "token_revoked"),
+                "{status} {body}"
+            );
+        }
+        assert_eq!(created, 1, "round {round}: {results:?}");
+        let replacements = token_list(&s, &ann, &org, &sa)
+            .await
+            .into_iter()
+            .filter(|t| t["name"] == format!("r{round}").as_str())
+            .count();
+        assert_eq!(
+            replacements, 2,
+            "round {round}: the token and one replacement"
+        );
+    }
 }
 
 async fn self_rotation(s: TestServer) {
