@@ -208,11 +208,17 @@ impl Store {
             .clone()
             .unwrap_or(current.description.clone());
         let status = patch.status.unwrap_or(current.status);
+        // Nothing changes: nothing to write, no event (as for the other
+        // idempotent operations).
+        if name == current.name && description == current.description && status == current.status {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(current);
+        }
         sqlx::query::<Any>(
             "UPDATE service_accounts SET name = $1, description = $2, status = $3 WHERE organization_id = $4 AND id = $5",
         )
         .bind(name.clone())
-        .bind(description)
+        .bind(description.clone())
         .bind(status.as_str())
         .bind(org.to_string())
         .bind(id.to_string())
@@ -228,15 +234,16 @@ impl Store {
             }
             _ => "service_account.update",
         };
+        // What changed.
         let mut details = serde_json::Map::new();
-        if let Some(n) = &patch.name {
-            details.insert("name".into(), json!(n));
+        if name != current.name {
+            details.insert("name".into(), json!(name));
         }
-        if let Some(d) = &patch.description {
-            details.insert("description".into(), json!(d));
+        if description != current.description {
+            details.insert("description".into(), json!(description));
         }
-        if let Some(s) = patch.status {
-            details.insert("status".into(), json!(s));
+        if status != current.status {
+            details.insert("status".into(), json!(status));
         }
         record(
             &mut tx,

@@ -255,6 +255,26 @@ async fn service_account_lifecycle(s: TestServer) {
         .patch(&format!("{base}/{id}"), &ann, json!({"color": "red"}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = s
+        .patch(
+            &format!("{base}/{id}"),
+            &ann,
+            json!({"description": "x".repeat(1001)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["field"], "description");
+    // A change to what already is changes nothing, and records nothing.
+    for same in [
+        json!({}),
+        json!({"status": "active"}),
+        json!({"name": "ci-deploy", "description": "new words", "status": "active"}),
+    ] {
+        let (status, body) = s.patch(&format!("{base}/{id}"), &ann, same).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["name"], "ci-deploy");
+        assert_eq!(body["status"], "active");
+    }
 
     // Unknown and malformed ids.
     let ghost = uuid::Uuid::now_v7();
@@ -277,9 +297,14 @@ async fn service_account_lifecycle(s: TestServer) {
     let (_, list) = s.get(&base, &ann).await;
     assert_eq!(items(&list).len(), 1);
 
-    // Every change is in the audit log, by the admin.
-    let actions: Vec<String> = events(&s, &ann, &org, &format!("target_id={id}"))
-        .await
+    // Every change is in the audit log, by the admin, with what changed.
+    let log = events(&s, &ann, &org, &format!("target_id={id}")).await;
+    assert_eq!(
+        log[3]["details"],
+        json!({"name": "ci-deploy", "description": "new words"})
+    );
+    assert_eq!(log[2]["details"], json!({"status": "disabled"}));
+    let actions: Vec<String> = log
         .iter()
         .map(|e| {
             assert_eq!(e["actor"]["type"], "user", "{e}");
