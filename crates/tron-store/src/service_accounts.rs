@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
+use tron_core::clock::Clock;
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
@@ -71,8 +72,19 @@ async fn fetch_token(
     sa: ServiceAccountId,
     id: TokenId,
 ) -> Result<TokenRecord> {
+    fetch_token_sql(conn, org, sa, id, "").await
+}
+
+/// `suffix` is appended to the query (`FOR UPDATE` on PostgreSQL).
+async fn fetch_token_sql(
+    conn: &mut AnyConnection,
+    org: OrganizationId,
+    sa: ServiceAccountId,
+    id: TokenId,
+    suffix: &str,
+) -> Result<TokenRecord> {
     let row = sqlx::query::<Any>(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 AND t.id = $3"
+        "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 AND t.id = $3{suffix}"
     ))
     .bind(org.to_string())
     .bind(sa.to_string())
@@ -197,11 +209,17 @@ impl Store {
             .clone()
             .unwrap_or(current.description.clone());
         let status = patch.status.unwrap_or(current.status);
+        // Nothing changes: nothing to write, no event (as for the other
+        // idempotent operations).
+        if name == current.name && description == current.description && status == current.status {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(current);
+        }
         sqlx::query::<Any>(
             "UPDATE service_accounts SET name = $1, description = $2, status = $3 WHERE organization_id = $4 AND id = $5",
         )
         .bind(name.clone())
-        .bind(description)
+        .bind(description.clone())
         .bind(status.as_str())
         .bind(org.to_string())
         .bind(id.to_string())
@@ -217,15 +235,16 @@ impl Store {
             }
             _ => "service_account.update",
         };
+        // What changed.
         let mut details = serde_json::Map::new();
-        if let Some(n) = &patch.name {
-            details.insert("name".into(), json!(n));
+        if name != current.name {
+            details.insert("name".into(), json!(name));
         }
-        if let Some(d) = &patch.description {
-            details.insert("description".into(), json!(d));
+        if description != current.description {
+            details.insert("description".into(), json!(description));
         }
-        if let Some(s) = patch.status {
-            details.insert("status".into(), json!(s));
+        if status != current.status {
+            details.insert("status".into(), json!(status));
         }
         record(
             &mut tx,
@@ -374,29 +393,38 @@ impl Store {
     }
 
     /// Mints the replacement of an active token and schedules the old one's
-    /// revocation at `now + grace`. `expiry` computes the new token's expiry
-    /// from the old token; `make` builds it.
+    /// revocation at `now + grace`. `make` builds the new token from the
+    /// old one and `now`.
+    ///
+    /// `now` is read from `clock` once the old token's row is locked (the
+    /// transaction itself is the lock on SQLite, whose writes go through
+    /// one connection): a time read before waiting for a concurrent
+    /// rotation could precede that rotation's revocation of the token, and
+    /// so see a token revoked by a zero-grace rotation as still active.
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_service_token(
         &self,
         meta: &RequestMeta,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
         org: OrganizationId,
         sa: ServiceAccountId,
         old_id: TokenId,
         grace: Duration,
-        make: impl FnOnce(&TokenRecord) -> Result<NewToken>,
+        make: impl FnOnce(&TokenRecord, DateTime<Utc>) -> Result<NewToken>,
     ) -> Result<(TokenRecord, TokenRecord)> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        let old = fetch_token(&mut tx, org, sa, old_id).await?;
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let old = fetch_token_sql(&mut tx, org, sa, old_id, lock).await?;
+        let now = clock.now();
         if old.status(now) != TokenStatus::Active {
             return Err(Error::Conflict {
                 message: "only an active token can be rotated".into(),
                 field: None,
             });
         }
-        let new = make(&old)?;
-        let rec = insert_token(&mut tx, meta, now, &new).await?;
         let revoke_at = now + grace;
         // A token already due to be revoked earlier keeps that earlier time.
         sqlx::query::<Any>(
@@ -407,6 +435,8 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        let new = make(&old, now)?;
+        let rec = insert_token(&mut tx, meta, now, &new).await?;
         record(
             &mut tx,
             Some(org),

@@ -33,6 +33,11 @@ pub fn org_router() -> Router<AppState> {
 async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiResult<Json<Value>> {
     let page = params.page()?;
     let all = params.bool("all")?;
+    // Listing every organization is for superusers (never a service
+    // account), whoever asks.
+    if all {
+        auth.require_superuser()?;
+    }
     match auth.0.kind {
         PrincipalKind::ServiceAccount {
             organization_id, ..
@@ -44,9 +49,6 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
             Ok(Json(json!({"items": items, "next_cursor": null})))
         }
         PrincipalKind::User { id, .. } => {
-            if all {
-                auth.require_superuser()?;
-            }
             let member = if all { None } else { Some(id) };
             Ok(Json(json!(
                 state.store.list_organizations(member, &page).await?

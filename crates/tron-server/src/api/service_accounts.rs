@@ -253,12 +253,12 @@ async fn rotate(
         .store
         .rotate_service_token(
             meta,
-            now,
+            state.clock.as_ref(),
             org,
             sa,
             token,
             Duration::seconds(grace),
-            |old: &TokenRecord| {
+            |old: &TokenRecord, now| {
                 let expires_at = body
                     .expires_at
                     .or_else(|| settings.rotated_expiry(now, old.created_at, old.expires_at));
@@ -276,7 +276,7 @@ async fn rotate(
         .await?;
     let secret = secret.ok_or_else(|| Error::internal("rotation minted no token"))?;
     let body = WithToken {
-        inner: rec.view(now),
+        inner: rec.view(rec.created_at),
         token: secret.reveal(),
     };
     Ok((StatusCode::CREATED, Json(json!(body))))

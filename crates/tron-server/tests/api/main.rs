@@ -4,3 +4,5 @@ mod kit;
 
 mod foundation;
 mod hot_path;
+mod rbac;
+mod service_accounts;
