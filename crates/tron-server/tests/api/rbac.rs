@@ -1,6 +1,7 @@
 //! Issue 3: role-based access control. Groups and their members, the
-//! last-admin rule, the §3 matrix over HTTP, access-check, and the clean-up of
-//! group scopes when environments and applications are deleted.
+//! last-admin rule, the §3 matrix over HTTP, access-check, the clean-up of
+//! group scopes when environments and applications are deleted, and a
+//! property test comparing the server with a reference model written here.
 use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::StatusCode;
@@ -20,6 +21,7 @@ contract!(
     deleting_environments_and_applications_cleans_scopes,
     scope_cleanup_races_with_group_changes,
     filtered_lists_paginate,
+    rbac_property,
 );
 
 // ---------------------------------------------------------------------------
@@ -2690,4 +2692,680 @@ async fn filtered_lists_paginate(s: TestServer) {
     )
     .await;
     assert_eq!(got, Vec::<String>::new(), "app-0 is not covered");
+}
+
+// ---------------------------------------------------------------------------
+// 6. Property: random organizations against the reference model
+// ---------------------------------------------------------------------------
+
+/// splitmix64: small and deterministic, to draw organizations from a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Inclusive.
+    fn between(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    fn percent(&mut self, p: u64) -> bool {
+        self.next() % 100 < p
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// A non-empty random subset.
+    fn subset(&mut self, items: &[String]) -> BTreeSet<String> {
+        loop {
+            let chosen: BTreeSet<String> =
+                items.iter().filter(|_| self.percent(45)).cloned().collect();
+            if !chosen.is_empty() {
+                return chosen;
+            }
+        }
+    }
+}
+
+const PROPERTY_SEED: u64 = 0x7207_0003_5EED;
+const PROPERTY_ROUNDS: usize = 6;
+const ROUTE_SAMPLES_PER_PRINCIPAL: usize = 16;
+
+#[derive(Debug, Clone)]
+enum PrincipalId {
+    User(String),
+    ServiceAccount(String),
+}
+
+#[derive(Debug, Clone)]
+struct Who {
+    label: String,
+    member: String,
+    token: String,
+    id: PrincipalId,
+    groups: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct World {
+    org: String,
+    envs: Vec<String>,
+    apps: Vec<String>,
+    gone_envs: Vec<String>,
+    gone_apps: Vec<String>,
+    /// (application, environment)
+    instances: BTreeSet<(String, String)>,
+    groups: Vec<model::Group>,
+    who: Vec<Who>,
+    service_accounts: Vec<String>,
+}
+
+impl World {
+    fn grants(&self, who: &Who) -> Vec<&model::Group> {
+        self.groups
+            .iter()
+            .filter(|g| who.groups.contains(&g.id))
+            .collect()
+    }
+
+    /// Every resource access-check is asked about: the fixed ones, each
+    /// environment and application (deleted ones included) and each pair of
+    /// them as an instance, whether it exists or not.
+    fn resources(&self) -> Vec<Res> {
+        let mut out = vec![
+            Res::Org,
+            Res::EnvList,
+            Res::AppList,
+            Res::Members,
+            Res::Groups,
+            Res::ServiceAccounts,
+            Res::ServiceTokens,
+            Res::AuditEvents,
+        ];
+        let envs: Vec<&String> = self.envs.iter().chain(&self.gone_envs).collect();
+        let apps: Vec<&String> = self.apps.iter().chain(&self.gone_apps).collect();
+        out.extend(envs.iter().map(|e| Res::Env((*e).clone())));
+        out.extend(apps.iter().map(|a| Res::App((*a).clone())));
+        for a in &apps {
+            for e in &envs {
+                out.push(Res::Inst((*a).clone(), (*e).clone()));
+            }
+        }
+        out
+    }
+
+    fn apps_in(&self, env: &str) -> BTreeSet<String> {
+        self.instances
+            .iter()
+            .filter(|(_, e)| e == env)
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
+    fn envs_of(&self, app: &str) -> BTreeSet<String> {
+        self.instances
+            .iter()
+            .filter(|(a, _)| a == app)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    access_checks: usize,
+    route_calls: usize,
+    mismatches: Vec<String>,
+}
+
+impl Tally {
+    fn mismatch(&mut self, what: String) {
+        self.mismatches.push(what);
+    }
+}
+
+/// Compares an access-check answer with the model.
+fn compare_answer(
+    world: &World,
+    grants: &[&model::Group],
+    res: &Res,
+    act: Act,
+    status: StatusCode,
+    ans: &Value,
+) -> Option<String> {
+    let Some((allowed, by)) = model::decide(grants, res, act) else {
+        return (status != StatusCode::BAD_REQUEST || ans["error"]["code"] != "validation_error")
+            .then(|| format!("meaningless pair answered {status} {ans}"));
+    };
+    if status != StatusCode::OK {
+        return Some(format!("answered {status} {ans}"));
+    }
+    if ans["allowed"] != allowed || ans["superuser"] != false {
+        return Some(format!("answered {ans}, model allowed={allowed}"));
+    }
+    let Some(entries) = ans["granted_by"].as_array() else {
+        return Some(format!("no granted_by in {ans}"));
+    };
+    let got: BTreeSet<String> = entries
+        .iter()
+        .map(|g| g["group_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if got != by || entries.len() != by.len() {
+        return Some(format!("granted_by {got:?}, model {by:?}"));
+    }
+    for e in entries {
+        let Some(g) = world.groups.iter().find(|g| g.id == e["group_id"]) else {
+            return Some(format!("granted_by names an unknown group {e}"));
+        };
+        if e["group_name"] != g.name.as_str() || e["role"] != g.role.name() {
+            return Some(format!("granted_by entry {e} for {g:?}"));
+        }
+        if scope_of(&e["scope"]).as_ref() != Some(&g.scope) {
+            return Some(format!("granted_by scope {} for {:?}", e["scope"], g.scope));
+        }
+    }
+    None
+}
+
+/// A scope as the server shows it, in model terms.
+fn scope_of(v: &Value) -> Option<Scope> {
+    let ids = |key: &str| -> Option<BTreeSet<String>> {
+        v[key]
+            .as_array()?
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect()
+    };
+    match v["type"].as_str()? {
+        "organization" => Some(Scope::Org),
+        "environment" => Some(Scope::Envs(ids("environment_ids")?)),
+        "application" => Some(Scope::Apps(ids("application_ids")?)),
+        _ => None,
+    }
+}
+
+async fn rbac_property(s: TestServer) {
+    let seed = std::env::var("TRON_RBAC_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PROPERTY_SEED);
+    println!(
+        "rbac property ({:?}): seed {seed} (set TRON_RBAC_SEED to replay another)",
+        s.db
+    );
+    let mut rng = Rng(seed);
+    let (owner_id, owner) = s.user("owner@example.com").await;
+    let mut tally = Tally::default();
+    for round in 0..PROPERTY_ROUNDS {
+        let world = build_world(&s, &owner_id, &owner, round, &mut rng, &mut tally).await;
+        check_world(&s, &owner, world, &mut rng, &mut tally).await;
+    }
+    let n = tally.access_checks + tally.route_calls;
+    println!(
+        "rbac property ({:?}): {n} cases ({} access-checks, {} route calls) over {PROPERTY_ROUNDS} organizations, {} mismatches",
+        s.db,
+        tally.access_checks,
+        tally.route_calls,
+        tally.mismatches.len()
+    );
+    assert!(
+        tally.mismatches.is_empty(),
+        "seed {seed}: {} mismatches, first ones:\n{}",
+        tally.mismatches.len(),
+        tally
+            .mismatches
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(n >= 2000, "too few cases: {n}");
+}
+
+async fn build_world(
+    s: &TestServer,
+    owner_id: &str,
+    owner: &str,
+    round: usize,
+    rng: &mut Rng,
+    tally: &mut Tally,
+) -> World {
+    let mut w = World {
+        org: s.org(owner, &format!("Property {round}")).await,
+        ..World::default()
+    };
+    let org = w.org.clone();
+    let admins = str_of(&group_named(s, owner, &org, "Administrators").await["id"]);
+    w.groups.push(model::Group {
+        id: admins.clone(),
+        name: "Administrators".into(),
+        role: Role::Admin,
+        scope: Scope::Org,
+    });
+    w.who.push(Who {
+        label: "owner".into(),
+        member: member_of(s, owner, &org, "owner@example.com").await,
+        token: owner.to_owned(),
+        id: PrincipalId::User(owner_id.to_owned()),
+        groups: set([&admins]),
+    });
+    for k in 0..rng.between(2, 4) {
+        w.envs.push(s.env(owner, &org, &format!("env-{k}")).await);
+    }
+    for k in 0..rng.between(2, 4) {
+        w.apps.push(s.app(owner, &org, &format!("app-{k}")).await);
+    }
+    for a in &w.apps {
+        for e in &w.envs {
+            if rng.percent(50) {
+                put_instance(s, owner, &org, a, e).await;
+                w.instances.insert((a.clone(), e.clone()));
+            }
+        }
+    }
+    for k in 0..rng.between(2, 4) {
+        let email = format!("r{round}-u{k}@example.com");
+        let (id, token) = s.user(&email).await;
+        let member = s.add_member(owner, &org, &email).await;
+        w.who.push(Who {
+            label: email,
+            member,
+            token,
+            id: PrincipalId::User(id),
+            groups: BTreeSet::new(),
+        });
+    }
+    for k in 0..rng.between(1, 2) {
+        let name = format!("bot-{k}");
+        let (id, member) = s.service_account(owner, &org, &name).await;
+        let (_, token) = s
+            .service_token(owner, &org, &id, json!({"name": "t"}))
+            .await;
+        w.service_accounts.push(id.clone());
+        w.who.push(Who {
+            label: format!("service account {name}"),
+            member,
+            token,
+            id: PrincipalId::ServiceAccount(id),
+            groups: BTreeSet::new(),
+        });
+    }
+    for k in 0..rng.between(2, 5) {
+        let role = *rng.pick(&Role::ALL);
+        let scope = match rng.below(8) {
+            0 | 1 => Scope::Org,
+            2..=4 => Scope::Envs(rng.subset(&w.envs)),
+            _ => Scope::Apps(rng.subset(&w.apps)),
+        };
+        let name = format!("g{k}");
+        let id = s.group(owner, &org, &name, role.name(), scope.json()).await;
+        w.groups.push(model::Group {
+            id,
+            name,
+            role,
+            scope,
+        });
+    }
+    for i in 1..w.who.len() {
+        for j in 0..w.groups.len() {
+            let p = if j == 0 { 10 } else { 40 };
+            if rng.percent(p) {
+                let gid = w.groups[j].id.clone();
+                s.join(owner, &org, &gid, &w.who[i].member).await;
+                w.who[i].groups.insert(gid);
+            }
+        }
+    }
+    // Sometimes change a group's role and scope, or take a member out.
+    for _ in 0..rng.below(3) {
+        let j = rng.between(1, w.groups.len() - 1);
+        let role = *rng.pick(&Role::ALL);
+        let scope = match rng.below(3) {
+            0 => Scope::Org,
+            1 => Scope::Envs(rng.subset(&w.envs)),
+            _ => Scope::Apps(rng.subset(&w.apps)),
+        };
+        let (status, body) = s
+            .patch(
+                &o(&org, &format!("/groups/{}", w.groups[j].id)),
+                owner,
+                json!({"role": role.name(), "scope": scope.json()}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        w.groups[j].role = role;
+        w.groups[j].scope = scope;
+    }
+    for _ in 0..rng.below(3) {
+        let i = rng.between(1, w.who.len() - 1);
+        let Some(gid) = w.who[i].groups.iter().next().cloned() else {
+            continue;
+        };
+        let (status, body) = s
+            .delete(
+                &o(&org, &format!("/groups/{gid}/members/{}", w.who[i].member)),
+                owner,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        w.who[i].groups.remove(&gid);
+    }
+    // Sometimes delete an environment or an application: it leaves every
+    // scope and takes its instances along.
+    if rng.percent(40) {
+        let e = w.envs.remove(rng.below(w.envs.len()));
+        let (status, _) = s
+            .delete(&o(&org, &format!("/environments/{e}")), owner)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        w.instances.retain(|(_, ie)| ie != &e);
+        for g in &mut w.groups {
+            if let Scope::Envs(ids) = &mut g.scope {
+                ids.remove(&e);
+            }
+        }
+        w.gone_envs.push(e);
+    }
+    if rng.percent(40) {
+        let a = w.apps.remove(rng.below(w.apps.len()));
+        let (status, _) = s
+            .delete(&o(&org, &format!("/applications/{a}")), owner)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        w.instances.retain(|(ia, _)| ia != &a);
+        for g in &mut w.groups {
+            if let Scope::Apps(ids) = &mut g.scope {
+                ids.remove(&a);
+            }
+        }
+        w.gone_apps.push(a);
+    }
+    // The server's groups are the model's.
+    let (_, list) = s.get(&o(&org, "/groups?limit=200"), owner).await;
+    let items = list["items"].as_array().expect("items");
+    if items.len() != w.groups.len() {
+        tally.mismatch(format!(
+            "round {round}: {} groups listed, {} in the model",
+            items.len(),
+            w.groups.len()
+        ));
+    }
+    for g in &w.groups {
+        let Some(got) = items.iter().find(|i| i["id"] == g.id.as_str()) else {
+            tally.mismatch(format!("round {round}: group {} missing", g.name));
+            continue;
+        };
+        let members = w.who.iter().filter(|p| p.groups.contains(&g.id)).count();
+        if scope_of(&got["scope"]).as_ref() != Some(&g.scope)
+            || got["role"] != g.role.name()
+            || got["member_count"] != members
+        {
+            tally.mismatch(format!(
+                "round {round}: group {got}, model {g:?} with {members} members"
+            ));
+        }
+    }
+    w
+}
+
+async fn check_world(s: &TestServer, owner: &str, mut w: World, rng: &mut Rng, tally: &mut Tally) {
+    let org = w.org.clone();
+    // access-check for every principal, resource and action, asked by an
+    // admin about the member.
+    let resources = w.resources();
+    for who in &w.who {
+        let grants = w.grants(who);
+        for res in &resources {
+            for act in Act::ALL {
+                let path = o(
+                    &org,
+                    &format!(
+                        "/access-check?resource={}&action={}&member_id={}",
+                        res.param(),
+                        act.name(),
+                        who.member
+                    ),
+                );
+                let (status, ans) = s.get(&path, owner).await;
+                tally.access_checks += 1;
+                if let Some(m) = compare_answer(&w, &grants, res, act, status, &ans) {
+                    tally.mismatch(format!("{} {} {}: {m}", who.label, res.param(), act.name()));
+                }
+            }
+        }
+    }
+    // Real routes, called by each principal, in a random order.
+    let mut order: Vec<usize> = (0..w.who.len())
+        .flat_map(|i| (0..ROUTE_SAMPLES_PER_PRINCIPAL).map(move |_| i))
+        .collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    for i in order {
+        let who = w.who[i].clone();
+        if let Some(m) = sample_route(s, &mut w, &who, rng).await {
+            tally.mismatch(format!("{}: {m}", who.label));
+        }
+        tally.route_calls += 1;
+    }
+}
+
+/// One random route call as `who`, compared with the model; updates the
+/// world when the call changes it.
+async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -> Option<String> {
+    use reqwest::Method;
+    let org = w.org.clone();
+    let grants_owned: Vec<model::Group> = w.grants(who).into_iter().cloned().collect();
+    let g: Vec<&model::Group> = grants_owned.iter().collect();
+    let may = |res: Res, act: Act| model::allowed(&g, &res, act);
+    let e = rng.pick(&w.envs).clone();
+    let a = rng.pick(&w.apps).clone();
+    let exists = w.instances.contains(&(a.clone(), e.clone()));
+    let inst_res = Res::Inst(a.clone(), e.clone());
+    let inst = o(&org, &format!("/applications/{a}/instances/{e}"));
+    let if_exists = |ok: StatusCode| {
+        if exists {
+            ok
+        } else {
+            StatusCode::NOT_FOUND
+        }
+    };
+    let kind = rng.below(20);
+    let (method, path, body, expected): (Method, String, Option<Value>, StatusCode) = match kind {
+        0 => (Method::GET, o(&org, ""), None, StatusCode::OK),
+        1 => (Method::GET, o(&org, "/environments"), None, StatusCode::OK),
+        2 => (Method::GET, o(&org, "/applications"), None, StatusCode::OK),
+        3 => (
+            Method::GET,
+            o(&org, &format!("/environments/{e}")),
+            None,
+            want(may(Res::Env(e.clone()), Act::View), StatusCode::OK),
+        ),
+        4 => (
+            Method::PATCH,
+            o(&org, &format!("/environments/{e}")),
+            Some(json!({})),
+            want(may(Res::Env(e.clone()), Act::Update), StatusCode::OK),
+        ),
+        5 => (
+            Method::GET,
+            o(&org, &format!("/applications/{a}")),
+            None,
+            want(may(Res::App(a.clone()), Act::View), StatusCode::OK),
+        ),
+        6 => (
+            Method::PATCH,
+            o(&org, &format!("/applications/{a}")),
+            Some(json!({})),
+            want(may(Res::App(a.clone()), Act::Update), StatusCode::OK),
+        ),
+        7 => (
+            Method::GET,
+            o(&org, &format!("/environments/{e}/instances")),
+            None,
+            match model_env_instances(&g, &e, &w.apps_in(&e)) {
+                Some(_) => StatusCode::OK,
+                None => StatusCode::FORBIDDEN,
+            },
+        ),
+        8 => (
+            Method::GET,
+            o(&org, &format!("/applications/{a}/instances")),
+            None,
+            match model_app_instances(&g, &a, &w.envs_of(&a)) {
+                Some(_) => StatusCode::OK,
+                None => StatusCode::FORBIDDEN,
+            },
+        ),
+        9 => (
+            Method::GET,
+            inst.clone(),
+            None,
+            want(may(inst_res.clone(), Act::View), if_exists(StatusCode::OK)),
+        ),
+        10 | 11 => {
+            let (act, ok) = if exists {
+                (Act::Update, StatusCode::OK)
+            } else {
+                (Act::Create, StatusCode::CREATED)
+            };
+            (
+                Method::PUT,
+                inst.clone(),
+                Some(
+                    json!({"image": format!("registry.example/app:{}", rng.below(100)), "replicas": rng.below(5)}),
+                ),
+                want(may(inst_res.clone(), act), ok),
+            )
+        }
+        12 => (
+            Method::POST,
+            format!("{inst}/deployments"),
+            Some(json!({"image": "registry.example/app:9", "version": "9"})),
+            want(
+                may(inst_res.clone(), Act::Update),
+                if_exists(StatusCode::CREATED),
+            ),
+        ),
+        13 => (
+            Method::GET,
+            format!("{inst}/deployments"),
+            None,
+            want(may(inst_res.clone(), Act::View), if_exists(StatusCode::OK)),
+        ),
+        14 => (
+            Method::DELETE,
+            inst.clone(),
+            None,
+            want(
+                may(inst_res.clone(), Act::Delete),
+                if_exists(StatusCode::NO_CONTENT),
+            ),
+        ),
+        15 => (
+            Method::GET,
+            o(&org, "/members"),
+            None,
+            want(may(Res::Members, Act::View), StatusCode::OK),
+        ),
+        16 => (
+            Method::GET,
+            o(&org, "/groups"),
+            None,
+            want(may(Res::Groups, Act::View), StatusCode::OK),
+        ),
+        17 => (
+            Method::GET,
+            o(&org, "/service-accounts"),
+            None,
+            want(may(Res::ServiceAccounts, Act::View), StatusCode::OK),
+        ),
+        18 => {
+            let sa = rng.pick(&w.service_accounts).clone();
+            (
+                Method::GET,
+                o(&org, &format!("/service-accounts/{sa}/tokens")),
+                None,
+                want(may(Res::ServiceTokens, Act::View), StatusCode::OK),
+            )
+        }
+        _ => (
+            Method::GET,
+            o(&org, "/audit-events"),
+            None,
+            want(may(Res::AuditEvents, Act::View), StatusCode::OK),
+        ),
+    };
+    let (status, resp) = s.call(method.clone(), &path, Some(&who.token), body).await;
+    let what = format!("{method} {path}");
+    if status != expected {
+        return Some(format!("{what}: got {status}, model {expected}: {resp}"));
+    }
+    if status == StatusCode::FORBIDDEN && resp["error"]["code"] != "forbidden" {
+        return Some(format!("{what}: 403 with {resp}"));
+    }
+    // The bodies that the model also predicts.
+    match (kind, status) {
+        (1, _) => {
+            let want: BTreeSet<String> = w
+                .envs
+                .iter()
+                .filter(|e| may(Res::Env((*e).clone()), Act::View))
+                .cloned()
+                .collect();
+            let got = ids_of(&resp);
+            (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
+        }
+        (2, _) => {
+            let want: BTreeSet<String> = w
+                .apps
+                .iter()
+                .filter(|a| may(Res::App((*a).clone()), Act::View))
+                .cloned()
+                .collect();
+            let got = ids_of(&resp);
+            (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
+        }
+        (7, StatusCode::OK) => {
+            let want = model_env_instances(&g, &e, &w.apps_in(&e)).unwrap_or_default();
+            let got = instance_keys(&resp, "application_id");
+            (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
+        }
+        (8, StatusCode::OK) => {
+            let want = model_app_instances(&g, &a, &w.envs_of(&a)).unwrap_or_default();
+            let got = instance_keys(&resp, "environment_id");
+            (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
+        }
+        (10 | 11, StatusCode::OK | StatusCode::CREATED) => {
+            w.instances.insert((a, e));
+            None
+        }
+        (12, StatusCode::CREATED) => {
+            let by = &resp["created_by"];
+            let (kind, id) = match &who.id {
+                PrincipalId::User(id) => ("user", id),
+                PrincipalId::ServiceAccount(id) => ("service_account", id),
+            };
+            (by["type"] != kind || by["id"] != id.as_str())
+                .then(|| format!("{what}: created_by {by}"))
+        }
+        (14, StatusCode::NO_CONTENT) => {
+            w.instances.remove(&(a, e));
+            None
+        }
+        _ => None,
+    }
 }
