@@ -15,6 +15,7 @@ contract!(
     group_members_are_idempotent_and_organization_bound,
     last_admin_rule,
     superuser_may_disable_the_last_admin,
+    last_admin_holds_under_concurrency,
     permission_matrix_over_http,
     tenant_isolation_of_ids,
     access_check_answers,
@@ -2587,6 +2588,106 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
                 g["name"],
                 g["scope"]
             );
+        }
+    }
+}
+
+/// Two changes that each leave one admin, but together none, never both
+/// succeed, whatever the interleaving.
+async fn last_admin_holds_under_concurrency(s: TestServer) {
+    use reqwest::Method;
+    let (_, ann) = s.user("ann@example.com").await;
+    s.user("bob@example.com").await;
+    let org = s.org(&ann, "Acme").await;
+    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
+    let mut bob_m = s.add_member(&ann, &org, "bob@example.com").await;
+    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let backup = s
+        .group(
+            &ann,
+            &org,
+            "Backup",
+            "admin",
+            json!({"type": "organization"}),
+        )
+        .await;
+    for round in 0..12 {
+        // ann in Administrators, bob in Backup: two admins.
+        s.join(&s.root, &org, &admins, &ann_m).await;
+        s.join(&s.root, &org, &backup, &bob_m).await;
+        let remove_ann = (
+            Method::DELETE,
+            o(&org, &format!("/groups/{admins}/members/{ann_m}")),
+            None,
+        );
+        let (first, second) = match round % 3 {
+            0 => (
+                remove_ann,
+                (
+                    Method::DELETE,
+                    o(&org, &format!("/groups/{backup}/members/{bob_m}")),
+                    None,
+                ),
+            ),
+            1 => (
+                (
+                    Method::PATCH,
+                    o(&org, &format!("/groups/{admins}")),
+                    Some(json!({"role": "editor"})),
+                ),
+                (Method::DELETE, o(&org, &format!("/members/{bob_m}")), None),
+            ),
+            _ => (
+                (
+                    Method::PATCH,
+                    o(&org, &format!("/groups/{backup}")),
+                    Some(json!({"scope": {"type": "application", "application_ids": [
+                        s.app(&ann, &org, &format!("app-{round}")).await
+                    ]}})),
+                ),
+                remove_ann,
+            ),
+        };
+        let a = spawn_call(&s, first.0, first.1, &s.root, first.2);
+        let b = spawn_call(&s, second.0, second.1, &s.root, second.2);
+        let mut got = [a.await.expect("task"), b.await.expect("task")];
+        got.sort();
+        assert!(
+            got[0].is_success() && got[1] == StatusCode::CONFLICT,
+            "round {round}: {got:?}"
+        );
+        // Exactly one admin is left.
+        let (_, members) = s.get(&o(&org, "/members?limit=200"), &s.root).await;
+        let mut admins_left = 0;
+        for m in members["items"].as_array().expect("items") {
+            let (_, ans) = s
+                .get(
+                    &o(
+                        &org,
+                        &format!(
+                            "/access-check?resource=members&action=delete&member_id={}",
+                            str_of(&m["id"])
+                        ),
+                    ),
+                    &s.root,
+                )
+                .await;
+            admins_left += usize::from(ans["allowed"] == true);
+        }
+        assert_eq!(admins_left, 1, "round {round}");
+        // Back to the starting point.
+        if !ids_of(&members).contains(&bob_m) {
+            bob_m = s.add_member(&s.root, &org, "bob@example.com").await;
+        }
+        for g in [&admins, &backup] {
+            let (status, body) = s
+                .patch(
+                    &o(&org, &format!("/groups/{g}")),
+                    &s.root,
+                    json!({"role": "admin", "scope": {"type": "organization"}}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
         }
     }
 }
