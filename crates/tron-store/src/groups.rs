@@ -210,6 +210,9 @@ impl Store {
         } = new;
         let id = GroupId::new();
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // The scope's ids must still exist when this commits: deleting an
+        // environment or an application locks the organization as well.
+        self.lock_org(&mut tx, org).await?;
         check_scope(&mut tx, org, &scope).await?;
         sqlx::query::<Any>(
             "INSERT INTO org_groups (id, organization_id, name, description, role, scope_type, created_at) \

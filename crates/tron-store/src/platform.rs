@@ -230,6 +230,11 @@ impl Store {
         id: EnvironmentId,
     ) -> Result<Environment> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // Serializes with group changes, which lock the organization too:
+        // otherwise a group created or re-scoped concurrently could check
+        // that this id exists, then commit it into its scope after the
+        // clean-up below ran.
+        self.lock_org(&mut tx, org).await?;
         let env = row_to_env(&get_row(&mut tx, "environments", org, id.to_string()).await?)?;
         sqlx::query::<Any>(
             "DELETE FROM group_scope_items WHERE resource_id = $1 \
@@ -378,6 +383,11 @@ impl Store {
         id: ApplicationId,
     ) -> Result<Application> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // Serializes with group changes, which lock the organization too:
+        // otherwise a group created or re-scoped concurrently could check
+        // that this id exists, then commit it into its scope after the
+        // clean-up below ran.
+        self.lock_org(&mut tx, org).await?;
         let app = row_to_app(&get_row(&mut tx, "applications", org, id.to_string()).await?)?;
         sqlx::query::<Any>(
             "DELETE FROM group_scope_items WHERE resource_id = $1 \

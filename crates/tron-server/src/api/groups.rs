@@ -35,6 +35,29 @@ fn parse_role(s: &str) -> Result<Role, ApiError> {
 }
 
 fn parse_scope(v: serde_json::Value) -> Result<Scope, ApiError> {
+    // `deny_unknown_fields` does not reach the unit variant of an internally
+    // tagged enum: serde would read `{"type": "organization",
+    // "environment_ids": [..]}` as an organization-wide scope, silently
+    // widening what the caller asked for. The keys are checked here.
+    if let Some(obj) = v.as_object() {
+        let (kind, known): (&str, &[&str]) = match obj.get("type").and_then(Value::as_str) {
+            Some("organization") => ("organization", &["type"]),
+            Some("environment") => ("environment", &["type", "environment_ids"]),
+            Some("application") => ("application", &["type", "application_ids"]),
+            // Anything else is refused by serde below, with its reason.
+            _ => ("", &[]),
+        };
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !known.is_empty() && !known.contains(&k.as_str()))
+        {
+            return Err(Error::validation(
+                "scope",
+                format!("unknown field {k:?} in an {kind} scope"),
+            )
+            .into());
+        }
+    }
     serde_json::from_value::<Scope>(v).map_err(|e| {
         Error::validation(
             "scope",
