@@ -20,7 +20,10 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let token = SecretToken::parse(&text).map(|t| secret.hash(&t)).map(|h| h.0).unwrap_or_default();
+    let token = SecretToken::parse(&text)
+        .map(|t| secret.hash(&t))
+        .map(|h| h.0)
+        .unwrap_or_default();
     let cache = AuthCache::new(true, Arc::new(Metrics::new()));
     let now = chrono::Utc::now();
     let record = ResolvedToken {
@@ -34,7 +37,11 @@ fn bench(c: &mut Criterion) {
             service_account_id: Some(ServiceAccountId::new()),
             organization_id: Some(OrganizationId::new()),
             created_at: now,
-            created_by: CreatedBy { kind: tron_core::principal::ActorType::System, id: None, name: None },
+            created_by: CreatedBy {
+                kind: tron_core::principal::ActorType::System,
+                id: None,
+                name: None,
+            },
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
@@ -48,7 +55,9 @@ fn bench(c: &mut Criterion) {
         },
     };
     cache.put_token(token.clone(), Arc::new(record), cache.epoch());
-    c.bench_function("cached token lookup", |b| b.iter(|| black_box(cache.get_token(black_box(&token)))));
+    c.bench_function("cached token lookup", |b| {
+        b.iter(|| black_box(cache.get_token(black_box(&token))))
+    });
 
     let (app, env) = (ApplicationId::new(), EnvironmentId::new());
     let grants: Vec<Grant> = (0..5)
@@ -56,18 +65,27 @@ fn bench(c: &mut Criterion) {
             group_id: GroupId::new(),
             group_name: format!("g{i}"),
             role: Role::Editor,
-            scope: Scope::Environment { environment_ids: vec![EnvironmentId::new(), EnvironmentId::new()] },
+            scope: Scope::Environment {
+                environment_ids: vec![EnvironmentId::new(), EnvironmentId::new()],
+            },
         })
         .chain(std::iter::once(Grant {
             group_id: GroupId::new(),
             group_name: "staging".into(),
             role: Role::Viewer,
-            scope: Scope::Environment { environment_ids: vec![env] },
+            scope: Scope::Environment {
+                environment_ids: vec![env],
+            },
         }))
         .collect();
-    let resource = Resource::Instance { application: app, environment: env };
+    let resource = Resource::Instance {
+        application: app,
+        environment: env,
+    };
     c.bench_function("decide (6 grants)", |b| {
-        b.iter(|| black_box(decide(black_box(&grants), false, &resource, Action::View).map(|d| d.allowed)))
+        b.iter(|| {
+            black_box(decide(black_box(&grants), false, &resource, Action::View).map(|d| d.allowed))
+        })
     });
 }
 

@@ -198,10 +198,17 @@ async fn record_rejection(
         return;
     };
     let token = &resolved.token;
-    let entry = state.rejected_logged.entry(token.id).or_insert(());
-    if !entry.is_fresh() {
+    let now = state.now();
+    // A local pre-filter spares the database a write per refused request;
+    // the database decides across instances.
+    if state
+        .rejected_logged
+        .get(&token.id)
+        .is_some_and(|last| now - last < chrono::Duration::minutes(1))
+    {
         return;
     }
+    state.rejected_logged.insert(token.id, now);
     let meta = RequestMeta {
         actor: Actor {
             kind: ActorType::ServiceAccount,
@@ -214,11 +221,11 @@ async fn record_rejection(
     };
     let result = state
         .store
-        .record_security_event(
+        .record_token_rejection(
             *organization_id,
+            token.id,
             &meta,
-            state.now(),
-            "service_token.rejected",
+            now,
             Target::new("service_token", token.id, token.name.clone()),
             json!({"reason": failure.code(), "service_account_id": id, "hint": token.hint}),
         )

@@ -47,8 +47,8 @@ pub struct Inner {
     pub login_by_email: WindowCounter,
     pub login_by_ip: WindowCounter,
     pub leaked_by_ip: WindowCounter,
-    /// Tokens whose rejection was audited in the last minute.
-    pub rejected_logged: Cache<TokenId, ()>,
+    /// When this instance last audited a refused service token.
+    pub rejected_logged: Cache<TokenId, chrono::DateTime<chrono::Utc>>,
     pub cache: Arc<AuthCache>,
     pub metrics: Arc<Metrics>,
     pub limiter: TokenLimiter,

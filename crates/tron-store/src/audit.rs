@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
-use tron_core::ids::{AuditEventId, OrganizationId};
+use tron_core::ids::{AuditEventId, OrganizationId, TokenId};
 use tron_core::Result;
 
 use crate::db::*;
@@ -167,28 +167,46 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |e| e.id.to_string()))
     }
 
-    /// Records a refusal (`service_token.rejected`): the one event that
-    /// describes no change, so it has a transaction of its own.
-    pub async fn record_security_event(
+    /// Records a refusal of a service token (`service_token.rejected`): the
+    /// one event that describes no change. At most one per token per
+    /// minute across every instance: the token row remembers when the last
+    /// one was written. Returns whether an event was written.
+    pub async fn record_token_rejection(
         &self,
         organization_id: OrganizationId,
+        token: TokenId,
         meta: &RequestMeta,
         now: DateTime<Utc>,
-        action: &str,
         target: Target,
         details: serde_json::Value,
-    ) -> Result<()> {
-        let mut conn = self.write.acquire().await.map_err(db_err)?;
-        record(
-            &mut conn,
-            Some(organization_id),
-            meta,
-            now,
-            action,
-            target,
-            details,
+    ) -> Result<bool> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let claimed = sqlx::query::<Any>(
+            "UPDATE tokens SET rejected_logged_at = $1 WHERE id = $2 \
+             AND (rejected_logged_at IS NULL OR rejected_logged_at <= $3)",
         )
+        .bind(ts(now))
+        .bind(token.to_string())
+        .bind(ts(now - chrono::Duration::minutes(1)))
+        .execute(&mut *tx)
         .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0;
+        if claimed {
+            record(
+                &mut tx,
+                Some(organization_id),
+                meta,
+                now,
+                "service_token.rejected",
+                target,
+                details,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(claimed)
     }
 
     /// Counts events, for tests of the one-event-per-change rule.

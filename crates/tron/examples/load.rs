@@ -8,11 +8,17 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8080/healthz".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:8080/healthz".into());
     let token = args.get(2).cloned().filter(|t| !t.is_empty() && t != "-");
     let concurrency: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
     let seconds: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap_or_default();
     // Warm-up: connections and caches.
     for _ in 0..concurrency {
         let mut req = client.get(&url);
@@ -54,7 +60,11 @@ async fn main() {
         }
     }
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{{\"requests\": {}, \"errors\": {}, \"rps\": {:.0}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
         all.len(),

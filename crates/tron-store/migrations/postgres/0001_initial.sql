@@ -91,6 +91,8 @@ CREATE TABLE tokens (
     expires_at BIGINT,
     revoked_at BIGINT,
     last_used_at BIGINT,
+    -- When a refused use was last audited (service_token.rejected).
+    rejected_logged_at BIGINT,
     CONSTRAINT tokens_hash_key UNIQUE (token_hash),
     CONSTRAINT tokens_one_owner CHECK ((user_id IS NULL) <> (service_account_id IS NULL))
 );
