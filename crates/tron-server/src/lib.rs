@@ -1,4 +1,5 @@
-//! Tron's HTTP server: the API under `/api/v1` and operations endpoints.
+//! Tron's HTTP server: the API under `/api/v1`, operations endpoints and the
+//! web portal at `/`.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod access;
@@ -8,6 +9,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod extract;
 pub mod password;
+pub mod portal;
 pub mod state;
 pub mod throttle;
 pub mod usage;
@@ -52,13 +54,26 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> Response {
+async fn not_found(req: axum::extract::Request) -> Response {
+    if wants_html(&req) {
+        return portal::not_found_page();
+    }
     error_body(
         StatusCode::NOT_FOUND,
         "not_found",
         "There is nothing at this address.",
         None,
     )
+}
+
+/// A browser navigating outside the API gets pages, not JSON.
+fn wants_html(req: &axum::extract::Request) -> bool {
+    !req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
 }
 
 async fn method_not_allowed() -> Response {
@@ -77,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api)
+        .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))

@@ -20,6 +20,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// How often buffered `last_used_at` values are written.
     pub usage_flush_interval: StdDuration,
+    /// The address users reach the server at (`TRON_PUBLIC_URL`); when it
+    /// is https, the portal's cookies are `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -29,6 +32,7 @@ impl Config {
             session_ttl: Duration::hours(12),
             trusted_proxies: Vec::new(),
             usage_flush_interval: StdDuration::from_secs(15),
+            public_url: None,
         }
     }
 }

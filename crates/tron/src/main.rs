@@ -65,6 +65,10 @@ struct ServeArgs {
     /// Seconds between writes of buffered `last_used_at` values (1–60).
     #[arg(long, env = "TRON_USAGE_FLUSH_SECONDS", default_value_t = 15)]
     usage_flush_seconds: u64,
+    /// The address users reach the server at (e.g. https://tron.example.com);
+    /// with https, the portal's session cookie is marked Secure.
+    #[arg(long, env = "TRON_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -178,6 +182,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.session_ttl = chrono::Duration::hours(i64::from(args.session_ttl_hours.max(1)));
     config.usage_flush_interval =
         std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
+    config.public_url = args.public_url.filter(|u| !u.trim().is_empty());
     for cidr in args.trusted_proxies.iter().filter(|s| !s.trim().is_empty()) {
         let net = ipnet::IpNet::from_str(cidr.trim())
             .or_else(|_| std::net::IpAddr::from_str(cidr.trim()).map(ipnet::IpNet::from))
@@ -193,6 +198,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let addr = listener.local_addr()?;
     let state = AppState::new(store.clone(), config);
     println!("Tron is listening on http://{addr}");
+    println!("  Portal: http://{addr}/  (log in with your email and password)");
     println!("  API:    http://{addr}/api/v1  (log in with POST /api/v1/auth/login {{\"email\", \"password\"}})");
     match bootstrap {
         Bootstrap::Created {

@@ -3,3 +3,4 @@
 mod kit;
 
 mod foundation;
+mod portal;
