@@ -76,7 +76,10 @@ fn wants_html(req: &axum::extract::Request) -> bool {
             .is_some_and(|v| v.contains("text/html"))
 }
 
-async fn method_not_allowed() -> Response {
+async fn method_not_allowed(req: axum::extract::Request) -> Response {
+    if wants_html(&req) {
+        return portal::method_not_allowed_page();
+    }
     error_body(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

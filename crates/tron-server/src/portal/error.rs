@@ -14,8 +14,8 @@ enum Problem {
     Domain(Error),
     /// The CSRF token is missing or wrong.
     Csrf,
-    /// The body is not a form we can read.
-    BadForm(StatusCode, &'static str),
+    /// The request itself is wrong (not a form, too large, wrong method).
+    Http(StatusCode, &'static str, &'static str),
 }
 
 #[derive(Debug)]
@@ -50,7 +50,7 @@ impl PortalError {
 
     pub(crate) fn bad_form(status: StatusCode, message: &'static str) -> Self {
         PortalError {
-            problem: Problem::BadForm(status, message),
+            problem: Problem::Http(status, "This form could not be read", message),
             back: None,
         }
     }
@@ -93,9 +93,7 @@ impl IntoResponse for PortalError {
                     .to_string(),
                 None,
             ),
-            Problem::BadForm(status, message) => {
-                (status, "This form could not be read", message.into(), None)
-            }
+            Problem::Http(status, heading, message) => (status, heading, message.into(), None),
             Problem::Domain(e) => {
                 let api = ApiError(e);
                 let (status, _) = api.status_and_code();
@@ -186,4 +184,18 @@ fn capitalize(s: &str) -> String {
 /// The HTML 404 for browsers that reach an address nothing serves.
 pub fn not_found_page() -> Response {
     PortalError::from(Error::NotFound).back("/").into_response()
+}
+
+/// The HTML 405 for browsers that use the wrong method on a page.
+pub fn method_not_allowed_page() -> Response {
+    PortalError {
+        problem: Problem::Http(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not available this way",
+            "This address does not answer this kind of request. Use the buttons and links of \
+             the pages.",
+        ),
+        back: None,
+    }
+    .into_response()
 }

@@ -37,8 +37,8 @@ use tron_core::ids::OrganizationId;
 use crate::access::{OrgCtx, OrganizationAccessContext};
 use crate::state::AppState;
 
-pub use error::not_found_page;
 use error::PortalError;
+pub use error::{method_not_allowed_page, not_found_page};
 use session::PortalSession;
 
 pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

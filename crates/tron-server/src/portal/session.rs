@@ -22,7 +22,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tron_core::ids::TokenId;
 use tron_core::principal::Principal;
-use tron_core::token::TokenKind;
+use tron_core::token::{SecretToken, TokenKind};
 use tron_core::{AuthFailure, Error};
 use tron_store::models::RequestMeta;
 
@@ -77,6 +77,13 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
+}
+
+/// The session cookie's value, if it has the shape of a session token:
+/// anything else (a personal or service token, garbage) is not looked up.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+        .filter(|raw| SecretToken::parse(raw).is_some_and(|t| t.kind() == TokenKind::Session))
 }
 
 /// Whether the browser reached us over https: a proxy said so, or the
@@ -143,8 +150,9 @@ pub(crate) async fn session_layer(
         Ok(c) => c,
         Err(e) => return PortalError::from(e).into_response(),
     };
-    let principal = match cookie(&parts.headers, SESSION_COOKIE) {
-        None => return to_login(&state, &parts, false),
+    let had_cookie = cookie(&parts.headers, SESSION_COOKIE).is_some();
+    let principal = match session_cookie(&parts.headers) {
+        None => return to_login(&state, &parts, had_cookie),
         Some(raw) => match authenticate(&state, Some(raw), &client).await {
             // Only a user's session opens the portal.
             Ok(p) if p.token_kind == TokenKind::Session && is_user(&p) => p,
@@ -231,7 +239,8 @@ fn random_nonce() -> String {
     hex::encode(bytes)
 }
 
-/// The login page with a fresh pre-session nonce cookie.
+/// The login page, with the pre-session nonce cookie (kept if the browser
+/// has one, so that two open login tabs both work).
 fn login_form(
     state: &AppState,
     headers: &HeaderMap,
@@ -241,7 +250,10 @@ fn login_form(
     error: Option<String>,
     info: Option<&'static str>,
 ) -> Response {
-    let nonce = random_nonce();
+    let nonce = cookie(headers, LOGIN_COOKIE)
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .unwrap_or_else(random_nonce);
     let page = LoginPage {
         layout: Layout::anonymous("Log in"),
         csrf: mac(state, "portal-login", &nonce),
@@ -263,7 +275,7 @@ pub(crate) async fn login_page(
     q: QueryMap,
 ) -> Response {
     // Already signed in: straight to the organizations.
-    if let Some(raw) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(raw) = session_cookie(&headers) {
         if let Ok(p) = authenticate(&state, Some(raw), &client).await {
             if p.token_kind == TokenKind::Session && is_user(&p) {
                 return Redirect::to(&safe_next(q.get("next"))).into_response();
@@ -381,4 +393,49 @@ pub(crate) async fn logout(
         Redirect::to("/login?done=logged_out").into_response(),
         set_cookie(SESSION_COOKIE, "", 0, is_https(&state, &headers)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        assert_eq!(safe_next(Some("/orgs/x?y=1")), "/orgs/x?y=1");
+        assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example/")), "/");
+    }
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tron_session_x=2; tron_session=abc"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("tron_login=n"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, LOGIN_COOKIE), Some("n"));
+        assert_eq!(cookie(&h, "missing"), None);
+        let mut empty = HeaderMap::new();
+        empty.insert(header::COOKIE, HeaderValue::from_static("tron_session="));
+        assert_eq!(cookie(&empty, SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn set_cookie_attributes() {
+        let v = set_cookie(SESSION_COOKIE, "t", 60, true).map(|v| v.to_str().map(str::to_owned));
+        let v = v.and_then(Result::ok).unwrap_or_default();
+        assert_eq!(
+            v,
+            "tron_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+        );
+        let v = set_cookie(SESSION_COOKIE, "t", 60, false)
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
+            .unwrap_or_default();
+        assert!(!v.contains("Secure"), "{v}");
+    }
 }

@@ -209,6 +209,43 @@ async fn portal_in_a_browser() {
     assert_eq!(login.status(), StatusCode::OK);
     assert_eq!(login.headers()["content-security-policy"], CSP);
     assert_eq!(login.headers()["cache-control"], "no-store");
+    let set_cookie = login.headers()["set-cookie"].to_str().expect("cookie");
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict")
+            && !set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    // Behind an https proxy, cookies are Secure.
+    let login = raw
+        .get(format!("{base}/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("login");
+    let set_cookie = login.headers()["set-cookie"].to_str().expect("cookie");
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    // Browsers get pages for errors, the API keeps JSON.
+    let resp = raw
+        .get(format!("{base}/no/such/page"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.headers()["content-security-policy"], CSP);
+    assert!(resp.text().await.expect("body").contains("Not found"));
+    let resp = raw
+        .get(format!("{base}/logout"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(resp.text().await.expect("body").contains("Not available"));
+    let (status, body) = s.get("/no/such/thing", &s.root).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
 
     // Not signed in: to the login page, coming back afterwards.
     c.goto(&format!("{base}/")).await.expect("goto");
