@@ -293,6 +293,7 @@ async fn portal_in_a_browser() {
     click(&c, "#create-group").await;
     el(&c, "#group-members").await;
     assert!(source(&c).await.contains("Group created"));
+    screenshot(&c, "group.png").await;
     let (_, groups) = s
         .get(&format!("/organizations/{org}/groups"), &s.root)
         .await;
@@ -385,6 +386,7 @@ async fn portal_in_a_browser() {
     click(&c, "a.rotate").await;
     el(&c, "#grace").await;
     assert!(source(&c).await.contains("Rotate the token ci"));
+    screenshot(&c, "confirm-rotate.png").await;
     select(&c, "#grace", "0").await;
     click(&c, "#confirm").await;
     let t2 = shown_token(&c).await;
@@ -566,6 +568,18 @@ async fn portal_in_a_browser() {
         assert!(!exists(&c, css).await, "a viewer is offered {css}");
     }
     assert!(source(&c).await.contains("Only organization admins"));
+    screenshot(&c, "service-account-viewer.png").await;
+    // Forcing the way to a confirmation: a 403 page, in words.
+    c.goto(&format!("{base}{sa_path}/delete"))
+        .await
+        .expect("goto");
+    let refused = el(&c, "main").await.text().await.expect("text");
+    assert!(
+        refused.contains("Not allowed") && refused.contains("permission"),
+        "{refused}"
+    );
+    screenshot(&c, "forbidden.png").await;
+    c.goto(&format!("{base}{sa_path}")).await.expect("goto");
 
     // Forced POSTs with the viewer's own session and CSRF token: 403 pages.
     let vera_cookie = c
