@@ -40,7 +40,7 @@ pub struct OrganizationAccessContext {
 }
 
 impl OrganizationAccessContext {
-    async fn resolve(
+    pub(crate) async fn resolve(
         state: &AppState,
         principal: Principal,
         org_id: OrganizationId,

@@ -1,4 +1,5 @@
-//! Tron's HTTP server: the API under `/api/v1` and operations endpoints.
+//! Tron's HTTP server: the API under `/api/v1`, operations endpoints and the
+//! web portal at `/`.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod access;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod password;
+pub mod portal;
 pub mod ratelimit;
 pub mod state;
 pub mod throttle;
@@ -100,7 +102,10 @@ async fn rate_headers(mut req: Request, next: Next) -> Response {
     resp
 }
 
-async fn not_found() -> Response {
+async fn not_found(req: axum::extract::Request) -> Response {
+    if wants_html(&req) {
+        return portal::not_found_page();
+    }
     error_body(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -109,7 +114,20 @@ async fn not_found() -> Response {
     )
 }
 
-async fn method_not_allowed() -> Response {
+/// A browser navigating outside the API gets pages, not JSON.
+fn wants_html(req: &axum::extract::Request) -> bool {
+    !req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+}
+
+async fn method_not_allowed(req: axum::extract::Request) -> Response {
+    if wants_html(&req) {
+        return portal::method_not_allowed_page();
+    }
     error_body(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -126,6 +144,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api)
+        .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))

@@ -25,6 +25,9 @@ pub struct Config {
     pub usage_flush_interval: StdDuration,
     /// The token and access caches (off only for measurements).
     pub cache_enabled: bool,
+    /// The address users reach the server at (`TRON_PUBLIC_URL`); when it
+    /// is https, the portal's cookies are `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -35,6 +38,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             usage_flush_interval: StdDuration::from_secs(15),
             cache_enabled: true,
+            public_url: None,
         }
     }
 }

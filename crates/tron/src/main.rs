@@ -68,6 +68,10 @@ struct ServeArgs {
     /// The token and access caches: `on`, or `off` (for measurements only).
     #[arg(long, env = "TRON_CACHE", default_value = "on", value_parser = ["on", "off"])]
     cache: String,
+    /// The address users reach the server at (e.g. https://tron.example.com);
+    /// with https, the portal's session cookie is marked Secure.
+    #[arg(long, env = "TRON_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -182,6 +186,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.cache_enabled = args.cache == "on";
     config.usage_flush_interval =
         std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
+    config.public_url = args.public_url.filter(|u| !u.trim().is_empty());
     for cidr in args.trusted_proxies.iter().filter(|s| !s.trim().is_empty()) {
         let net = ipnet::IpNet::from_str(cidr.trim())
             .or_else(|_| std::net::IpAddr::from_str(cidr.trim()).map(ipnet::IpNet::from))
@@ -197,6 +202,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let addr = listener.local_addr()?;
     let state = AppState::new(store.clone(), config);
     println!("Tron is listening on http://{addr}");
+    println!("  Portal: http://{addr}/  (log in with your email and password)");
     println!("  API:    http://{addr}/api/v1  (log in with POST /api/v1/auth/login {{\"email\", \"password\"}})");
     match bootstrap {
         Bootstrap::Created {

@@ -74,8 +74,34 @@ async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Json<Value>> {
+    let session = password_login(&state, &client, &body.email, body.password).await?;
+    Ok(Json(json!({
+        "token": session.token.reveal(),
+        "expires_at": session.expires_at,
+        "user": session.user,
+    })))
+}
+
+/// A session opened by a password login.
+pub struct NewSession {
+    pub token: SecretToken,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// Login by email and password, shared by the API and the portal: only
+/// failures count towards the throttles, every failure writes
+/// `auth.login_failed` and a success `auth.login`. Users only: service
+/// accounts have no password.
+#[tracing::instrument(skip_all)]
+pub async fn password_login(
+    state: &AppState,
+    client: &ClientInfo,
+    email: &str,
+    password: String,
+) -> Result<NewSession, Error> {
     let now = state.now();
-    let email = body.email.trim().to_lowercase();
+    let email = email.trim().to_lowercase();
     let ip_key = client.ip_key();
     let blocked = [
         state.login_by_email.blocked(&email, now),
@@ -85,15 +111,15 @@ async fn login(
     .flatten()
     .max();
     if let Some(retry_after_secs) = blocked {
-        return Err(Error::RateLimited { retry_after_secs }.into());
+        return Err(Error::RateLimited { retry_after_secs });
     }
     let found = state.store.user_credentials(&email).await?;
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), Some(h)),
         None => (None, None),
     };
-    let ok = password::verify(body.password, hash).await;
-    let meta = anonymous_meta(&client);
+    let ok = password::verify(password, hash).await;
+    let meta = anonymous_meta(client);
     let Some(user) = user.filter(|_| ok) else {
         state.login_by_email.hit(&email, now);
         state.login_by_ip.hit(&ip_key, now);
@@ -111,14 +137,16 @@ async fn login(
                 json!({}),
             )
             .await?;
-        return Err(Error::InvalidCredentials.into());
+        return Err(Error::InvalidCredentials);
     };
     if !user.is_active {
-        return Err(Error::Unauthenticated(tron_core::AuthFailure::PrincipalDisabled).into());
+        return Err(Error::Unauthenticated(
+            tron_core::AuthFailure::PrincipalDisabled,
+        ));
     }
     let expires_at = now + state.config.session_ttl;
     let (secret, new) = mint(
-        &state,
+        state,
         TokenKind::Session,
         "session".into(),
         NewTokenOwner::User(user.id),
@@ -132,9 +160,11 @@ async fn login(
         token_id: Some(new.id),
     };
     state.store.create_session(&meta, now, &user, new).await?;
-    Ok(Json(
-        json!({"token": secret.reveal(), "expires_at": expires_at, "user": user}),
-    ))
+    Ok(NewSession {
+        token: secret,
+        expires_at,
+        user,
+    })
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {

@@ -3,16 +3,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource};
 use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId};
 use tron_core::principal::PrincipalKind;
 use tron_core::settings::OrganizationSettings;
-use tron_core::token::TokenKind;
+use tron_core::token::{SecretToken, TokenKind};
 use tron_core::{validate, Error};
-use tron_store::models::{RequestMeta, ServiceAccountStatus, TokenRecord};
+use tron_store::models::{RequestMeta, ServiceAccountStatus, TokenRecord, TokenView};
 use tron_store::service_accounts::ServiceAccountPatch;
 use tron_store::tokens::NewTokenOwner;
 
@@ -185,29 +185,43 @@ async fn create_token(
     path: PathParams,
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    ctx.require(Action::Create, &Resource::ServiceTokens)?;
     let sa: ServiceAccountId = path.id("sa_id")?;
+    let (view, secret) = issue_token(&state, &ctx, sa, &body.name, body.expires_at).await?;
+    let body = WithToken {
+        inner: view,
+        token: secret.reveal(),
+    };
+    Ok((StatusCode::CREATED, Json(json!(body))))
+}
+
+/// Mints a service token under the organization's lifetime policy; shared
+/// by the API and the portal. The secret is for the caller to show once.
+pub(crate) async fn issue_token(
+    state: &AppState,
+    ctx: &OrgCtx,
+    sa: ServiceAccountId,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> ApiResult<(TokenView, SecretToken)> {
+    ctx.require(Action::Create, &Resource::ServiceTokens)?;
     let now = state.now();
-    let name = validate::display_name("name", &body.name)?;
+    let name = validate::display_name("name", name)?;
     ctx.organization()
         .settings
-        .check_service_token_expiry(now, body.expires_at)?;
+        .check_service_token_expiry(now, expires_at)?;
     let (secret, new) = mint(
-        &state,
+        state,
         TokenKind::Service,
         name,
         NewTokenOwner::ServiceAccount(sa, ctx.org_id()),
-        body.expires_at,
+        expires_at,
     );
     let rec = state
         .store
         .create_service_token(ctx.meta(), now, ctx.org_id(), sa, new)
         .await?;
-    let body = WithToken {
-        inner: rec.view(now),
-        token: secret.reveal(),
-    };
-    Ok((StatusCode::CREATED, Json(json!(body))))
+    // The new token's own creation time is the clock read under the lock.
+    Ok((rec.view(rec.created_at), secret))
 }
 
 async fn revoke_token(
@@ -225,9 +239,10 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The rotation shared by the admin route and self-rotation.
+/// The rotation shared by the admin route, self-rotation and the portal.
+/// The new secret is for the caller to show once.
 #[allow(clippy::too_many_arguments)]
-async fn rotate(
+pub(crate) async fn rotate_secret(
     state: &AppState,
     meta: &RequestMeta,
     org: OrganizationId,
@@ -235,7 +250,7 @@ async fn rotate(
     sa: ServiceAccountId,
     token: TokenId,
     body: RotateBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(TokenView, SecretToken)> {
     let now = state.now();
     let grace = body.grace_period_seconds.unwrap_or(0);
     if !(0..=86_400).contains(&grace) {
@@ -275,8 +290,22 @@ async fn rotate(
         )
         .await?;
     let secret = secret.ok_or_else(|| Error::internal("rotation minted no token"))?;
+    // The new token's own creation time is the clock read under the lock.
+    Ok((rec.view(rec.created_at), secret))
+}
+
+async fn rotate(
+    state: &AppState,
+    meta: &RequestMeta,
+    org: OrganizationId,
+    settings: OrganizationSettings,
+    sa: ServiceAccountId,
+    token: TokenId,
+    body: RotateBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (view, secret) = rotate_secret(state, meta, org, settings, sa, token, body).await?;
     let body = WithToken {
-        inner: rec.view(rec.created_at),
+        inner: view,
         token: secret.reveal(),
     };
     Ok((StatusCode::CREATED, Json(json!(body))))

@@ -4,5 +4,6 @@ mod kit;
 
 mod foundation;
 mod hot_path;
+mod portal;
 mod rbac;
 mod service_accounts;

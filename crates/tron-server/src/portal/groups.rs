@@ -1,0 +1,310 @@
+//! Groups: create, edit (name, description, role, scope), members add and
+//! remove, delete.
+use std::collections::{HashMap, HashSet};
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use tron_core::authz::{Action, Resource, Role, Scope};
+use tron_core::ids::{ApplicationId, EnvironmentId, GroupId, MemberId};
+use tron_core::{validate, Error};
+use tron_store::groups::{GroupPatch, NewGroup};
+
+use crate::access::OrgCtx;
+use crate::portal::error::{OrBack, PortalError};
+use crate::portal::form::{Form, Ids, QueryMap};
+use crate::portal::orgs::{
+    member_row, org_layout, org_url, role_choices, scope_text, ConfirmPage, MemberRow,
+};
+use crate::portal::session::PortalSession;
+use crate::portal::view::{collect, render, Choice, Layout};
+use crate::state::AppState;
+
+type PageResult = Result<Response, PortalError>;
+
+fn role_from(form: &Form) -> Result<Role, Error> {
+    Role::parse(form.text("role"))
+        .ok_or_else(|| Error::validation("role", "the role must be viewer, editor or admin"))
+}
+
+/// The scope chosen on a group form: a type and, for the narrower ones,
+/// ticked environments or applications.
+fn scope_from(form: &Form) -> Result<Scope, Error> {
+    match form.get("scope").unwrap_or("organization") {
+        "organization" => Ok(Scope::Organization),
+        "environment" => {
+            let ids = form
+                .all("environment_ids")
+                .map(|s| s.parse::<EnvironmentId>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| Error::validation("scope", "an environment is not valid"))?;
+            if ids.is_empty() {
+                return Err(Error::validation(
+                    "scope",
+                    "choose at least one environment for an environment scope",
+                ));
+            }
+            Ok(Scope::Environment {
+                environment_ids: ids,
+            })
+        }
+        "application" => {
+            let ids = form
+                .all("application_ids")
+                .map(|s| s.parse::<ApplicationId>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| Error::validation("scope", "an application is not valid"))?;
+            if ids.is_empty() {
+                return Err(Error::validation(
+                    "scope",
+                    "choose at least one application for an application scope",
+                ));
+            }
+            Ok(Scope::Application {
+                application_ids: ids,
+            })
+        }
+        _ => Err(Error::validation(
+            "scope",
+            "the scope must be the organization, environments or applications",
+        )),
+    }
+}
+
+fn group_url(ctx: &OrgCtx, id: GroupId) -> String {
+    format!("{}/groups/{id}", org_url(ctx))
+}
+
+pub(crate) async fn create(State(state): State<AppState>, ctx: OrgCtx, form: Form) -> PageResult {
+    let back = format!("{}#groups", org_url(&ctx));
+    ctx.require(Action::Create, &Resource::Groups)
+        .or_back(&back)?;
+    let group = NewGroup {
+        name: validate::display_name("name", form.text("name")).or_back(&back)?,
+        description: validate::description("description", form.text("description").trim())
+            .or_back(&back)?,
+        role: role_from(&form).or_back(&back)?,
+        scope: scope_from(&form).or_back(&back)?,
+    };
+    let g = state
+        .store
+        .create_group(ctx.meta(), state.now(), ctx.org_id(), group)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{}?done=group_created", group_url(&ctx, g.id))).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    layout: Layout,
+    org_url: String,
+    url: String,
+    name: String,
+    description: String,
+    role: &'static str,
+    scope_kind: &'static str,
+    scope: String,
+    can_manage: bool,
+    can_delete: bool,
+    roles: Vec<Choice>,
+    env_choices: Vec<Choice>,
+    app_choices: Vec<Choice>,
+    members: Vec<MemberRow>,
+    candidates: Vec<Choice>,
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    q: QueryMap,
+) -> PageResult {
+    ctx.require(Action::View, &Resource::Groups)
+        .or_back(&org_url(&ctx))?;
+    let id: GroupId = ids.id("group_id")?;
+    let org = ctx.org_id();
+    let store = &state.store;
+    let group = store.get_group(org, id).await?;
+    let visible_envs = &ctx.visible_environments();
+    let envs =
+        collect(|p| async move { store.list_environments(org, visible_envs, &p).await }).await?;
+    let visible_apps = &ctx.visible_applications();
+    let apps =
+        collect(|p| async move { store.list_applications(org, visible_apps, &p).await }).await?;
+    let (scoped_envs, scoped_apps): (HashSet<EnvironmentId>, HashSet<ApplicationId>) =
+        match &group.scope {
+            Scope::Organization => Default::default(),
+            Scope::Environment { environment_ids } => {
+                (environment_ids.iter().copied().collect(), HashSet::new())
+            }
+            Scope::Application { application_ids } => {
+                (HashSet::new(), application_ids.iter().copied().collect())
+            }
+        };
+    let env_names: HashMap<_, _> = envs.iter().map(|e| (e.id, e.name.clone())).collect();
+    let app_names: HashMap<_, _> = apps.iter().map(|a| (a.id, a.name.clone())).collect();
+    let url = org_url(&ctx);
+    let members: Vec<MemberRow> =
+        collect(|p| async move { store.list_members(org, None, Some(id), &p).await })
+            .await?
+            .into_iter()
+            .map(|m| member_row(&url, m))
+            .collect();
+    let can_manage = ctx.allows(Action::Update, &Resource::Groups);
+    let candidates = if can_manage {
+        let inside: HashSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        collect(|p| async move { store.list_members(org, None, None, &p).await })
+            .await?
+            .into_iter()
+            .map(|m| member_row(&url, m))
+            .filter(|m| !inside.contains(m.id.as_str()))
+            .map(|m| {
+                let label = if m.is_user {
+                    format!("{} <{}> (user)", m.name, m.email)
+                } else {
+                    format!("{} (service account)", m.name)
+                };
+                Choice::new(&m.id, label, false)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let page = GroupPage {
+        layout: org_layout(&session, &ctx, &group.name).notice(q.get("done")),
+        url: group_url(&ctx, group.id),
+        scope_kind: group.scope.kind_str(),
+        scope: scope_text(&group.scope, &env_names, &app_names),
+        role: group.role.as_str(),
+        roles: role_choices(group.role.as_str()),
+        env_choices: envs
+            .iter()
+            .map(|e| Choice::new(e.id, e.name.clone(), scoped_envs.contains(&e.id)))
+            .collect(),
+        app_choices: apps
+            .iter()
+            .map(|a| Choice::new(a.id, a.name.clone(), scoped_apps.contains(&a.id)))
+            .collect(),
+        name: group.name,
+        description: group.description,
+        can_manage,
+        can_delete: ctx.allows(Action::Delete, &Resource::Groups),
+        members,
+        candidates,
+        org_url: url,
+    };
+    Ok(render(&page))
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    let id: GroupId = ids.id("group_id")?;
+    let back = group_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::Groups)
+        .or_back(&back)?;
+    let patch = GroupPatch {
+        name: Some(validate::display_name("name", form.text("name")).or_back(&back)?),
+        description: Some(
+            validate::description("description", form.text("description").trim()).or_back(&back)?,
+        ),
+        role: Some(role_from(&form).or_back(&back)?),
+        scope: Some(scope_from(&form).or_back(&back)?),
+    };
+    state
+        .store
+        .update_group(ctx.meta(), state.now(), ctx.org_id(), id, patch)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=group_saved")).into_response())
+}
+
+pub(crate) async fn delete_page(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+) -> PageResult {
+    let id: GroupId = ids.id("group_id")?;
+    let back = group_url(&ctx, id);
+    ctx.require(Action::Delete, &Resource::Groups)
+        .or_back(&back)?;
+    let g = state.store.get_group(ctx.org_id(), id).await?;
+    Ok(render(&ConfirmPage::new(
+        org_layout(&session, &ctx, "Delete group"),
+        format!("Delete the group {}?", g.name),
+        format!(
+            "Its {} member(s) lose the {} role it grants. This cannot be undone.",
+            g.member_count,
+            g.role.as_str()
+        ),
+        format!("{back}/delete"),
+        "Delete group",
+        back,
+    )))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ids: Ids,
+    _form: Form,
+) -> PageResult {
+    let id: GroupId = ids.id("group_id")?;
+    let back = group_url(&ctx, id);
+    ctx.require(Action::Delete, &Resource::Groups)
+        .or_back(&back)?;
+    state
+        .store
+        .delete_group(ctx.meta(), state.now(), ctx.org_id(), id)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{}?done=group_deleted#groups", org_url(&ctx))).into_response())
+}
+
+pub(crate) async fn add_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    let id: GroupId = ids.id("group_id")?;
+    let back = group_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::Groups)
+        .or_back(&back)?;
+    let member: MemberId = form
+        .text("member_id")
+        .parse()
+        .map_err(|_| Error::validation("member_id", "choose a member to add"))
+        .or_back(&back)?;
+    state
+        .store
+        .add_group_member(ctx.meta(), state.now(), ctx.org_id(), id, member)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=group_member_added")).into_response())
+}
+
+pub(crate) async fn remove_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ids: Ids,
+    _form: Form,
+) -> PageResult {
+    let id: GroupId = ids.id("group_id")?;
+    let back = group_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::Groups)
+        .or_back(&back)?;
+    let member: MemberId = ids.id("member_id")?;
+    state
+        .store
+        .remove_group_member(ctx.meta(), state.now(), ctx.org_id(), id, member)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=group_member_removed")).into_response())
+}

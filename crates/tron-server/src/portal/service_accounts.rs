@@ -1,0 +1,635 @@
+//! Service accounts and their tokens.
+//!
+//! A new token's plaintext exists only in the response to the POST that
+//! minted it (generate or rotate): rendered into that page, sent with
+//! `Cache-Control: no-store`, never put in a URL, a cookie or a log. The
+//! page's script replaces the POST's history entry with the account's
+//! address, so a reload is a GET that cannot show it again.
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use tron_core::authz::{Action, Resource};
+use tron_core::ids::{GroupId, ServiceAccountId, TokenId};
+use tron_core::principal::ActorType;
+use tron_core::{validate, Error};
+use tron_store::models::{CreatedBy, ServiceAccountStatus, TokenStatus, TokenView};
+use tron_store::service_accounts::ServiceAccountPatch;
+
+use crate::access::OrgCtx;
+use crate::api::me::RotateBody;
+use crate::api::service_accounts::{issue_token, rotate_secret};
+use crate::portal::error::{OrBack, PortalError};
+use crate::portal::form::{Form, Ids, QueryMap};
+use crate::portal::orgs::{org_layout, org_url, ConfirmPage};
+use crate::portal::session::PortalSession;
+use crate::portal::view::{collect, render, ts, ts_or, Choice, Layout};
+use crate::state::AppState;
+
+type PageResult = Result<Response, PortalError>;
+
+/// Mounted under `/orgs/{org}` behind the access context.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/service-accounts", post(create))
+        .route("/service-accounts/{sa_id}", get(show).post(update))
+        .route("/service-accounts/{sa_id}/status", post(set_status))
+        .route(
+            "/service-accounts/{sa_id}/delete",
+            get(delete_page).post(delete),
+        )
+        .route("/service-accounts/{sa_id}/groups", post(assign))
+        .route(
+            "/service-accounts/{sa_id}/groups/{group_id}/remove",
+            post(unassign),
+        )
+        .route(
+            "/service-accounts/{sa_id}/tokens",
+            get(tokens_anchor).post(generate),
+        )
+        .route(
+            "/service-accounts/{sa_id}/tokens/{token_id}/revoke",
+            get(revoke_page).post(revoke),
+        )
+        .route(
+            "/service-accounts/{sa_id}/tokens/{token_id}/rotate",
+            get(rotate_page).post(rotate),
+        )
+}
+
+fn sa_url(ctx: &OrgCtx, id: ServiceAccountId) -> String {
+    format!("{}/service-accounts/{id}", org_url(ctx))
+}
+
+fn created_by(c: &CreatedBy) -> String {
+    let who = c.name.clone().unwrap_or_default();
+    match c.kind {
+        ActorType::User => format!("{who} (user)"),
+        ActorType::ServiceAccount => format!("{who} (service account)"),
+        ActorType::Anonymous => "anonymous".into(),
+        ActorType::System => "the system".into(),
+    }
+}
+
+pub(crate) async fn create(State(state): State<AppState>, ctx: OrgCtx, form: Form) -> PageResult {
+    let back = format!("{}#service-accounts", org_url(&ctx));
+    ctx.require(Action::Create, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    let name = validate::slug_name("name", form.text("name").trim()).or_back(&back)?;
+    let description =
+        validate::description("description", form.text("description").trim()).or_back(&back)?;
+    let sa = state
+        .store
+        .create_service_account(ctx.meta(), state.now(), ctx.org_id(), name, description)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{}?done=sa_created", sa_url(&ctx, sa.id))).into_response())
+}
+
+struct GroupItem {
+    id: String,
+    name: String,
+}
+
+struct TokenRow {
+    id: String,
+    name: String,
+    hint: String,
+    created: String,
+    created_by: String,
+    expires: String,
+    last_used: String,
+    status: &'static str,
+    /// e.g. the end of a rotation's grace period.
+    note: String,
+    active: bool,
+}
+
+/// A token just minted, shown once.
+struct NewToken {
+    value: String,
+    name: String,
+    expires: String,
+    /// After a rotation: what becomes of the old token.
+    rotated: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "service_account.html")]
+struct SaPage {
+    layout: Layout,
+    org_url: String,
+    url: String,
+    name: String,
+    description: String,
+    active: bool,
+    created: String,
+    created_by: String,
+    last_used: String,
+    groups: Vec<GroupItem>,
+    assignable: Vec<Choice>,
+    can_edit: bool,
+    can_delete: bool,
+    can_assign: bool,
+    can_view_tokens: bool,
+    can_create_tokens: bool,
+    can_revoke_tokens: bool,
+    can_rotate_tokens: bool,
+    tokens: Vec<TokenRow>,
+    active_tokens: i64,
+    new_token: Option<NewToken>,
+    expiry_choices: Vec<Choice>,
+    max_days: Option<u32>,
+    tomorrow: String,
+}
+
+/// Expiry choices within the organization's limit.
+fn expiry_choices(max_days: Option<u32>) -> Vec<Choice> {
+    let mut out: Vec<Choice> = [7u32, 30, 90, 365]
+        .into_iter()
+        .filter(|d| max_days.is_none_or(|m| *d <= m))
+        .map(|d| Choice::new(d, format!("in {d} days"), d == 30))
+        .collect();
+    if let Some(m) = max_days {
+        if !out.iter().any(|c| c.value == m.to_string()) {
+            out.push(Choice::new(m, format!("in {m} days (the limit)"), false));
+        }
+        if !out.iter().any(|c| c.selected) {
+            if let Some(first) = out.first_mut() {
+                first.selected = true;
+            }
+        }
+    } else {
+        out.push(Choice::new("never", "never", false));
+    }
+    out.push(Choice::new("custom", "on a date…", false));
+    out
+}
+
+fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
+    let (status, active) = match v.status {
+        TokenStatus::Active => ("active", true),
+        TokenStatus::Expired => ("expired", false),
+        TokenStatus::Revoked => ("revoked", false),
+    };
+    let note = match (grace_until, v.revoked_at) {
+        (Some(g), _) => format!("rotated; stops working at {}", ts(g)),
+        (None, Some(r)) => format!("revoked {}", ts(r)),
+        _ => String::new(),
+    };
+    TokenRow {
+        id: v.id.to_string(),
+        hint: v.hint,
+        created: ts(v.created_at),
+        created_by: created_by(&v.created_by),
+        expires: ts_or(v.expires_at, "never"),
+        last_used: ts_or(v.last_used_at, "never"),
+        name: v.name,
+        status,
+        note,
+        active,
+    }
+}
+
+async fn page(
+    state: &AppState,
+    session: &PortalSession,
+    ctx: &OrgCtx,
+    id: ServiceAccountId,
+    notice: Option<&str>,
+    new_token: Option<NewToken>,
+) -> PageResult {
+    let org = ctx.org_id();
+    let back = format!("{}#service-accounts", org_url(ctx));
+    ctx.require(Action::View, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    let now = state.now();
+    let store = &state.store;
+    let sa = store.get_service_account(now, org, id).await?;
+    let can_assign = ctx.allows(Action::Update, &Resource::Groups);
+    let can_view_tokens = ctx.allows(Action::View, &Resource::ServiceTokens);
+    let assignable = if can_assign {
+        collect(|p| async move { store.list_groups(org, &p).await })
+            .await?
+            .into_iter()
+            .filter(|g| !sa.groups.iter().any(|mine| mine.id == g.id))
+            .map(|g| {
+                Choice::new(
+                    g.id,
+                    format!("{} ({}, {})", g.name, g.role.as_str(), g.scope.kind_str()),
+                    false,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let tokens = if can_view_tokens {
+        let mut records =
+            collect(|p| async move { store.list_service_tokens(org, id, &p).await }).await?;
+        // Newest first (ids are time-ordered).
+        records.reverse();
+        records
+            .into_iter()
+            .map(|r| {
+                let grace = r.revoked_at.filter(|at| *at > now);
+                token_row(r.view(now), grace)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let max_days = ctx.organization().settings.max_token_lifetime_days;
+    let url = sa_url(ctx, sa.id);
+    let mut layout = org_layout(session, ctx, &sa.name).notice(notice);
+    if new_token.is_some() {
+        layout.replace_url = Some(url.clone());
+    }
+    let page = SaPage {
+        layout,
+        org_url: org_url(ctx),
+        url,
+        active: sa.status == ServiceAccountStatus::Active,
+        created: ts(sa.created_at),
+        created_by: created_by(&sa.created_by),
+        last_used: ts_or(sa.last_used_at, "never"),
+        groups: sa
+            .groups
+            .iter()
+            .map(|g| GroupItem {
+                id: g.id.to_string(),
+                name: g.name.clone(),
+            })
+            .collect(),
+        assignable,
+        can_edit: ctx.allows(Action::Update, &Resource::ServiceAccounts),
+        can_delete: ctx.allows(Action::Delete, &Resource::ServiceAccounts),
+        can_assign,
+        can_view_tokens,
+        can_create_tokens: ctx.allows(Action::Create, &Resource::ServiceTokens),
+        can_revoke_tokens: ctx.allows(Action::Delete, &Resource::ServiceTokens),
+        can_rotate_tokens: ctx.allows(Action::Update, &Resource::ServiceTokens),
+        tokens,
+        active_tokens: sa.active_token_count,
+        new_token,
+        expiry_choices: expiry_choices(max_days),
+        max_days,
+        tomorrow: (now + Duration::days(1)).format("%Y-%m-%d").to_string(),
+        name: sa.name,
+        description: sa.description,
+    };
+    Ok(render(&page))
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    q: QueryMap,
+) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    page(&state, &session, &ctx, id, q.get("done"), None).await
+}
+
+async fn tokens_anchor(ctx: OrgCtx, ids: Ids) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    Ok(Redirect::to(&format!("{}#tokens", sa_url(&ctx, id))).into_response())
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    let patch = ServiceAccountPatch {
+        name: Some(validate::slug_name("name", form.text("name").trim()).or_back(&back)?),
+        description: Some(
+            validate::description("description", form.text("description").trim()).or_back(&back)?,
+        ),
+        status: None,
+    };
+    state
+        .store
+        .update_service_account(ctx.meta(), state.now(), ctx.org_id(), id, patch)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=sa_saved")).into_response())
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    let status = ServiceAccountStatus::parse(form.text("status"))
+        .ok_or_else(|| Error::validation("status", "the status must be active or disabled"))
+        .or_back(&back)?;
+    state
+        .store
+        .update_service_account(
+            ctx.meta(),
+            state.now(),
+            ctx.org_id(),
+            id,
+            ServiceAccountPatch {
+                status: Some(status),
+                ..Default::default()
+            },
+        )
+        .await
+        .or_back(&back)?;
+    let done = match status {
+        ServiceAccountStatus::Active => "sa_enabled",
+        ServiceAccountStatus::Disabled => "sa_disabled",
+    };
+    Ok(Redirect::to(&format!("{back}?done={done}")).into_response())
+}
+
+async fn delete_page(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Delete, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    let sa = state
+        .store
+        .get_service_account(state.now(), ctx.org_id(), id)
+        .await?;
+    Ok(render(&ConfirmPage::new(
+        org_layout(&session, &ctx, "Delete service account"),
+        format!("Delete the service account {}?", sa.name),
+        format!(
+            "Its {} active token(s) are revoked at once, and it leaves every group and the \
+             organization. This cannot be undone.",
+            sa.active_token_count
+        ),
+        format!("{back}/delete"),
+        "Delete service account",
+        back,
+    )))
+}
+
+async fn delete(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Delete, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    state
+        .store
+        .delete_service_account(ctx.meta(), state.now(), ctx.org_id(), id)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!(
+        "{}?done=sa_deleted#service-accounts",
+        org_url(&ctx)
+    ))
+    .into_response())
+}
+
+async fn assign(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::Groups)
+        .or_back(&back)?;
+    let group: GroupId = form
+        .text("group_id")
+        .parse()
+        .map_err(|_| Error::validation("group_id", "choose a group"))
+        .or_back(&back)?;
+    let sa = state
+        .store
+        .get_service_account(state.now(), ctx.org_id(), id)
+        .await?;
+    state
+        .store
+        .add_group_member(ctx.meta(), state.now(), ctx.org_id(), group, sa.member_id)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=sa_group_added")).into_response())
+}
+
+async fn unassign(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::Groups)
+        .or_back(&back)?;
+    let group: GroupId = ids.id("group_id")?;
+    let sa = state
+        .store
+        .get_service_account(state.now(), ctx.org_id(), id)
+        .await?;
+    state
+        .store
+        .remove_group_member(ctx.meta(), state.now(), ctx.org_id(), group, sa.member_id)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=sa_group_removed")).into_response())
+}
+
+/// The expiry chosen on the generate form.
+fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+    match form.text("expires_in") {
+        "never" => Ok(None),
+        "custom" => {
+            let date = NaiveDate::parse_from_str(form.text("expires_on").trim(), "%Y-%m-%d")
+                .map_err(|_| Error::validation("expires_at", "choose the expiry date"))?;
+            let at = date
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+                .ok_or_else(|| Error::validation("expires_at", "choose the expiry date"))?;
+            if at <= now {
+                return Err(Error::validation(
+                    "expires_at",
+                    "the expiry date must be in the future",
+                ));
+            }
+            Ok(Some(at))
+        }
+        days => match days.parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => Ok(Some(now + Duration::days(d))),
+            _ => Err(Error::validation(
+                "expires_at",
+                "choose when the token expires",
+            )),
+        },
+    }
+}
+
+async fn generate(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = format!("{}#tokens", sa_url(&ctx, id));
+    ctx.require(Action::Create, &Resource::ServiceTokens)
+        .or_back(&back)?;
+    let expires_at = expiry_from(&form, state.now()).or_back(&back)?;
+    let (view, secret) = issue_token(&state, &ctx, id, form.text("name"), expires_at)
+        .await
+        .or_back(&back)?;
+    let new = NewToken {
+        value: secret.reveal(),
+        name: view.name,
+        expires: ts_or(view.expires_at, "never"),
+        rotated: None,
+    };
+    page(&state, &session, &ctx, id, None, Some(new)).await
+}
+
+async fn token_of(
+    state: &AppState,
+    ctx: &OrgCtx,
+    ids: &Ids,
+) -> Result<(ServiceAccountId, TokenView, String), PortalError> {
+    let sa: ServiceAccountId = ids.id("sa_id")?;
+    let token: TokenId = ids.id("token_id")?;
+    let rec = state
+        .store
+        .get_service_token(ctx.org_id(), sa, token)
+        .await?;
+    Ok((sa, rec.view(state.now()), sa_url(ctx, sa)))
+}
+
+async fn revoke_page(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+) -> PageResult {
+    ctx.require(Action::Delete, &Resource::ServiceTokens)
+        .or_back(&org_url(&ctx))?;
+    let (_, t, back) = token_of(&state, &ctx, &ids).await?;
+    Ok(render(&ConfirmPage::new(
+        org_layout(&session, &ctx, "Revoke token"),
+        format!("Revoke the token {} (…{})?", t.name, t.hint),
+        "Anything that uses it is refused from its next request. This cannot be undone.",
+        format!("{back}/tokens/{}/revoke", t.id),
+        "Revoke token",
+        format!("{back}#tokens"),
+    )))
+}
+
+async fn revoke(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
+    ctx.require(Action::Delete, &Resource::ServiceTokens)
+        .or_back(&org_url(&ctx))?;
+    let (sa, t, back) = token_of(&state, &ctx, &ids).await?;
+    state
+        .store
+        .revoke_service_token(ctx.meta(), state.now(), ctx.org_id(), sa, t.id)
+        .await
+        .or_back(&back)?;
+    Ok(Redirect::to(&format!("{back}?done=token_revoked#tokens")).into_response())
+}
+
+const GRACE_CHOICES: [(i64, &str); 4] = [
+    (0, "immediately"),
+    (300, "after 5 minutes"),
+    (3600, "after 1 hour"),
+    (86_400, "after 24 hours"),
+];
+
+async fn rotate_page(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+) -> PageResult {
+    ctx.require(Action::Update, &Resource::ServiceTokens)
+        .or_back(&org_url(&ctx))?;
+    let (_, t, back) = token_of(&state, &ctx, &ids).await?;
+    if t.status != TokenStatus::Active {
+        return Err(PortalError::from(Error::conflict(
+            "token_id",
+            "only an active token can be rotated",
+        ))
+        .back(format!("{back}#tokens")));
+    }
+    let mut confirm = ConfirmPage::new(
+        org_layout(&session, &ctx, "Rotate token"),
+        format!("Rotate the token {} (…{})?", t.name, t.hint),
+        "A new token with the same name replaces it, keeping its lifetime counted from now \
+         (within the organization's limit). The new token is shown once. Choose when the old \
+         one stops working:",
+        format!("{back}/tokens/{}/rotate", t.id),
+        "Rotate token",
+        format!("{back}#tokens"),
+    );
+    confirm.grace_choices = GRACE_CHOICES
+        .iter()
+        .map(|(secs, label)| Choice::new(secs, *label, *secs == 0))
+        .collect();
+    Ok(render(&confirm))
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    ctx.require(Action::Update, &Resource::ServiceTokens)
+        .or_back(&org_url(&ctx))?;
+    let (sa, old, back) = token_of(&state, &ctx, &ids).await?;
+    let back = format!("{back}#tokens");
+    let grace = form
+        .text("grace_period_seconds")
+        .parse::<i64>()
+        .map_err(|_| {
+            Error::validation(
+                "grace_period_seconds",
+                "choose when the old token stops working",
+            )
+        })
+        .or_back(&back)?;
+    let (view, secret) = rotate_secret(
+        &state,
+        ctx.meta(),
+        ctx.org_id(),
+        ctx.organization().settings,
+        sa,
+        old.id,
+        RotateBody {
+            grace_period_seconds: Some(grace),
+            expires_at: None,
+        },
+    )
+    .await
+    .or_back(&back)?;
+    let rotated = if grace == 0 {
+        format!("The old token …{} has stopped working.", old.hint)
+    } else {
+        format!(
+            "The old token …{} keeps working until {}, then stops.",
+            old.hint,
+            ts(state.now() + Duration::seconds(grace))
+        )
+    };
+    let new = NewToken {
+        value: secret.reveal(),
+        name: view.name,
+        expires: ts_or(view.expires_at, "never"),
+        rotated: Some(rotated),
+    };
+    page(&state, &session, &ctx, sa, None, Some(new)).await
+}
