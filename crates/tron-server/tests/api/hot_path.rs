@@ -336,6 +336,33 @@ async fn multi_instance_invalidation_on_postgres() {
     .await;
     delays.push(("token revocation", d));
 
+    // The listener loses its connection: it reconnects and flushes, so a
+    // change made meanwhile is still honoured.
+    let (t2_id, t2) = a
+        .service_token(&a.root, &f.org, &f.sa, json!({"name": "second"}))
+        .await;
+    assert_eq!(b.get("/me", &t2).await.0, StatusCode::OK);
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&a.database_url)
+        .await
+        .expect("connect");
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(&admin)
+    .await
+    .expect("terminate listeners");
+    assert!(!killed.is_empty(), "the listeners' connections were found");
+    a.delete(&format!("{sa_path}/tokens/{t2_id}"), &a.root)
+        .await;
+    let d = until(Duration::from_secs(5), async || {
+        b.get("/me", &t2).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    delays.push(("token revocation while the listener reconnects", d));
+
     for (what, d) in &delays {
         match d {
             Some(d) => println!(
