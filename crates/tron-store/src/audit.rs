@@ -134,7 +134,7 @@ impl Store {
                 args.push(Arg::S(v.clone()));
                 args.push(Arg::I(v.chars().count() as i64));
                 sql.push_str(&format!(
-                    " AND substr(action, 1, ${}) = ${}",
+                    " AND substr(action, 1, CAST(${} AS INTEGER)) = ${}",
                     args.len(),
                     args.len() - 1
                 ));

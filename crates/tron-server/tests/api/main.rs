@@ -2,6 +2,7 @@
 //! `contract!` list runs on SQLite and on PostgreSQL.
 mod kit;
 
+mod audit;
 mod foundation;
 mod hot_path;
 mod portal;
