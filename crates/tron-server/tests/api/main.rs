@@ -3,6 +3,7 @@
 mod kit;
 
 mod audit;
+mod client;
 mod foundation;
 mod hot_path;
 mod portal;
