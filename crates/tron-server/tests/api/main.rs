@@ -3,8 +3,8 @@
 mod kit;
 
 mod audit;
-mod client;
 mod foundation;
+mod client;
 mod hot_path;
 mod portal;
 mod rbac;
