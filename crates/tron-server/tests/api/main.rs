@@ -4,8 +4,10 @@ mod kit;
 
 mod audit;
 mod foundation;
-mod client;
 mod hot_path;
 mod portal;
 mod rbac;
 mod service_accounts;
+
+// The typed client (tron-client) end to end.
+mod client;
