@@ -9,6 +9,9 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
+use tron_client::{
+    Client, NewApplication, NewGroup, NewServiceAccount, NewToken, NewUser, Role, Scope, Uuid,
+};
 use tron_core::clock::OffsetClock;
 use tron_core::token::ServerSecret;
 use tron_server::{AppState, Config};
@@ -60,11 +63,18 @@ pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
     }
 }
 
+/// An id the kit handed out as a string.
+pub fn id(s: &str) -> Uuid {
+    s.parse().unwrap_or_else(|_| panic!("{s:?} is not an id"))
+}
+
 pub struct TestServer {
     pub db: Db,
     pub base: String,
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    /// The typed client, presenting no token; see [`TestServer::client`].
+    pub api: Client,
     pub clock: OffsetClock,
     pub store: Store,
     pub state: AppState,
@@ -116,11 +126,14 @@ impl TestServer {
             .expect("serve");
         });
         let http = reqwest::Client::builder().build().expect("client");
+        let base = format!("http://{addr}");
+        let api = Client::with_http_client(base.clone(), http.clone());
         let mut s = TestServer {
             db,
-            base: format!("http://{addr}"),
+            base,
             addr,
             http,
+            api,
             clock,
             store,
             state,
@@ -202,56 +215,62 @@ impl TestServer {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// The typed client presenting `token`.
+    pub fn client(&self, token: &str) -> Client {
+        self.api.with_token(token)
+    }
+
+    /// The typed client presenting no token.
+    pub fn anon(&self) -> Client {
+        self.api.clone()
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({"email": email, "password": password})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
-        body["token"].as_str().expect("token").to_owned()
+        let session = self
+            .anon()
+            .login(email, password)
+            .await
+            .unwrap_or_else(|e| panic!("login {email}: {e}"));
+        session.token.into_inner()
     }
 
     /// Creates a user (as the superuser) and logs it in.
     pub async fn user(&self, email: &str) -> (String, String) {
-        let (status, body) = self
-            .post(
-                "/users",
-                &self.root,
-                json!({"email": email, "name": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let id = body["id"].as_str().expect("id").to_owned();
-        (id, self.login(email, PASSWORD).await)
+        let user = self
+            .client(&self.root)
+            .create_user(&NewUser {
+                email: email.into(),
+                name: email.into(),
+                password: PASSWORD.into(),
+                is_superuser: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create user {email}: {e}"));
+        (user.id.to_string(), self.login(email, PASSWORD).await)
     }
 
     /// Creates an organization as `token`; returns its id.
     pub async fn org(&self, token: &str, name: &str) -> String {
-        let (status, body) = self
-            .post("/organizations", token, json!({"name": name}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("id").to_owned()
+        let org = self
+            .client(token)
+            .create_organization(name)
+            .await
+            .unwrap_or_else(|e| panic!("create organization {name}: {e}"));
+        org.id.to_string()
     }
 
     /// Adds a user to an organization; returns the member id.
     pub async fn add_member(&self, admin: &str, org: &str, email: &str) -> String {
-        let (status, body) = self
-            .post(
-                &format!("/organizations/{org}/members"),
-                admin,
-                json!({"email": email}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("id").to_owned()
+        let member = self
+            .client(admin)
+            .add_member(id(org), email)
+            .await
+            .unwrap_or_else(|e| panic!("add member {email}: {e}"));
+        member.id.to_string()
     }
 
-    /// Creates a group; returns its id.
+    /// Creates a group; returns its id. `role` and `scope` are as on the
+    /// wire (`"viewer"`, `{"type": "organization"}`).
     pub async fn group(
         &self,
         admin: &str,
@@ -260,69 +279,73 @@ impl TestServer {
         role: &str,
         scope: Value,
     ) -> String {
-        let (status, body) = self
-            .post(
-                &format!("/organizations/{org}/groups"),
-                admin,
-                json!({"name": name, "role": role, "scope": scope}),
+        let role: Role = serde_json::from_value(json!(role)).expect("a role");
+        let scope: Scope = serde_json::from_value(scope).expect("a scope");
+        let group = self
+            .client(admin)
+            .create_group(
+                id(org),
+                &NewGroup {
+                    name: name.into(),
+                    description: None,
+                    role,
+                    scope,
+                },
             )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("id").to_owned()
+            .await
+            .unwrap_or_else(|e| panic!("create group {name}: {e}"));
+        group.id.to_string()
     }
 
     pub async fn join(&self, admin: &str, org: &str, group: &str, member: &str) {
-        let (status, body) = self
-            .put(
-                &format!("/organizations/{org}/groups/{group}/members/{member}"),
-                admin,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        self.client(admin)
+            .add_group_member(id(org), id(group), id(member))
+            .await
+            .unwrap_or_else(|e| panic!("add {member} to group {group}: {e}"));
     }
 
     pub async fn env(&self, token: &str, org: &str, name: &str) -> String {
-        let (status, body) = self
-            .post(
-                &format!("/organizations/{org}/environments"),
-                token,
-                json!({"name": name}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("id").to_owned()
+        let env = self
+            .client(token)
+            .create_environment(id(org), name)
+            .await
+            .unwrap_or_else(|e| panic!("create environment {name}: {e}"));
+        env.id.to_string()
     }
 
     pub async fn app(&self, token: &str, org: &str, name: &str) -> String {
-        let (status, body) = self
-            .post(
-                &format!("/organizations/{org}/applications"),
-                token,
-                json!({"name": name}),
+        let app = self
+            .client(token)
+            .create_application(
+                id(org),
+                &NewApplication {
+                    name: name.into(),
+                    repository: None,
+                },
             )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("id").to_owned()
+            .await
+            .unwrap_or_else(|e| panic!("create application {name}: {e}"));
+        app.id.to_string()
     }
 
     /// Creates a service account; returns `(id, member_id)`.
     pub async fn service_account(&self, admin: &str, org: &str, name: &str) -> (String, String) {
-        let (status, body) = self
-            .post(
-                &format!("/organizations/{org}/service-accounts"),
-                admin,
-                json!({"name": name}),
+        let sa = self
+            .client(admin)
+            .create_service_account(
+                id(org),
+                &NewServiceAccount {
+                    name: name.into(),
+                    description: None,
+                },
             )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        (
-            body["id"].as_str().expect("id").to_owned(),
-            body["member_id"].as_str().expect("member").to_owned(),
-        )
+            .await
+            .unwrap_or_else(|e| panic!("create service account {name}: {e}"));
+        (sa.id.to_string(), sa.member_id.to_string())
     }
 
-    /// Mints a service token; returns `(token_id, plaintext)`.
+    /// Mints a service token; `body` is `{name, expires_at?}`. Returns
+    /// `(token_id, plaintext)`.
     pub async fn service_token(
         &self,
         admin: &str,
@@ -330,18 +353,13 @@ impl TestServer {
         sa: &str,
         body: Value,
     ) -> (String, String) {
-        let (status, resp) = self
-            .post(
-                &format!("/organizations/{org}/service-accounts/{sa}/tokens"),
-                admin,
-                body,
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{resp}");
-        (
-            resp["id"].as_str().expect("id").to_owned(),
-            resp["token"].as_str().expect("token").to_owned(),
-        )
+        let body: NewToken = serde_json::from_value(body).expect("{name, expires_at?}");
+        let created = self
+            .client(admin)
+            .create_service_token(id(org), id(sa), &body)
+            .await
+            .unwrap_or_else(|e| panic!("create service token: {e}"));
+        (created.item.id.to_string(), created.token.into_inner())
     }
 
     pub fn advance(&self, by: chrono::Duration) {

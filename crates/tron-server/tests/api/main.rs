@@ -8,3 +8,6 @@ mod hot_path;
 mod portal;
 mod rbac;
 mod service_accounts;
+
+// The typed client (tron-client) end to end.
+mod client;
