@@ -229,40 +229,17 @@ impl Store {
         org: OrganizationId,
         id: EnvironmentId,
     ) -> Result<Environment> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
-        // Serializes with group changes, which lock the organization too:
-        // otherwise a group created or re-scoped concurrently could check
-        // that this id exists, then commit it into its scope after the
-        // clean-up below ran.
-        self.lock_org(&mut tx, org).await?;
-        let env = row_to_env(&get_row(&mut tx, "environments", org, id.to_string()).await?)?;
-        sqlx::query::<Any>(
-            "DELETE FROM group_scope_items WHERE resource_id = $1 \
-             AND group_id IN (SELECT id FROM org_groups WHERE organization_id = $2)",
-        )
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query::<Any>("DELETE FROM environments WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        record(
-            &mut tx,
-            Some(org),
-            meta,
-            now,
-            "environment.delete",
-            Target::new("environment", id, env.name.clone()),
-            json!({"name": env.name}),
-        )
-        .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
-        Ok(env)
+        let row = self
+            .delete_scoped_resource(
+                meta,
+                now,
+                org,
+                "environments",
+                "environment",
+                id.to_string(),
+            )
+            .await?;
+        row_to_env(&row)
     }
 
     pub async fn list_applications(
@@ -375,6 +352,8 @@ impl Store {
         Ok(app)
     }
 
+    /// Deletes the application and its instances, and takes it out of every
+    /// group scope of the organization.
     pub async fn delete_application(
         &self,
         meta: &RequestMeta,
@@ -382,40 +361,69 @@ impl Store {
         org: OrganizationId,
         id: ApplicationId,
     ) -> Result<Application> {
+        let row = self
+            .delete_scoped_resource(
+                meta,
+                now,
+                org,
+                "applications",
+                "application",
+                id.to_string(),
+            )
+            .await?;
+        row_to_app(&row)
+    }
+
+    /// Deletes an environment or an application (`kind`, a row of `table`):
+    /// its instances go with it (foreign keys), it leaves every group scope
+    /// of the organization, and `{kind}.delete` is recorded. Returns the
+    /// deleted row.
+    async fn delete_scoped_resource(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        org: OrganizationId,
+        table: &'static str,
+        kind: &'static str,
+        id: String,
+    ) -> Result<AnyRow> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
         // Serializes with group changes, which lock the organization too:
         // otherwise a group created or re-scoped concurrently could check
         // that this id exists, then commit it into its scope after the
         // clean-up below ran.
         self.lock_org(&mut tx, org).await?;
-        let app = row_to_app(&get_row(&mut tx, "applications", org, id.to_string()).await?)?;
+        let row = get_row(&mut tx, table, org, id.clone()).await?;
+        let name = get_str(&row, "name")?;
         sqlx::query::<Any>(
             "DELETE FROM group_scope_items WHERE resource_id = $1 \
              AND group_id IN (SELECT id FROM org_groups WHERE organization_id = $2)",
         )
-        .bind(id.to_string())
+        .bind(id.clone())
         .bind(org.to_string())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query::<Any>("DELETE FROM applications WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query::<Any>(&format!(
+            "DELETE FROM {table} WHERE organization_id = $1 AND id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         record(
             &mut tx,
             Some(org),
             meta,
             now,
-            "application.delete",
-            Target::new("application", id, app.name.clone()),
-            json!({"name": app.name}),
+            &format!("{kind}.delete"),
+            Target::new(kind, id, name.clone()),
+            json!({"name": name}),
         )
         .await?;
         self.commit(tx, &[Invalidation::Organization(org)]).await?;
-        Ok(app)
+        Ok(row)
     }
 
     /// Instances of one application, restricted to the visible
