@@ -7,9 +7,11 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod cache;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod password;
 pub mod portal;
 pub mod ratelimit;
@@ -144,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api)
+        .merge(docs::router())
         .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -153,6 +156,16 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+        // The portal's pages set `same-origin` themselves (its forms post
+        // back); everything else sends no referrer at all.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("cache-control"),

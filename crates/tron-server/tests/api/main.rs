@@ -4,6 +4,7 @@ mod kit;
 
 mod foundation;
 mod hot_path;
+mod openapi;
 mod portal;
 mod rbac;
 mod service_accounts;
