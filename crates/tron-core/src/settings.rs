@@ -26,9 +26,10 @@ impl Default for OrganizationSettings {
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     /// `null` removes the limit.
-    #[serde(default, deserialize_with = "crate::validate::double_option")]
+    #[serde(default, deserialize_with = "crate::validate::double_option_int")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     pub max_token_lifetime_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::validate::opt_int")]
     #[schema(minimum = 1, maximum = 10_000_000)]
     pub service_token_rate_limit_per_minute: Option<i64>,
 }

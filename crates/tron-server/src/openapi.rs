@@ -63,8 +63,10 @@ pub struct ListQuery {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    #[param(format = Uuid)]
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(
+        pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     cursor: Option<String>,
 }
 
@@ -217,6 +219,14 @@ fn add_error(op: &mut Operation, status: u16, description: &str) {
 
 /// Adds what follows from the route's shape (see the module's comment).
 fn complete(path: &str, method: &str, op: &mut Operation) {
+    // Unique operation ids (handlers' names repeat across modules):
+    // `patch_users_id`, `get_organizations_org_groups`, …
+    let words: Vec<&str> = path
+        .trim_start_matches("/api/v1")
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    op.operation_id = Some(format!("{method}_{}", words.join("_")));
     // Path parameters: every `{name}` is a UUID.
     let params = op.parameters.get_or_insert_with(Vec::new);
     let names: Vec<&str> = path

@@ -38,7 +38,7 @@ pub struct AccessDecision {
 #[utoipa::path(get, path = "/organizations/{org}/access-check", tag = "access",
     params(
         ("resource" = String, Query, description = "`organization`, `environments`, `applications`, `environment:<id>`, `application:<id>`, `instance:<app>:<env>`, `members`, `groups`, `service_accounts`, `service_tokens` or `audit_events`."),
-        ("action" = Action, Query, description = "What the principal would do."),
+        ("action" = inline(Action), Query, description = "What the principal would do."),
         ("member_id" = Option<uuid::Uuid>, Query, description = "Ask about another member (admins); the caller by default."),
     ),
     responses((status = 200, description = "The decision and the groups that grant it.", body = AccessDecision)))]

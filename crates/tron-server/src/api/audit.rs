@@ -72,7 +72,7 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
 
 #[utoipa::path(get, path = "/organizations/{org}/audit-events", tag = "audit",
     params(crate::openapi::ListQuery,
-        ("actor_type" = Option<tron_core::principal::ActorType>, Query, description = "Only events by this kind of actor."),
+        ("actor_type" = inline(Option<tron_core::principal::ActorType>), Query, description = "Only events by this kind of actor."),
         ("actor_id" = Option<String>, Query, description = "Only events by this actor."),
         ("action" = Option<String>, Query, description = "An exact action, or a prefix ending in `.*`."),
         ("target_id" = Option<String>, Query, description = "Only events about this target."),
@@ -96,7 +96,7 @@ async fn organization(
 
 #[utoipa::path(get, path = "/audit-events", tag = "audit",
     params(crate::openapi::ListQuery,
-        ("actor_type" = Option<tron_core::principal::ActorType>, Query, description = "Only events by this kind of actor."),
+        ("actor_type" = inline(Option<tron_core::principal::ActorType>), Query, description = "Only events by this kind of actor."),
         ("actor_id" = Option<String>, Query, description = "Only events by this actor."),
         ("action" = Option<String>, Query, description = "An exact action, or a prefix ending in `.*`."),
         ("target_id" = Option<String>, Query, description = "Only events about this target."),

@@ -88,8 +88,13 @@ async fn list(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateGroup)]
 struct CreateBody {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: String,
     #[serde(default)]
     #[schema(max_length = 1000)]
@@ -147,8 +152,13 @@ async fn get_one(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateGroup)]
 struct PatchBody {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: Option<String>,
     #[schema(max_length = 1000)]
     description: Option<String>,

@@ -408,7 +408,7 @@ async fn revoke_token(
 #[serde(deny_unknown_fields)]
 pub struct RotateBody {
     /// How long the old token stays active (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
     #[schema(minimum = 0, maximum = 86400)]
     pub grace_period_seconds: Option<i64>,
     /// In the future; by default the old token's lifetime from now.

@@ -65,8 +65,13 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateOrganization)]
 struct CreateBody {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: String,
 }
 
@@ -95,8 +100,13 @@ async fn get_one(ctx: OrgCtx) -> ApiResult<Json<Value>> {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateOrganization)]
 struct PatchBody {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: Option<String>,
     /// Merged into the current settings.
     settings: Option<SettingsPatch>,
@@ -144,7 +154,7 @@ async fn remove(State(state): State<AppState>, ctx: OrgCtx) -> ApiResult<StatusC
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
-    params(crate::openapi::ListQuery, ("principal_type" = Option<tron_store::models::PrincipalType>, Query, description = "Only users or only service accounts.")),
+    params(crate::openapi::ListQuery, ("principal_type" = inline(Option<tron_store::models::PrincipalType>), Query, description = "Only users or only service accounts.")),
     responses((status = 200, description = "Members.", body = Page<Member>)))]
 async fn list_members(
     State(state): State<AppState>,
@@ -175,7 +185,11 @@ async fn list_members(
 #[serde(deny_unknown_fields)]
 struct AddMemberBody {
     /// An existing user's email.
-    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\s@]+@[^\s@]+$")]
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@\u0000-\u001F\u007F-\u009F]+$"
+    )]
     email: String,
 }
 

@@ -42,8 +42,9 @@ pub fn router() -> Router<AppState> {
 }
 
 fn image(field: &str, s: &str) -> Result<String, ApiError> {
-    let ok =
-        !s.is_empty() && s.len() <= 512 && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    let ok = !s.is_empty()
+        && s.chars().count() <= 512
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(s.to_owned())
     } else {
@@ -211,7 +212,11 @@ struct AppBody {
     )]
     name: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 512, pattern = r"^[^\p{Cc}]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
     repository: Option<String>,
 }
 
@@ -266,7 +271,7 @@ struct AppPatch {
     name: Option<String>,
     /// `null` removes it.
     #[serde(default, deserialize_with = "tron_core::validate::double_option")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 512, pattern = r"^[^\p{Cc}]+$")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 512, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
     repository: Option<Option<String>>,
 }
 
@@ -412,10 +417,14 @@ async fn get_instance(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstanceBody {
-    #[schema(min_length = 1, max_length = 512, pattern = r"^[^\s\p{Cc}]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]+$"
+    )]
     image: String,
     /// Default 1.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
     #[schema(minimum = 0, maximum = 1000)]
     replicas: Option<i64>,
 }
@@ -518,10 +527,18 @@ async fn list_deployments(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeployBody {
-    #[schema(min_length = 1, max_length = 512, pattern = r"^[^\s\p{Cc}]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]+$"
+    )]
     image: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 512, pattern = r"^[^\p{Cc}]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
     version: Option<String>,
 }
 

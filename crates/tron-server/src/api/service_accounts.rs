@@ -67,6 +67,7 @@ async fn list(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateServiceAccount)]
 struct CreateBody {
     #[schema(
         min_length = 1,
@@ -121,6 +122,7 @@ async fn get_one(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateServiceAccount)]
 struct PatchBody {
     #[schema(
         min_length = 1,
@@ -391,7 +393,7 @@ async fn rotate_token(
 #[serde(deny_unknown_fields)]
 pub struct SelfRotateBody {
     /// How long the old token stays active (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
     #[schema(minimum = 0, maximum = 86400)]
     grace_period_seconds: Option<i64>,
 }

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RevokeLeaked)]
 struct Body {
     /// Strings that may be tokens of any kind; others are skipped.
     #[schema(max_items = 1000)]

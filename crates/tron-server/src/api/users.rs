@@ -35,10 +35,19 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateUser)]
 struct CreateBody {
-    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\s@]+@[^\s@]+$")]
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@\u0000-\u001F\u007F-\u009F]+$"
+    )]
     email: String,
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: String,
     #[schema(min_length = 12, max_length = 1024)]
     password: String,
@@ -94,8 +103,13 @@ async fn get_one(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateUser)]
 struct PatchBody {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: Option<String>,
     #[schema(min_length = 12, max_length = 1024)]
     password: Option<String>,
