@@ -37,7 +37,7 @@ pub struct AccessDecision {
 
 #[utoipa::path(get, path = "/organizations/{org}/access-check", tag = "access",
     params(
-        ("resource" = String, Query, description = "`organization`, `environments`, `applications`, `environment:<id>`, `application:<id>`, `instance:<app>:<env>`, `members`, `groups`, `service_accounts`, `service_tokens` or `audit_events`."),
+        ("resource" = String, Query, pattern = r"^(organization|environments|applications|members|groups|service_accounts|service_tokens|audit_events|environment:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|application:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|instance:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "`organization`, `environments`, `applications`, `environment:<id>`, `application:<id>`, `instance:<app>:<env>`, `members`, `groups`, `service_accounts`, `service_tokens` or `audit_events`."),
         ("action" = inline(Action), Query, description = "What the principal would do."),
         ("member_id" = Option<uuid::Uuid>, Query, description = "Ask about another member (admins); the caller by default."),
     ),

@@ -109,7 +109,8 @@ struct PatchBody {
     )]
     name: Option<String>,
     /// Merged into the current settings.
-    settings: Option<SettingsPatch>,
+    #[schema(value_type = Option<SettingsPatch>)]
+    settings: Option<serde_json::Map<String, Value>>,
 }
 
 #[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = PatchBody,
@@ -125,7 +126,15 @@ async fn update(
         .as_deref()
         .map(|n| validate::display_name("name", n))
         .transpose()?;
-    if let Some(s) = &body.settings {
+    // An object only: serde would read the struct from an array too.
+    let settings: Option<SettingsPatch> = body
+        .settings
+        .map(|m| {
+            serde_json::from_value(Value::Object(m))
+                .map_err(|e| Error::validation("settings", format!("settings is not valid: {e}")))
+        })
+        .transpose()?;
+    if let Some(s) = &settings {
         // Validate before writing, so the error names the field.
         ctx.organization().settings.merge(s)?;
     }
@@ -136,7 +145,7 @@ async fn update(
             state.now(),
             ctx.org_id(),
             name,
-            body.settings.as_ref(),
+            settings.as_ref(),
         )
         .await?;
     Ok(Json(json!(org)))

@@ -76,7 +76,10 @@ struct CreateBody {
     )]
     name: String,
     #[serde(default)]
-    #[schema(max_length = 1000)]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 
@@ -130,7 +133,10 @@ struct PatchBody {
         pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
     )]
     name: Option<String>,
-    #[schema(max_length = 1000)]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
     #[schema(value_type = Option<ServiceAccountStatus>)]
     status: Option<String>,

@@ -276,3 +276,23 @@ async fn security_headers_everywhere() {
     }
     s.stop().await;
 }
+
+/// Found by schemathesis: serde reads a struct from an array of its fields,
+/// so `[null, null]` passed as a PATCH body (and as `settings`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_must_be_objects() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let org = s.org(&s.root, "Objects").await;
+    let path = format!("/organizations/{org}");
+    let (st, body) = s
+        .patch(&path, &s.root, serde_json::json!([null, null]))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "validation_error");
+    let (st, body) = s
+        .patch(&path, &s.root, serde_json::json!({"settings": [null, 5]}))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "validation_error");
+    s.stop().await;
+}
