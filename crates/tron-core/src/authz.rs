@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{ApplicationId, EnvironmentId, GroupId};
 
 /// Roles ordered by an explicit rank, not by enum declaration order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -50,12 +50,18 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Scope {
     Organization,
-    Environment { environment_ids: Vec<EnvironmentId> },
-    Application { application_ids: Vec<ApplicationId> },
+    Environment {
+        #[schema(min_items = 1)]
+        environment_ids: Vec<EnvironmentId>,
+    },
+    Application {
+        #[schema(min_items = 1)]
+        application_ids: Vec<ApplicationId>,
+    },
 }
 
 impl Scope {
@@ -145,7 +151,7 @@ impl Resource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     View,

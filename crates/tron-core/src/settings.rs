@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrganizationSettings {
     pub max_token_lifetime_days: Option<u32>,
     pub service_token_rate_limit_per_minute: u32,
@@ -22,11 +22,15 @@ impl Default for OrganizationSettings {
 }
 
 /// A `PATCH` of the settings: only the fields present change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
-    #[serde(default, deserialize_with = "crate::validate::double_option")]
+    /// `null` removes the limit.
+    #[serde(default, deserialize_with = "crate::validate::double_option_int")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     pub max_token_lifetime_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::validate::opt_int")]
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub service_token_rate_limit_per_minute: Option<i64>,
 }
 

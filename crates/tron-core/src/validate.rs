@@ -53,7 +53,7 @@ pub fn description(field: &str, text: &str) -> Result<String> {
 
 pub fn email(field: &str, email: &str) -> Result<String> {
     let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
+    let valid = e.chars().count() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
         && matches!(e.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
     if valid {
@@ -93,6 +93,37 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(de).map(Some)
+}
+
+/// An optional integer that may also be written as a float without a
+/// fraction (`3.0`): JSON Schema's `integer` allows it.
+pub fn opt_int<'de, D>(de: D) -> std::result::Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Option::<serde_json::Number>::deserialize(de)?
+        .map(|n| {
+            number_to_int(&n).ok_or_else(|| {
+                serde::de::Error::custom(format!("invalid type: {n}, expected an integer"))
+            })
+        })
+        .transpose()
+}
+
+/// [`opt_int`] for a field where `null` and absent differ.
+pub fn double_option_int<'de, D>(de: D) -> std::result::Result<Option<Option<i64>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    opt_int(de).map(Some)
+}
+
+fn number_to_int(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 #[cfg(test)]

@@ -78,6 +78,13 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Bod
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
+    // Every body is an object: serde would otherwise read a struct from an
+    // array of its fields in order (`[null, null]`).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(BodyRejection::Invalid(
+            "The body must be a JSON object.".into(),
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let msg = e.to_string();
         // serde's messages name the field and the position; they never

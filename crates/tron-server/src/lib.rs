@@ -7,9 +7,11 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod cache;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod password;
 pub mod portal;
 pub mod ratelimit;
@@ -88,6 +90,22 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     resp
 }
 
+/// How long a request may take; then it answers `408 request_timeout` (the
+/// handler is dropped, and an open transaction rolls back).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn request_timeout(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => error_body(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request took too long.",
+            None,
+        ),
+    }
+}
+
 /// `RateLimit-*` headers on every response to a service token.
 async fn rate_headers(mut req: Request, next: Next) -> Response {
     let slot = RateSlot::default();
@@ -137,6 +155,15 @@ async fn method_not_allowed(req: axum::extract::Request) -> Response {
 }
 
 /// The whole application: API, operations endpoints and middleware.
+///
+/// Limits: bodies over 64 KiB answer `413`; a request taking more than
+/// [`REQUEST_TIMEOUT`] answers `408`. Header sizes are hyper's HTTP/1
+/// defaults: at most 100 headers, and the request head (request line and
+/// headers) must fit the ~400 KiB read buffer, else the connection gets
+/// `431`/is closed before any handler runs. Every response carries
+/// `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
+/// `Referrer-Policy: no-referrer` (the portal's pages: `same-origin`) and,
+/// unless the handler says otherwise, `Cache-Control: no-store`.
 pub fn app(state: AppState) -> Router {
     let api = api::router(&state);
     Router::new()
@@ -144,15 +171,27 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api)
+        .merge(docs::router())
         .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
+        .layer(middleware::from_fn(request_timeout))
         .layer(middleware::from_fn(rate_headers))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+        // The portal's pages set `same-origin` themselves (its forms post
+        // back); everything else sends no referrer at all.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("cache-control"),

@@ -250,7 +250,8 @@ pub struct PageRequest {
     pub after: Option<uuid::Uuid>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A page of a list: `next_cursor` is `null` on the last page.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

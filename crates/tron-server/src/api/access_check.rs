@@ -2,10 +2,13 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
 use tron_core::authz::{decide, Action, Resource};
+use tron_core::authz::{Role, Scope};
+use tron_core::ids::GroupId;
 use tron_core::ids::MemberId;
 use tron_core::Error;
+use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
 use crate::error::ApiResult;
@@ -16,11 +19,34 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/access-check", get(check))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct GrantedBy {
+    group_id: GroupId,
+    group_name: String,
+    role: Role,
+    scope: Scope,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessDecision {
+    allowed: bool,
+    /// Allowed as a platform superuser.
+    superuser: bool,
+    granted_by: Vec<GrantedBy>,
+}
+
+#[utoipa::path(get, path = "/organizations/{org}/access-check", tag = "access",
+    params(
+        ("resource" = String, Query, pattern = r"^(organization|environments|applications|members|groups|service_accounts|service_tokens|audit_events|environment:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|application:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|instance:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "`organization`, `environments`, `applications`, `environment:<id>`, `application:<id>`, `instance:<app>:<env>`, `members`, `groups`, `service_accounts`, `service_tokens` or `audit_events`."),
+        ("action" = inline(Action), Query, description = "What the principal would do."),
+        ("member_id" = Option<uuid::Uuid>, Query, description = "Ask about another member (admins); the caller by default."),
+    ),
+    responses((status = 200, description = "The decision and the groups that grant it.", body = AccessDecision)))]
 async fn check(
     State(state): State<AppState>,
     ctx: OrgCtx,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccessDecision>> {
     let resource = params
         .get("resource")
         .and_then(Resource::parse)
@@ -49,11 +75,22 @@ async fn check(
     let decision = decide(&grants, superuser, &resource, action).ok_or_else(|| {
         Error::validation("action", "this action does not apply to this resource")
     })?;
-    Ok(Json(json!({
-        "allowed": decision.allowed,
-        "superuser": decision.superuser,
-        "granted_by": decision.granted_by.iter().map(|g| json!({
-            "group_id": g.group_id, "group_name": g.group_name, "role": g.role, "scope": g.scope,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(AccessDecision {
+        allowed: decision.allowed,
+        superuser: decision.superuser,
+        granted_by: decision
+            .granted_by
+            .iter()
+            .map(|g| GrantedBy {
+                group_id: g.group_id,
+                group_name: g.group_name.clone(),
+                role: g.role,
+                scope: g.scope.clone(),
+            })
+            .collect(),
+    }))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(check))]
+pub struct Doc;

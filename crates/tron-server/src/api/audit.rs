@@ -9,6 +9,8 @@ use tron_core::authz::{Action, Resource};
 use tron_core::principal::ActorType;
 use tron_core::Error;
 use tron_store::audit::AuditFilter;
+use tron_store::models::AuditEvent;
+use tron_store::Page;
 
 use crate::access::OrgCtx;
 use crate::auth::Auth;
@@ -68,6 +70,15 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/audit-events", tag = "audit",
+    params(crate::openapi::ListQuery,
+        ("actor_type" = inline(Option<tron_core::principal::ActorType>), Query, description = "Only events by this kind of actor."),
+        ("actor_id" = Option<String>, Query, description = "Only events by this actor."),
+        ("action" = Option<String>, Query, description = "An exact action, or a prefix ending in `.*`."),
+        ("target_id" = Option<String>, Query, description = "Only events about this target."),
+        ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "From this time, inclusive."),
+        ("until" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Before this time."),),
+    responses((status = 200, description = "The organization's events, newest first.", body = Page<AuditEvent>)))]
 async fn organization(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -83,6 +94,15 @@ async fn organization(
     )))
 }
 
+#[utoipa::path(get, path = "/audit-events", tag = "audit",
+    params(crate::openapi::ListQuery,
+        ("actor_type" = inline(Option<tron_core::principal::ActorType>), Query, description = "Only events by this kind of actor."),
+        ("actor_id" = Option<String>, Query, description = "Only events by this actor."),
+        ("action" = Option<String>, Query, description = "An exact action, or a prefix ending in `.*`."),
+        ("target_id" = Option<String>, Query, description = "Only events about this target."),
+        ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "From this time, inclusive."),
+        ("until" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Before this time."),),
+    responses((status = 200, description = "Platform events (users, personal tokens, logins), newest first.", body = Page<AuditEvent>)))]
 async fn platform(
     State(state): State<AppState>,
     auth: Auth,
@@ -97,3 +117,7 @@ async fn platform(
             .await?
     )))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(organization, platform))]
+pub struct Doc;

@@ -9,6 +9,9 @@ use tron_core::authz::{Action, Resource, Role, Scope};
 use tron_core::ids::{GroupId, MemberId};
 use tron_core::{validate, Error};
 use tron_store::groups::{GroupPatch, NewGroup};
+use tron_store::models::{Group, Member};
+use tron_store::Page;
+use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
 use crate::error::{ApiError, ApiResult};
@@ -67,6 +70,8 @@ fn parse_scope(v: serde_json::Value) -> Result<Scope, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(crate::openapi::ListQuery),
+    responses((status = 200, description = "Groups.", body = Page<Group>)))]
 async fn list(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -81,16 +86,33 @@ async fn list(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateGroup)]
 struct CreateBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
+    #[schema(value_type = Role)]
     role: String,
+    #[schema(value_type = Scope)]
     scope: serde_json::Value,
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/groups", tag = "groups", request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new group.", body = Group),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -119,6 +141,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(group))))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups/{group_id}", tag = "groups",
+    responses((status = 200, description = "The group.", body = Group)))]
 async fn get_one(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -129,15 +153,32 @@ async fn get_one(
     Ok(Json(json!(state.store.get_group(ctx.org_id(), id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateGroup)]
 struct PatchBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: Option<String>,
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    #[schema(value_type = Option<Scope>)]
     scope: Option<serde_json::Value>,
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}/groups/{group_id}", tag = "groups", request_body = PatchBody,
+    responses(
+        (status = 200, description = "The updated group.", body = Group),
+        (status = 409, description = "The name is taken (`conflict`), or `last_admin`.", body = crate::openapi::ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -168,6 +209,11 @@ async fn update(
     )))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/groups/{group_id}", tag = "groups",
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 409, description = "`last_admin`.", body = crate::openapi::ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -182,6 +228,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups/{group_id}/members", tag = "groups", params(crate::openapi::ListQuery),
+    responses((status = 200, description = "The group's members.", body = Page<Member>)))]
 async fn list_members(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -199,6 +247,8 @@ async fn list_members(
     )))
 }
 
+#[utoipa::path(put, path = "/organizations/{org}/groups/{group_id}/members/{member_id}", tag = "groups",
+    responses((status = 204, description = "The member is in the group (idempotent).")))]
 async fn add_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -214,6 +264,11 @@ async fn add_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/groups/{group_id}/members/{member_id}", tag = "groups",
+    responses(
+        (status = 204, description = "The member is not in the group (idempotent)."),
+        (status = 409, description = "`last_admin`.", body = crate::openapi::ErrorBody),
+    ))]
 async fn remove_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -228,3 +283,16 @@ async fn remove_member(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    get_one,
+    update,
+    remove,
+    list_members,
+    add_member,
+    remove_member
+))]
+pub struct Doc;

@@ -13,6 +13,8 @@ use tron_core::{validate, Error};
 use tron_store::audit::Target;
 use tron_store::models::{TokenView, User};
 use tron_store::tokens::{NewToken, NewTokenOwner};
+use tron_store::Page;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::{anonymous_meta, Auth, Caller, ClientInfo};
 use crate::error::{ApiError, ApiResult};
@@ -54,32 +56,52 @@ pub fn mint(
     (secret, new)
 }
 
+#[derive(OpenApi)]
+#[openapi(paths(login, logout, me, list_tokens, create_token, revoke_token))]
+pub struct Doc;
+
 /// A freshly created object with its token, shown once.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WithToken<T: Serialize> {
     #[serde(flatten)]
     pub inner: T,
+    /// The secret, shown only in this response.
     pub token: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     email: String,
     password: String,
 }
 
+#[derive(Serialize, ToSchema)]
+struct LoginResponse {
+    /// A session token (`trn_ses_…`), shown only here.
+    token: String,
+    expires_at: DateTime<Utc>,
+    user: User,
+}
+
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "A new session.", body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`, or `principal_disabled`.", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many failures for this email or client address.", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoginResponse>> {
     let session = password_login(&state, &client, &body.email, body.password).await?;
-    Ok(Json(json!({
-        "token": session.token.reveal(),
-        "expires_at": session.expires_at,
-        "user": session.user,
-    })))
+    Ok(Json(LoginResponse {
+        token: session.token.reveal(),
+        expires_at: session.expires_at,
+        user: session.user,
+    }))
 }
 
 /// A session opened by a password login.
@@ -167,6 +189,11 @@ pub async fn password_login(
     })
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "The session token stops working."),
+        (status = 400, description = "The token is not a session token.", body = crate::openapi::ErrorBody),
+    ))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     if caller.principal.token_kind != TokenKind::Session {
         return Err(Error::bad_request(
@@ -187,31 +214,96 @@ pub async fn current_user(state: &AppState, auth: &Auth) -> Result<User, ApiErro
     Ok(state.store.get_user(id).await?)
 }
 
-async fn me(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum MePrincipalType {
+    User,
+    ServiceAccount,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MePrincipal {
+    #[serde(rename = "type")]
+    kind: MePrincipalType,
+    id: uuid::Uuid,
+    name: String,
+    /// Users only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    /// Users only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_superuser: Option<bool>,
+    /// Service accounts only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_id: Option<uuid::Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum MeTokenKind {
+    Session,
+    Personal,
+    Service,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MeToken {
+    id: TokenId,
+    kind: MeTokenKind,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MeResponse {
+    principal: MePrincipal,
+    token: MeToken,
+}
+
+#[utoipa::path(get, path = "/me", tag = "auth",
+    responses((status = 200, description = "The caller and its token.", body = MeResponse)))]
+async fn me(Auth(p): Auth) -> ApiResult<Json<MeResponse>> {
     let principal = match &p.kind {
         PrincipalKind::User {
             id,
             email,
             is_superuser,
-        } => json!({
-            "type": "user", "id": id, "name": p.name, "email": email, "is_superuser": is_superuser,
-        }),
+        } => MePrincipal {
+            kind: MePrincipalType::User,
+            id: id.0,
+            name: p.name.clone(),
+            email: Some(email.clone()),
+            is_superuser: Some(*is_superuser),
+            organization_id: None,
+        },
         PrincipalKind::ServiceAccount {
             id,
             organization_id,
-        } => json!({
-            "type": "service_account", "id": id, "name": p.name, "organization_id": organization_id,
-        }),
+        } => MePrincipal {
+            kind: MePrincipalType::ServiceAccount,
+            id: id.0,
+            name: p.name.clone(),
+            email: None,
+            is_superuser: None,
+            organization_id: Some(organization_id.0),
+        },
     };
-    let _ = &state;
-    Ok(Json(json!({
-        "principal": principal,
-        "token": {"id": p.token_id, "kind": p.token_kind.as_str(), "expires_at": p.token_expires_at},
-    })))
+    let kind = match p.token_kind {
+        TokenKind::Session => MeTokenKind::Session,
+        TokenKind::Personal => MeTokenKind::Personal,
+        TokenKind::Service => MeTokenKind::Service,
+    };
+    Ok(Json(MeResponse {
+        principal,
+        token: MeToken {
+            id: p.token_id,
+            kind,
+            expires_at: p.token_expires_at,
+        },
+    }))
 }
 
-#[derive(Serialize)]
-struct PersonalToken {
+#[derive(Serialize, ToSchema)]
+pub struct PersonalToken {
     id: TokenId,
     name: String,
     hint: String,
@@ -237,6 +329,8 @@ impl From<TokenView> for PersonalToken {
     }
 }
 
+#[utoipa::path(get, path = "/me/tokens", tag = "auth", params(crate::openapi::ListQuery),
+    responses((status = 200, description = "The caller's personal tokens.", body = Page<PersonalToken>)))]
 async fn list_tokens(
     State(state): State<AppState>,
     auth: Auth,
@@ -251,14 +345,19 @@ async fn list_tokens(
     Ok(Json(json!(page.map(|t| PersonalToken::from(t.view(now))))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenBody {
+    /// 1 to 100 characters, no control characters; trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// In the future.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(post, path = "/me/tokens", tag = "auth", request_body = CreateTokenBody,
+    responses((status = 201, description = "The new token, with its secret shown once.", body = WithToken<PersonalToken>)))]
 async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -288,6 +387,8 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(json!(body))))
 }
 
+#[utoipa::path(delete, path = "/me/tokens/{id}", tag = "auth",
+    responses((status = 204, description = "Revoked.")))]
 async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -303,11 +404,14 @@ async fn revoke_token(
 }
 
 /// Used by the rotate endpoints.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateBody {
-    #[serde(default)]
+    /// How long the old token stays active (default 0).
+    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
+    #[schema(minimum = 0, maximum = 86400)]
     pub grace_period_seconds: Option<i64>,
+    /// In the future; by default the old token's lifetime from now.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -1,5 +1,6 @@
 //! The HTTP API under `/api/v1`. Each area exposes `router()`; they are
 //! merged here, with every organization route behind the access context.
+use axum::routing::get;
 use axum::Router;
 
 use crate::access::organization_routes;
@@ -24,6 +25,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(service_accounts::router())
         .merge(audit::org_router());
     Router::new()
+        .route("/openapi.json", get(crate::openapi::serve_document))
         .merge(me::router())
         .merge(users::router())
         .merge(tokens::router())

@@ -11,6 +11,9 @@ use tron_core::principal::PrincipalKind;
 use tron_core::settings::SettingsPatch;
 use tron_core::{validate, Error};
 use tron_store::models::PrincipalType;
+use tron_store::models::{Member, Organization};
+use tron_store::Page;
+use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
 use crate::auth::{Auth, Caller};
@@ -30,6 +33,9 @@ pub fn org_router() -> Router<AppState> {
         .route("/members/{member_id}", delete(remove_member))
 }
 
+#[utoipa::path(get, path = "/organizations", tag = "organizations",
+    params(crate::openapi::ListQuery, ("all" = Option<bool>, Query, description = "Every organization (superusers).")),
+    responses((status = 200, description = "The caller's organizations.", body = Page<Organization>)))]
 async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiResult<Json<Value>> {
     let page = params.page()?;
     let all = params.bool("all")?;
@@ -57,12 +63,20 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateOrganization)]
 struct CreateBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: String,
 }
 
+#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateBody,
+    responses((status = 201, description = "The new organization; the caller is in its Administrators group.", body = Organization)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,18 +91,30 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(org))))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}", tag = "organizations",
+    responses((status = 200, description = "The organization.", body = Organization)))]
 async fn get_one(ctx: OrgCtx) -> ApiResult<Json<Value>> {
     ctx.require(Action::View, &Resource::Organization)?;
     Ok(Json(json!(ctx.organization())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateOrganization)]
 struct PatchBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: Option<String>,
-    settings: Option<SettingsPatch>,
+    /// Merged into the current settings.
+    #[schema(value_type = Option<SettingsPatch>)]
+    settings: Option<serde_json::Map<String, Value>>,
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = PatchBody,
+    responses((status = 200, description = "The updated organization.", body = Organization)))]
 async fn update(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -100,7 +126,15 @@ async fn update(
         .as_deref()
         .map(|n| validate::display_name("name", n))
         .transpose()?;
-    if let Some(s) = &body.settings {
+    // An object only: serde would read the struct from an array too.
+    let settings: Option<SettingsPatch> = body
+        .settings
+        .map(|m| {
+            serde_json::from_value(Value::Object(m))
+                .map_err(|e| Error::validation("settings", format!("settings is not valid: {e}")))
+        })
+        .transpose()?;
+    if let Some(s) = &settings {
         // Validate before writing, so the error names the field.
         ctx.organization().settings.merge(s)?;
     }
@@ -111,12 +145,14 @@ async fn update(
             state.now(),
             ctx.org_id(),
             name,
-            body.settings.as_ref(),
+            settings.as_ref(),
         )
         .await?;
     Ok(Json(json!(org)))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}", tag = "organizations",
+    responses((status = 204, description = "Deleted with everything in it.")))]
 async fn remove(State(state): State<AppState>, ctx: OrgCtx) -> ApiResult<StatusCode> {
     ctx.require(Action::Delete, &Resource::Organization)?;
     state
@@ -126,6 +162,9 @@ async fn remove(State(state): State<AppState>, ctx: OrgCtx) -> ApiResult<StatusC
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
+    params(crate::openapi::ListQuery, ("principal_type" = inline(Option<tron_store::models::PrincipalType>), Query, description = "Only users or only service accounts.")),
+    responses((status = 200, description = "Members.", body = Page<Member>)))]
 async fn list_members(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -151,12 +190,23 @@ async fn list_members(
     Ok(Json(json!(page)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddMemberBody {
+    /// An existing user's email.
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@\u0000-\u001F\u007F-\u009F]+$"
+    )]
     email: String,
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/members", tag = "members", request_body = AddMemberBody,
+    responses(
+        (status = 201, description = "The new member.", body = Member),
+        (status = 409, description = "Already a member.", body = crate::openapi::ErrorBody),
+    ))]
 async fn add_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -177,6 +227,11 @@ async fn add_member(
     Ok((StatusCode::CREATED, Json(json!(member))))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/members/{member_id}", tag = "members",
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 409, description = "`last_admin`, or a service account's member (`conflict`).", body = crate::openapi::ErrorBody),
+    ))]
 async fn remove_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -190,3 +245,16 @@ async fn remove_member(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    get_one,
+    update,
+    remove,
+    list_members,
+    add_member,
+    remove_member
+))]
+pub struct Doc;

@@ -8,6 +8,9 @@ use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource, Visible};
 use tron_core::ids::{ApplicationId, EnvironmentId};
 use tron_core::{validate, Error};
+use tron_store::models::{Application, Deployment, Environment, Instance};
+use tron_store::Page;
+use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
 use crate::error::{ApiError, ApiResult};
@@ -39,8 +42,9 @@ pub fn router() -> Router<AppState> {
 }
 
 fn image(field: &str, s: &str) -> Result<String, ApiError> {
-    let ok =
-        !s.is_empty() && s.len() <= 512 && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    let ok = !s.is_empty()
+        && s.chars().count() <= 512
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(s.to_owned())
     } else {
@@ -63,18 +67,32 @@ fn short_text(field: &str, s: &str) -> Result<String, ApiError> {
     Ok(s.to_owned())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NameBody {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NamePatch {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     name: Option<String>,
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/environments", tag = "environments", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "Environments the caller may view.", body = Page<Environment>),
+    ))]
 async fn list_envs(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -88,6 +106,11 @@ async fn list_envs(
     Ok(Json(json!(page)))
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/environments", tag = "environments", request_body = NameBody,
+    responses(
+        (status = 201, description = "The new environment.", body = Environment),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn create_env(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -102,6 +125,10 @@ async fn create_env(
     Ok((StatusCode::CREATED, Json(json!(env))))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/environments/{env_id}", tag = "environments",
+    responses(
+        (status = 200, description = "The environment.", body = Environment),
+    ))]
 async fn get_env(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -114,6 +141,11 @@ async fn get_env(
     )))
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}/environments/{env_id}", tag = "environments", request_body = NamePatch,
+    responses(
+        (status = 200, description = "The updated environment.", body = Environment),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn update_env(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -135,6 +167,10 @@ async fn update_env(
     )))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/environments/{env_id}", tag = "environments",
+    responses(
+        (status = 204, description = "Deleted, with its instances."),
+    ))]
 async fn delete_env(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -149,6 +185,10 @@ async fn delete_env(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/applications", tag = "applications", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "Applications the caller may view.", body = Page<Application>),
+    ))]
 async fn list_apps(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -162,14 +202,29 @@ async fn list_apps(
     Ok(Json(json!(page)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AppBody {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
     repository: Option<String>,
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/applications", tag = "applications", request_body = AppBody,
+    responses(
+        (status = 201, description = "The new application.", body = Application),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn create_app(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -189,6 +244,10 @@ async fn create_app(
     Ok((StatusCode::CREATED, Json(json!(app))))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/applications/{app_id}", tag = "applications",
+    responses(
+        (status = 200, description = "The application.", body = Application),
+    ))]
 async fn get_app(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -201,14 +260,26 @@ async fn get_app(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AppPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     name: Option<String>,
+    /// `null` removes it.
     #[serde(default, deserialize_with = "tron_core::validate::double_option")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 512, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
     repository: Option<Option<String>>,
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}/applications/{app_id}", tag = "applications", request_body = AppPatch,
+    responses(
+        (status = 200, description = "The updated application.", body = Application),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn update_app(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -233,6 +304,10 @@ async fn update_app(
     Ok(Json(json!(app)))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/applications/{app_id}", tag = "applications",
+    responses(
+        (status = 204, description = "Deleted, with its instances."),
+    ))]
 async fn delete_app(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -249,6 +324,10 @@ async fn delete_app(
 
 /// Instances of an application: all of them when the caller covers the
 /// application, else those in environments it covers.
+#[utoipa::path(get, path = "/organizations/{org}/applications/{app_id}/instances", tag = "instances", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "Instances of the application the caller may view.", body = Page<Instance>),
+    ))]
 async fn app_instances(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -274,6 +353,10 @@ async fn app_instances(
     )))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/environments/{env_id}/instances", tag = "instances", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "Instances in the environment the caller may view.", body = Page<Instance>),
+    ))]
 async fn env_instances(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -312,6 +395,10 @@ fn instance_ids(path: &PathParams) -> Result<(ApplicationId, EnvironmentId, Reso
     ))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}", tag = "instances",
+    responses(
+        (status = 200, description = "The instance.", body = Instance),
+    ))]
 async fn get_instance(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -327,14 +414,26 @@ async fn get_instance(
     Ok(Json(json!(inst)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstanceBody {
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]+$"
+    )]
     image: String,
-    #[serde(default)]
+    /// Default 1.
+    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
+    #[schema(minimum = 0, maximum = 1000)]
     replicas: Option<i64>,
 }
 
+#[utoipa::path(put, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}", tag = "instances", request_body = InstanceBody,
+    responses(
+        (status = 200, description = "Updated.", body = Instance),
+        (status = 201, description = "Created.", body = Instance),
+    ))]
 async fn put_instance(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -381,6 +480,10 @@ async fn put_instance(
     ))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}", tag = "instances",
+    responses(
+        (status = 204, description = "Deleted."),
+    ))]
 async fn delete_instance(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -395,6 +498,10 @@ async fn delete_instance(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}/deployments", tag = "instances", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "Deployments, newest first.", body = Page<Deployment>),
+    ))]
 async fn list_deployments(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -417,14 +524,28 @@ async fn list_deployments(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeployBody {
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]+$"
+    )]
     image: String,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
     version: Option<String>,
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}/deployments", tag = "instances", request_body = DeployBody,
+    responses(
+        (status = 201, description = "The deployment; the instance now runs its image.", body = Deployment),
+    ))]
 async fn create_deployment(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -453,3 +574,25 @@ async fn create_deployment(
         .await?;
     Ok((StatusCode::CREATED, Json(json!(d))))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_envs,
+    create_env,
+    get_env,
+    update_env,
+    delete_env,
+    env_instances,
+    list_apps,
+    create_app,
+    get_app,
+    update_app,
+    delete_app,
+    app_instances,
+    get_instance,
+    put_instance,
+    delete_instance,
+    list_deployments,
+    create_deployment
+))]
+pub struct Doc;

@@ -12,9 +12,12 @@ use tron_core::principal::PrincipalKind;
 use tron_core::settings::OrganizationSettings;
 use tron_core::token::{SecretToken, TokenKind};
 use tron_core::{validate, Error};
+use tron_store::models::ServiceAccount;
 use tron_store::models::{RequestMeta, ServiceAccountStatus, TokenRecord, TokenView};
 use tron_store::service_accounts::ServiceAccountPatch;
 use tron_store::tokens::NewTokenOwner;
+use tron_store::Page;
+use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
 use crate::api::me::{mint, CreateTokenBody, OptionalRotate, RotateBody, WithToken};
@@ -44,6 +47,10 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/service-accounts", tag = "service accounts", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "Service accounts.", body = Page<ServiceAccount>),
+    ))]
 async fn list(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -58,14 +65,29 @@ async fn list(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateServiceAccount)]
 struct CreateBody {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/service-accounts", tag = "service accounts", request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new service account.", body = ServiceAccount),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -82,6 +104,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(sa))))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts",
+    responses(
+        (status = 200, description = "The service account.", body = ServiceAccount),
+    ))]
 async fn get_one(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -97,14 +123,30 @@ async fn get_one(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateServiceAccount)]
 struct PatchBody {
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     name: Option<String>,
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
+    #[schema(value_type = Option<ServiceAccountStatus>)]
     status: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts", request_body = PatchBody,
+    responses(
+        (status = 200, description = "The updated service account.", body = ServiceAccount),
+        (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -144,6 +186,10 @@ async fn update(
     Ok(Json(json!(sa)))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts",
+    responses(
+        (status = 204, description = "Deleted: its tokens are revoked and its member removed."),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -158,6 +204,10 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/service-accounts/{sa_id}/tokens", tag = "service tokens", params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "The service account's tokens.", body = Page<TokenView>),
+    ))]
 async fn list_tokens(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -179,6 +229,10 @@ async fn list_tokens(
         .map(|t| t.view(now)))))
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens", tag = "service tokens", request_body = CreateTokenBody,
+    responses(
+        (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
+    ))]
 async fn create_token(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -224,6 +278,10 @@ pub(crate) async fn issue_token(
     Ok((rec.view(rec.created_at), secret))
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}", tag = "service tokens",
+    responses(
+        (status = 204, description = "Revoked (idempotent)."),
+    ))]
 async fn revoke_token(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -311,6 +369,11 @@ async fn rotate(
     Ok((StatusCode::CREATED, Json(json!(body))))
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}/rotate", tag = "service tokens", request_body = RotateBody,
+    responses(
+        (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
+        (status = 409, description = "The token is revoked or expired.", body = crate::openapi::ErrorBody),
+    ))]
 async fn rotate_token(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -332,14 +395,21 @@ async fn rotate_token(
     .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfRotateBody {
-    #[serde(default)]
+    /// How long the old token stays active (default 0).
+    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
+    #[schema(minimum = 0, maximum = 86400)]
     grace_period_seconds: Option<i64>,
 }
 
 /// `POST /me/token/rotate`: a service token rotates itself.
+#[utoipa::path(post, path = "/me/token/rotate", tag = "service tokens", request_body = SelfRotateBody,
+    responses(
+        (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
+        (status = 409, description = "The token is revoked or expired.", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn rotate_self(
     State(state): State<AppState>,
     caller: Caller,
@@ -371,3 +441,18 @@ pub async fn rotate_self(
     )
     .await
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    get_one,
+    update,
+    remove,
+    list_tokens,
+    create_token,
+    revoke_token,
+    rotate_token,
+    rotate_self
+))]
+pub struct Doc;

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tron_core::token::SecretToken;
 use tron_core::Error;
+use utoipa::ToSchema;
 
 use crate::auth::{anonymous_meta, ClientInfo};
 use crate::error::ApiResult;
@@ -19,17 +19,32 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/tokens/revoke-leaked", post(revoke_leaked))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RevokeLeaked)]
 struct Body {
+    /// Strings that may be tokens of any kind; others are skipped.
+    #[schema(max_items = 1000)]
     tokens: Vec<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct Revoked {
+    /// How many active tokens were revoked.
+    revoked: usize,
+}
+
+#[utoipa::path(post, path = "/tokens/revoke-leaked", tag = "tokens", request_body = Body,
+    responses(
+        (status = 200, description = "How many listed tokens were revoked.", body = Revoked),
+        (status = 429, description = "Too many calls from this client address.", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn revoke_leaked(
     State(state): State<AppState>,
     client: ClientInfo,
     ApiJson(body): ApiJson<Body>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Revoked>> {
     let now = state.now();
     let key = client.ip_key();
     if let Some(retry_after_secs) = state.leaked_by_ip.blocked(&key, now) {
@@ -56,5 +71,11 @@ async fn revoke_leaked(
         .store
         .revoke_leaked(&anonymous_meta(&client), now, &hashes)
         .await?;
-    Ok(Json(json!({"revoked": revoked.len()})))
+    Ok(Json(Revoked {
+        revoked: revoked.len(),
+    }))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(revoke_leaked))]
+pub struct Doc;

@@ -8,7 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::ids::UserId;
 use tron_core::{validate, Error};
+use tron_store::models::User;
 use tron_store::users::{NewUser, UserPatch};
+use tron_store::Page;
+use utoipa::ToSchema;
 
 use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
@@ -22,22 +25,41 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(get_one).patch(update))
 }
 
+#[utoipa::path(get, path = "/users", tag = "users", params(crate::openapi::ListQuery),
+    responses((status = 200, description = "Every user (superusers).", body = Page<User>)))]
 async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiResult<Json<Value>> {
     auth.require_superuser()?;
     let page = state.store.list_users(&params.page()?).await?;
     Ok(Json(json!(page)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateUser)]
 struct CreateBody {
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@\u0000-\u001F\u007F-\u009F]+$"
+    )]
     email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: String,
+    #[schema(min_length = 12, max_length = 1024)]
     password: String,
     #[serde(default)]
     is_superuser: bool,
 }
 
+#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new user.", body = User),
+        (status = 409, description = "The email is taken.", body = crate::openapi::ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,6 +86,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "users",
+    responses((status = 200, description = "The user.", body = User)))]
 async fn get_one(
     State(state): State<AppState>,
     auth: Auth,
@@ -77,15 +101,24 @@ async fn get_one(
     Ok(Json(json!(state.store.get_user(id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateUser)]
 struct PatchBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
+    )]
     name: Option<String>,
+    #[schema(min_length = 12, max_length = 1024)]
     password: Option<String>,
     is_active: Option<bool>,
     is_superuser: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = PatchBody,
+    responses((status = 200, description = "The updated user.", body = User)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,3 +164,7 @@ async fn update(
         .await?;
     Ok(Json(json!(user)))
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get_one, update))]
+pub struct Doc;

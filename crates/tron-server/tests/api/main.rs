@@ -5,6 +5,7 @@ mod kit;
 mod audit;
 mod foundation;
 mod hot_path;
+mod openapi;
 mod portal;
 mod rbac;
 mod service_accounts;
