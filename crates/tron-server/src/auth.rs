@@ -61,7 +61,18 @@ pub async fn authenticate_with_rate(
     raw: Option<&str>,
     client: &ClientInfo,
 ) -> (Result<Principal, Error>, Option<RateInfo>) {
-    let (result, rate) = match resolve(state, raw, client).await {
+    // Parsed once: the shape and checksum decide before any lookup, and the
+    // kind labels the metric.
+    let token = match raw {
+        None => Err(AuthFailure::Missing),
+        Some(r) => SecretToken::parse(r).ok_or(AuthFailure::InvalidToken),
+    };
+    let kind = token.as_ref().map_or("unknown", |t| t.kind().as_str());
+    let resolved = match &token {
+        Ok(t) => resolve(state, t, client).await,
+        Err(f) => Err(Error::Unauthenticated(*f)),
+    };
+    let (result, rate) = match resolved {
         Ok((p, rate)) => match rate {
             Some(RateInfo {
                 retry_after: Some(retry_after_secs),
@@ -79,9 +90,6 @@ pub async fn authenticate_with_rate(
         },
         Err(e) => (Err(e), None),
     };
-    let kind = raw
-        .and_then(SecretToken::parse)
-        .map_or("unknown", |t| t.kind().as_str());
     let outcome = match &result {
         Ok(_) => "ok",
         Err(Error::Unauthenticated(f)) => f.code(),
@@ -94,12 +102,10 @@ pub async fn authenticate_with_rate(
 
 async fn resolve(
     state: &AppState,
-    raw: Option<&str>,
+    token: &SecretToken,
     client: &ClientInfo,
 ) -> Result<(Principal, Option<RateInfo>), Error> {
-    let raw = raw.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
-    let token = SecretToken::parse(raw).ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
-    let hash = state.config.secret.hash(&token);
+    let hash = state.config.secret.hash(token);
     let resolved = match state.cache.get_token(&hash.0) {
         Some(r) => r,
         None => {
