@@ -171,13 +171,15 @@ impl ServerSecret {
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };
         mac.update(token.text.as_bytes());
-        TokenHash(hex::encode(mac.finalize().into_bytes()))
+        TokenHash(mac.finalize().into_bytes().into())
     }
 }
 
-/// A stored token hash (hex). Compared in constant time.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub String);
+/// A token's HMAC-SHA256. Stored as hex; compared in constant time. The
+/// derived comparisons serve only as a cache key and for ordering (lookups),
+/// never as the check, which is [`TokenHash::ct_eq`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenHash([u8; 32]);
 
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -186,8 +188,19 @@ impl fmt::Debug for TokenHash {
 }
 
 impl TokenHash {
-    pub fn ct_eq(&self, other: &str) -> bool {
-        self.0.as_bytes().ct_eq(other.as_bytes()).into()
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// The stored form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<TokenHash> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(TokenHash(out))
     }
 }
 
@@ -267,8 +280,12 @@ mod tests {
         let t = SecretToken::generate(TokenKind::Service);
         assert_eq!(a.hash(&t), a.hash(&t));
         assert_ne!(a.hash(&t), b.hash(&t));
-        assert_eq!(a.hash(&t).0.len(), 64);
-        assert!(a.hash(&t).ct_eq(&a.hash(&t).0));
+        let hex = a.hash(&t).to_hex();
+        assert_eq!(hex.len(), 64);
+        assert_eq!(TokenHash::from_hex(&hex), Some(a.hash(&t)));
+        assert_eq!(TokenHash::from_hex(&hex[1..]), None);
+        assert!(a.hash(&t).ct_eq(&a.hash(&t)));
+        assert!(!a.hash(&t).ct_eq(&b.hash(&t)));
         assert!(ServerSecret::new(vec![0; 31]).is_err());
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! Invariant: every route under `/organizations/{org}` is mounted in the
 //! router returned by [`organization_routes`], whose layer resolves this
-//! context before any handler runs. A caller that is not a member (and not a
+//! context before any handler runs. Such routes can only be declared in a
+//! `Routes<Org>` table (see `crate::routes`), which only this function turns
+//! into a router. A caller that is not a member (and not a
 //! superuser acting by session or personal token) gets `404` there, so no
 //! handler under the prefix can run for it. Handlers then get the context
 //! through the [`OrgCtx`] extractor, take the organization id only from it,
 //! and call [`OrganizationAccessContext::require`] before touching data.
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -28,6 +30,7 @@ use crate::auth::{Auth, ClientInfo};
 use crate::cache::{AccessEntry, AccessKey};
 use crate::error::ApiError;
 use crate::extract::PathParams;
+use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
 #[derive(Debug)]
@@ -36,7 +39,9 @@ pub struct OrganizationAccessContext {
     /// The organization and membership, shared with the cache.
     access: Arc<AccessEntry>,
     superuser: bool,
-    meta: RequestMeta,
+    client: ClientInfo,
+    /// Built on first use: reads do not need it.
+    meta: OnceLock<RequestMeta>,
 }
 
 impl OrganizationAccessContext {
@@ -44,7 +49,7 @@ impl OrganizationAccessContext {
         state: &AppState,
         principal: Principal,
         org_id: OrganizationId,
-        client: &ClientInfo,
+        client: ClientInfo,
     ) -> Result<Self, Error> {
         // A service account belongs to one organization; any other is hidden.
         if let PrincipalKind::ServiceAccount {
@@ -65,16 +70,12 @@ impl OrganizationAccessContext {
         if access.membership.is_none() && !superuser {
             return Err(Error::NotFound);
         }
-        let meta = RequestMeta {
-            actor: principal.actor(),
-            request_id: client.request_id.clone(),
-            ip: client.ip.map(|i| i.to_string()),
-        };
         Ok(OrganizationAccessContext {
             principal,
             access,
             superuser,
-            meta,
+            client,
+            meta: OnceLock::new(),
         })
     }
 
@@ -108,7 +109,11 @@ impl OrganizationAccessContext {
 
     /// Audit metadata of this request.
     pub fn meta(&self) -> &RequestMeta {
-        &self.meta
+        self.meta.get_or_init(|| RequestMeta {
+            actor: self.principal.actor(),
+            request_id: self.client.request_id.clone(),
+            ip: self.client.ip.map(|i| i.to_string()),
+        })
     }
 
     /// The decision, with its justification.
@@ -194,7 +199,7 @@ async fn resolve_layer(State(state): State<AppState>, req: Request, next: Next) 
         let client = ClientInfo::from_request_parts(&mut parts, &state).await?;
         let path = PathParams::from_request_parts(&mut parts, &state).await?;
         let org: OrganizationId = path.id("org")?;
-        let ctx = OrganizationAccessContext::resolve(&state, auth.0, org, &client).await?;
+        let ctx = OrganizationAccessContext::resolve(&state, auth.0, org, client).await?;
         Ok::<_, ApiError>(ctx)
     }
     .await;
@@ -207,10 +212,10 @@ async fn resolve_layer(State(state): State<AppState>, req: Request, next: Next) 
     }
 }
 
-/// Mounts `routes` under `/organizations/{org}` behind the context layer.
-pub fn organization_routes(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
-    Router::new().nest(
-        "/organizations/{org}",
-        routes.route_layer(middleware::from_fn_with_state(state.clone(), resolve_layer)),
-    )
+/// The organization routes (all under `/api/v1/organizations/{org}`, by
+/// their type) behind the context layer.
+pub fn organization_routes(state: &AppState, routes: Routes<Org>) -> Router<AppState> {
+    routes
+        .into_inner()
+        .route_layer(middleware::from_fn_with_state(state.clone(), resolve_layer))
 }

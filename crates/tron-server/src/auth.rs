@@ -55,7 +55,7 @@ pub async fn authenticate(
 
 /// [`authenticate`], also giving a service token's rate-limit state (for
 /// the `RateLimit-*` headers), whether or not the request was admitted.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate_with_rate(
     state: &AppState,
     raw: Option<&str>,
@@ -106,7 +106,7 @@ async fn resolve(
     client: &ClientInfo,
 ) -> Result<(Principal, Option<RateInfo>), Error> {
     let hash = state.config.secret.hash(token);
-    let resolved = match state.cache.get_token(&hash.0) {
+    let resolved = match state.cache.get_token(&hash) {
         Some(r) => r,
         None => {
             let epoch = state.cache.epoch();
@@ -117,7 +117,7 @@ async fn resolve(
                     .await?
                     .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?,
             );
-            state.cache.put_token(hash.0.clone(), r.clone(), epoch);
+            state.cache.put_token(hash, r.clone(), epoch);
             r
         }
     };
@@ -301,7 +301,8 @@ impl FromRequestParts<AppState> for ClientInfo {
                 .headers
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(200).collect()),
+                // `to_str` admits visible ASCII only: bytes are characters.
+                .map(|s| s[..s.len().min(200)].to_owned()),
         };
         parts.extensions.insert(info.clone());
         Ok(info)

@@ -1,5 +1,7 @@
-//! The hot-path caches: token hash → resolved token, and (organization,
-//! principal) → organization and membership.
+//! The hot-path caches: token hash → resolved token, (organization,
+//! principal) → organization and membership, and (organization,
+//! application, environment) → instance (the read behind the most frequent
+//! automation call, `GET …/instances/{env}`).
 //!
 //! Invariant: a cached answer never outlives the change that invalidates it.
 //! Every committed change publishes its invalidations (see
@@ -17,12 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
-use tron_core::ids::OrganizationId;
+use tron_core::ids::{ApplicationId, EnvironmentId, OrganizationId};
+use tron_core::token::TokenHash;
 use tron_store::invalidate::Invalidation;
 use tron_store::members::MemberKey;
-use tron_store::models::{Membership, Organization, ResolvedToken, TokenOwner};
+use tron_store::models::{Instance, Membership, Organization, ResolvedToken, TokenOwner};
 
-use crate::metrics::Metrics;
+use crate::metrics::{CacheKind, Metrics};
 
 pub const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: u64 = 100_000;
@@ -38,6 +41,13 @@ pub struct AccessEntry {
 pub struct AccessKey {
     pub organization: OrganizationId,
     pub who: MemberKeyId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstanceKey {
+    pub organization: OrganizationId,
+    pub application: ApplicationId,
+    pub environment: EnvironmentId,
 }
 
 /// `MemberKey` with `Eq + Hash`.
@@ -56,29 +66,35 @@ impl From<MemberKey> for MemberKeyId {
     }
 }
 
-pub struct AuthCache {
+pub struct Caches {
     enabled: bool,
     epoch: AtomicU64,
-    tokens: Cache<String, Arc<ResolvedToken>>,
+    tokens: Cache<TokenHash, Arc<ResolvedToken>>,
     access: Cache<AccessKey, Arc<AccessEntry>>,
+    instances: Cache<InstanceKey, Arc<Instance>>,
     metrics: Arc<Metrics>,
 }
 
-impl AuthCache {
+fn bounded<K, V>() -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(MAX_ENTRIES)
+        .time_to_live(TTL)
+        .support_invalidation_closures()
+        .build()
+}
+
+impl Caches {
     pub fn new(enabled: bool, metrics: Arc<Metrics>) -> Self {
-        AuthCache {
+        Caches {
             enabled,
             epoch: AtomicU64::new(0),
-            tokens: Cache::builder()
-                .max_capacity(MAX_ENTRIES)
-                .time_to_live(TTL)
-                .support_invalidation_closures()
-                .build(),
-            access: Cache::builder()
-                .max_capacity(MAX_ENTRIES)
-                .time_to_live(TTL)
-                .support_invalidation_closures()
-                .build(),
+            tokens: bounded(),
+            access: bounded(),
+            instances: bounded(),
             metrics,
         }
     }
@@ -92,16 +108,16 @@ impl AuthCache {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    pub fn get_token(&self, hash: &str) -> Option<Arc<ResolvedToken>> {
+    pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<ResolvedToken>> {
         if !self.enabled {
             return None;
         }
         let hit = self.tokens.get(hash);
-        self.metrics.cache("token", hit.is_some());
+        self.metrics.cache(CacheKind::Token, hit.is_some());
         hit
     }
 
-    pub fn put_token(&self, hash: String, value: Arc<ResolvedToken>, epoch: u64) {
+    pub fn put_token(&self, hash: TokenHash, value: Arc<ResolvedToken>, epoch: u64) {
         if self.enabled && self.epoch() == epoch {
             self.tokens.insert(hash, value);
         }
@@ -112,13 +128,28 @@ impl AuthCache {
             return None;
         }
         let hit = self.access.get(key);
-        self.metrics.cache("access", hit.is_some());
+        self.metrics.cache(CacheKind::Access, hit.is_some());
         hit
     }
 
     pub fn put_access(&self, key: AccessKey, value: Arc<AccessEntry>, epoch: u64) {
         if self.enabled && self.epoch() == epoch {
             self.access.insert(key, value);
+        }
+    }
+
+    pub fn get_instance(&self, key: &InstanceKey) -> Option<Arc<Instance>> {
+        if !self.enabled {
+            return None;
+        }
+        let hit = self.instances.get(key);
+        self.metrics.cache(CacheKind::Instance, hit.is_some());
+        hit
+    }
+
+    pub fn put_instance(&self, key: InstanceKey, value: Arc<Instance>, epoch: u64) {
+        if self.enabled && self.epoch() == epoch {
+            self.instances.insert(key, value);
         }
     }
 
@@ -134,8 +165,19 @@ impl AuthCache {
         // which the builder enables; fall back to a full flush regardless.
         let ok = match inv {
             Invalidation::All => {
-                self.tokens.invalidate_all();
-                self.access.invalidate_all();
+                self.flush();
+                true
+            }
+            Invalidation::Instance {
+                organization,
+                application,
+                environment,
+            } => {
+                self.instances.invalidate(&InstanceKey {
+                    organization,
+                    application,
+                    environment,
+                });
                 true
             }
             Invalidation::Token(id) => self
@@ -177,12 +219,21 @@ impl AuthCache {
                     .access
                     .invalidate_entries_if(move |k, _| k.organization == org)
                     .is_ok();
-                a && b
+                let c = self
+                    .instances
+                    .invalidate_entries_if(move |k, _| k.organization == org)
+                    .is_ok();
+                a && b && c
             }
         };
         if !ok {
-            self.tokens.invalidate_all();
-            self.access.invalidate_all();
+            self.flush();
         }
+    }
+
+    fn flush(&self) {
+        self.tokens.invalidate_all();
+        self.access.invalidate_all();
+        self.instances.invalidate_all();
     }
 }

@@ -3,6 +3,7 @@
 //! path ids (`404`: no such thing can exist) and list parameters.
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -123,13 +124,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 /// Path parameters by name. A malformed id answers `404`: no resource can
 /// have it.
-pub struct PathParams(pub HashMap<String, String>);
+///
+/// Decoded once per request (the organization layer and the handler share
+/// it through the request's extensions).
+#[derive(Clone)]
+pub struct PathParams(Arc<[(String, String)]>);
 
 impl PathParams {
     pub fn id<T: FromStr>(&self, name: &str) -> Result<T, ApiError> {
         self.0
-            .get(name)
-            .and_then(|s| s.parse().ok())
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse().ok())
             .ok_or(ApiError(Error::NotFound))
     }
 }
@@ -138,10 +144,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        if let Some(p) = parts.extensions.get::<PathParams>() {
+            return Ok(p.clone());
+        }
+        let params = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map(|Path(m)| PathParams(m))
-            .map_err(|_| ApiError(Error::NotFound))
+            .map(|Path(m)| PathParams(m.into()))
+            .map_err(|_| ApiError(Error::NotFound))?;
+        parts.extensions.insert(params.clone());
+        Ok(params)
     }
 }
 

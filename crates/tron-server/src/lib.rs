@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod password;
 pub mod portal;
 pub mod ratelimit;
+pub mod routes;
 pub mod state;
 pub mod throttle;
 pub mod usage;
@@ -74,15 +75,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Counts every request by route template, method and status.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
     state.metrics.request(
-        &route,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         method.as_str(),
         resp.status().as_u16(),
         start.elapsed().as_secs_f64(),
@@ -170,7 +168,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .nest("/api/v1", api)
+        .merge(api)
         .merge(docs::router())
         .merge(portal::router(&state))
         .fallback(not_found)

@@ -9,7 +9,7 @@ use tron_core::ids::TokenId;
 use tron_core::token::ServerSecret;
 use tron_store::Store;
 
-use crate::cache::AuthCache;
+use crate::cache::Caches;
 use crate::metrics::Metrics;
 use crate::ratelimit::TokenLimiter;
 use crate::throttle::WindowCounter;
@@ -53,7 +53,7 @@ pub struct Inner {
     pub leaked_by_ip: WindowCounter,
     /// When this instance last audited a refused service token.
     pub rejected_logged: Cache<TokenId, chrono::DateTime<chrono::Utc>>,
-    pub cache: Arc<AuthCache>,
+    pub cache: Arc<Caches>,
     pub metrics: Arc<Metrics>,
     pub limiter: TokenLimiter,
 }
@@ -76,7 +76,7 @@ impl AppState {
 
     pub fn with_clock(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
         let metrics = Arc::new(Metrics::new());
-        let cache = Arc::new(AuthCache::new(config.cache_enabled, metrics.clone()));
+        let cache = Arc::new(Caches::new(config.cache_enabled, metrics.clone()));
         let hook_cache = cache.clone();
         store.on_invalidate(Arc::new(move |inv| hook_cache.invalidate(inv)));
         AppState(Arc::new(Inner {

@@ -1,5 +1,5 @@
 //! Cache invalidation: what a committed change may have altered in an
-//! authentication or an access decision.
+//! authentication, an access decision or a cached instance.
 //!
 //! Invariant: a change and its invalidations are published together. On
 //! PostgreSQL the invalidations are sent with `pg_notify` inside the change's
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
-use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId, UserId};
+use tron_core::ids::{
+    ApplicationId, EnvironmentId, OrganizationId, ServiceAccountId, TokenId, UserId,
+};
 use tron_core::Result;
 
 use crate::db::db_err;
@@ -31,8 +33,15 @@ pub enum Invalidation {
     /// A service account changed (disabled, deleted).
     ServiceAccount(ServiceAccountId),
     /// Anything about an organization's access changed: groups, scopes,
-    /// memberships, settings, deletion.
+    /// memberships, settings, deletion, and the deletion of an environment
+    /// or application (which takes its instances with it).
     Organization(OrganizationId),
+    /// One instance was created, updated, deployed to or deleted.
+    Instance {
+        organization: OrganizationId,
+        application: ApplicationId,
+        environment: EnvironmentId,
+    },
     /// Forget everything (e.g. after missing notifications).
     All,
 }

@@ -6,7 +6,7 @@ use tron_core::authz::{Grant, Role, Scope};
 use tron_core::ids::*;
 use tron_core::principal::{Actor, ActorType};
 use tron_core::settings::OrganizationSettings;
-use tron_core::token::TokenKind;
+use tron_core::token::{TokenHash, TokenKind};
 use uuid::Uuid;
 
 /// Who performed a request, for audit events and `created_by` columns.
@@ -187,7 +187,7 @@ pub struct TokenView {
 pub struct ResolvedToken {
     pub token: TokenRecord,
     /// The stored hash, compared again in constant time by the caller.
-    pub stored_hash: String,
+    pub stored_hash: TokenHash,
     pub owner: TokenOwner,
 }
 

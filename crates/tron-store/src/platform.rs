@@ -594,7 +594,15 @@ impl Store {
             json!({"application_id": app, "environment_id": env, "image": image, "replicas": replicas}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(
+            tx,
+            &[Invalidation::Instance {
+                organization: org,
+                application: app,
+                environment: env,
+            }],
+        )
+        .await?;
         Ok((
             Instance {
                 application_id: app,
@@ -642,7 +650,15 @@ impl Store {
             json!({"application_id": app, "environment_id": env}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(
+            tx,
+            &[Invalidation::Instance {
+                organization: org,
+                application: app,
+                environment: env,
+            }],
+        )
+        .await?;
         Ok(())
     }
 
@@ -727,7 +743,15 @@ impl Store {
         record(&mut tx, Some(org), meta, now, "deployment.create",
             Target::new("deployment", d.id, d.image.clone()),
             json!({"application_id": app, "environment_id": env, "image": d.image, "version": d.version})).await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(
+            tx,
+            &[Invalidation::Instance {
+                organization: org,
+                application: app,
+                environment: env,
+            }],
+        )
+        .await?;
         Ok(d)
     }
 }

@@ -83,7 +83,7 @@ pub(crate) async fn insert_token(
     )
     .bind(t.id.to_string())
     .bind(t.kind.as_str())
-    .bind(t.hash.0.clone())
+    .bind(t.hash.to_hex())
     .bind(t.hint.clone())
     .bind(t.name.clone())
     .bind(user_id.map(|u| u.to_string()))
@@ -144,7 +144,7 @@ impl Store {
              LEFT JOIN organizations o ON o.id = sa.organization_id \
              WHERE t.token_hash = $1"
         ))
-        .bind(hash.0.clone())
+        .bind(hash.to_hex())
         .fetch_optional(&self.read)
         .await
         .map_err(db_err)?;
@@ -171,7 +171,8 @@ impl Store {
             return Ok(None);
         };
         Ok(Some(ResolvedToken {
-            stored_hash: get_str(&row, "token_hash")?,
+            stored_hash: TokenHash::from_hex(&get_str(&row, "token_hash")?)
+                .ok_or_else(|| Error::internal("a stored token hash is not 64 hex digits"))?,
             token,
             owner,
         }))
@@ -351,7 +352,7 @@ impl Store {
             let row = sqlx::query::<Any>(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.token_hash = $1"
             ))
-            .bind(hash.0.clone())
+            .bind(hash.to_hex())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;

@@ -9,6 +9,12 @@ use tron_server::bootstrap::{ensure_admin, Bootstrap};
 use tron_server::{AppState, Config};
 use tron_store::{sqlite_path, Backend, Store};
 
+/// mimalloc instead of the system allocator: a request allocates a few dozen
+/// small objects, and glibc's malloc/free showed as ~20% of the server's
+/// CPU under load (see docs/decisions.md, "Hot path").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tron",

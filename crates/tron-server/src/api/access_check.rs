@@ -1,7 +1,7 @@
 //! `GET /organizations/{org}/access-check`: the decision and its reasons.
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use tron_core::authz::{decide, Action, Resource};
 use tron_core::authz::{Role, Scope};
@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 use crate::access::OrgCtx;
 use crate::error::ApiResult;
 use crate::extract::Params;
+use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/access-check", get(check))
+pub fn router() -> Routes<Org> {
+    Routes::new().route("/access-check", get(check))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -2,7 +2,7 @@
 //! (superusers).
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource};
@@ -16,14 +16,15 @@ use crate::access::OrgCtx;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
+use crate::routes::{Api, Org, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit-events", get(platform))
+pub fn router() -> Routes<Api> {
+    Routes::new().route("/audit-events", get(platform))
 }
 
-pub fn org_router() -> Router<AppState> {
-    Router::new().route("/audit-events", get(organization))
+pub fn org_router() -> Routes<Org> {
+    Routes::new().route("/audit-events", get(organization))
 }
 
 fn filter(params: &Params) -> Result<AuditFilter, ApiError> {

@@ -2,7 +2,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource, Role, Scope};
@@ -16,10 +16,11 @@ use utoipa::ToSchema;
 use crate::access::OrgCtx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params, PathParams};
+use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<Org> {
+    Routes::new()
         .route("/groups", get(list).post(create))
         .route(
             "/groups/{group_id}",

@@ -2,7 +2,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -20,10 +20,11 @@ use crate::auth::{anonymous_meta, Auth, Caller, ClientInfo};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
 use crate::password;
+use crate::routes::{Api, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<Api> {
+    Routes::new()
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/me", get(me))

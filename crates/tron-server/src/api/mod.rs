@@ -4,6 +4,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::access::organization_routes;
+use crate::routes::{Api, Org, Routes};
 use crate::state::AppState;
 
 pub mod access_check;
@@ -16,20 +17,22 @@ pub mod service_accounts;
 pub mod tokens;
 pub mod users;
 
+/// Every API route, with its full path (see `crate::routes`).
 pub fn router(state: &AppState) -> Router<AppState> {
-    let org_routes = Router::new()
+    let org_routes = Routes::<Org>::new()
         .merge(organizations::org_router())
         .merge(groups::router())
         .merge(access_check::router())
         .merge(platform::router())
         .merge(service_accounts::router())
         .merge(audit::org_router());
-    Router::new()
+    Routes::<Api>::new()
         .route("/openapi.json", get(crate::openapi::serve_document))
         .merge(me::router())
         .merge(users::router())
         .merge(tokens::router())
         .merge(organizations::router())
         .merge(audit::router())
+        .into_router()
         .merge(organization_routes(state, org_routes))
 }

@@ -2,7 +2,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource};
@@ -19,15 +19,16 @@ use crate::access::OrgCtx;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Params, PathParams};
+use crate::routes::{Api, Org, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/organizations", get(list).post(create))
+pub fn router() -> Routes<Api> {
+    Routes::new().route("/organizations", get(list).post(create))
 }
 
 /// Mounted under `/organizations/{org}` behind the access context.
-pub fn org_router() -> Router<AppState> {
-    Router::new()
+pub fn org_router() -> Routes<Org> {
+    Routes::new()
         .route("/", get(get_one).patch(update).delete(remove))
         .route("/members", get(list_members).post(add_member))
         .route("/members/{member_id}", delete(remove_member))

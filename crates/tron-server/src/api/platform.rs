@@ -1,24 +1,29 @@
 //! Environments, applications, instances and deployments.
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource, Visible};
-use tron_core::ids::{ApplicationId, EnvironmentId};
+use tron_core::ids::{ApplicationId, EnvironmentId, OrganizationId};
 use tron_core::{validate, Error};
 use tron_store::models::{Application, Deployment, Environment, Instance};
 use tron_store::Page;
 use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
+use crate::cache::InstanceKey;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params, PathParams};
+use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<Org> {
+    Routes::new()
         .route("/environments", get(list_envs).post(create_env))
         .route(
             "/environments/{env_id}",
@@ -403,15 +408,39 @@ async fn get_instance(
     State(state): State<AppState>,
     ctx: OrgCtx,
     path: PathParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let (app, env, resource) = instance_ids(&path)?;
     ctx.require(Action::View, &resource)?;
-    let inst = state
-        .store
-        .get_instance(ctx.org_id(), app, env)
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok(Json(json!(inst)))
+    let inst = cached_instance(&state, ctx.org_id(), app, env).await?;
+    Ok(Json(&*inst).into_response())
+}
+
+/// An instance through the cache (see `crate::cache`): every change to it
+/// invalidates its entry on commit, here and on the other instances.
+async fn cached_instance(
+    state: &AppState,
+    organization: OrganizationId,
+    application: ApplicationId,
+    environment: EnvironmentId,
+) -> Result<Arc<Instance>, ApiError> {
+    let key = InstanceKey {
+        organization,
+        application,
+        environment,
+    };
+    if let Some(hit) = state.cache.get_instance(&key) {
+        return Ok(hit);
+    }
+    let epoch = state.cache.epoch();
+    let inst = Arc::new(
+        state
+            .store
+            .get_instance(organization, application, environment)
+            .await?
+            .ok_or(Error::NotFound)?,
+    );
+    state.cache.put_instance(key, inst.clone(), epoch);
+    Ok(inst)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,7 +2,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,10 +24,11 @@ use crate::api::me::{mint, CreateTokenBody, OptionalRotate, RotateBody, WithToke
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
+use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<Org> {
+    Routes::new()
         .route("/service-accounts", get(list).post(create))
         .route(
             "/service-accounts/{sa_id}",

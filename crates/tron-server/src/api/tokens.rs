@@ -2,7 +2,7 @@
 //! throttled per client address.
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use tron_core::token::SecretToken;
 use tron_core::Error;
@@ -11,12 +11,13 @@ use utoipa::ToSchema;
 use crate::auth::{anonymous_meta, ClientInfo};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
+use crate::routes::{Api, Routes};
 use crate::state::AppState;
 
 pub const MAX_LEAKED_PER_CALL: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/tokens/revoke-leaked", post(revoke_leaked))
+pub fn router() -> Routes<Api> {
+    Routes::new().route("/tokens/revoke-leaked", post(revoke_leaked))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -65,7 +66,7 @@ async fn revoke_leaked(
         .filter_map(|t| SecretToken::parse(t.trim()))
         .map(|t| state.config.secret.hash(&t))
         .collect();
-    hashes.sort_by(|a, b| a.0.cmp(&b.0));
+    hashes.sort();
     hashes.dedup();
     let revoked = state
         .store

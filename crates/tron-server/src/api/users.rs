@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::ids::UserId;
@@ -17,10 +17,11 @@ use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Params, PathParams};
 use crate::password;
+use crate::routes::{Api, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<Api> {
+    Routes::new()
         .route("/users", get(list).post(create))
         .route("/users/{id}", get(get_one).patch(update))
 }

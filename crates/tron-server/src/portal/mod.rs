@@ -107,7 +107,7 @@ async fn org_layer(State(state): State<AppState>, req: Request, next: Next) -> R
         let path = form::Ids::from_request_parts(&mut parts, &state).await?;
         let org: OrganizationId = path.id("org")?;
         let ctx =
-            OrganizationAccessContext::resolve(&state, session.principal, org, &session.client)
+            OrganizationAccessContext::resolve(&state, session.principal, org, session.client)
                 .await?;
         Ok::<_, PortalError>(ctx)
     }

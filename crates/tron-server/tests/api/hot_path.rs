@@ -10,6 +10,7 @@ use crate::kit::{Db, TestServer};
 
 contract!(
     cached_answers_never_outlive_changes,
+    cached_instances_never_outlive_changes,
     service_tokens_are_rate_limited,
     metrics_expose_requests_auth_cache_and_limits,
 );
@@ -161,6 +162,110 @@ async fn cached_answers_never_outlive_changes(s: TestServer) {
         (st, body["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_token"))
     );
+}
+
+/// The value of one counter in `/metrics` (0 when absent).
+async fn counter(s: &TestServer, series: &str) -> u64 {
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const INSTANCE_HITS: &str = "tron_cache_requests_total{cache=\"instance\",result=\"hit\"}";
+
+/// Instance reads come from the cache, and every change to an instance
+/// (update, deployment, deletion, and deleting its environment or its
+/// application) is seen by the very next read.
+async fn cached_instances_never_outlive_changes(s: TestServer) {
+    let f = fixture(&s).await;
+    let app = s.app(&s.root, &f.org, "web").await;
+    let path = format!(
+        "/organizations/{}/applications/{app}/instances/{}",
+        f.org, f.staging
+    );
+    let image = async |token: &str| {
+        let (st, body) = s.get(&path, token).await;
+        (st, body["image"].as_str().map(str::to_owned))
+    };
+    let (st, _) = s.put(&path, &s.root, Some(json!({"image": "web:1"}))).await;
+    assert_eq!(st, StatusCode::CREATED);
+    // Warm: the second read is served by the cache.
+    let hits = counter(&s, INSTANCE_HITS).await;
+    for _ in 0..2 {
+        assert_eq!(
+            image(&f.token).await,
+            (StatusCode::OK, Some("web:1".into()))
+        );
+    }
+    assert!(
+        counter(&s, INSTANCE_HITS).await > hits,
+        "the instance cache was not used"
+    );
+    // An update by someone else, then a deployment by the service account.
+    let (st, _) = s.put(&path, &s.root, Some(json!({"image": "web:2"}))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        image(&f.token).await,
+        (StatusCode::OK, Some("web:2".into()))
+    );
+    let (st, _) = s
+        .post(
+            &format!("{path}/deployments"),
+            &f.token,
+            json!({"image": "web:3"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(
+        image(&f.token).await,
+        (StatusCode::OK, Some("web:3".into()))
+    );
+    // Deletion, and the same instance created again.
+    assert_eq!(s.delete(&path, &s.root).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(image(&f.token).await.0, StatusCode::NOT_FOUND);
+    s.put(&path, &s.root, Some(json!({"image": "web:4"}))).await;
+    assert_eq!(
+        image(&f.token).await,
+        (StatusCode::OK, Some("web:4".into()))
+    );
+    assert_eq!(
+        image(&f.token).await,
+        (StatusCode::OK, Some("web:4".into()))
+    );
+    // Deleting the application takes its instances with it.
+    s.delete(
+        &format!("/organizations/{}/applications/{app}", f.org),
+        &s.root,
+    )
+    .await;
+    assert_eq!(image(&s.root).await.0, StatusCode::NOT_FOUND);
+    // Same with the environment (an application of the same id cannot come
+    // back, so a new one is used).
+    let app2 = s.app(&s.root, &f.org, "api").await;
+    let path2 = format!(
+        "/organizations/{}/applications/{app2}/instances/{}",
+        f.org, f.staging
+    );
+    s.put(&path2, &s.root, Some(json!({"image": "api:1"})))
+        .await;
+    for _ in 0..2 {
+        assert_eq!(s.get(&path2, &s.root).await.0, StatusCode::OK);
+    }
+    s.delete(
+        &format!("/organizations/{}/environments/{}", f.org, f.staging),
+        &s.root,
+    )
+    .await;
+    assert_eq!(s.get(&path2, &s.root).await.0, StatusCode::NOT_FOUND);
 }
 
 async fn service_tokens_are_rate_limited(s: TestServer) {
@@ -362,6 +467,30 @@ async fn multi_instance_invalidation_on_postgres() {
     })
     .await;
     delays.push(("token revocation while the listener reconnects", d));
+
+    // A deployment: the other instance's cached copy of the instance follows.
+    let app = a.app(&a.root, &f.org, "web").await;
+    let path = format!(
+        "/organizations/{}/applications/{app}/instances/{}",
+        f.org, f.staging
+    );
+    a.put(&path, &a.root, Some(json!({"image": "web:1"}))).await;
+    for _ in 0..3 {
+        assert_eq!(b.get(&path, &b.root).await.1["image"], "web:1");
+    }
+    let (st, _) = a
+        .post(
+            &format!("{path}/deployments"),
+            &a.root,
+            json!({"image": "web:2"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let d = until(Duration::from_secs(5), async || {
+        b.get(&path, &b.root).await.1["image"] == "web:2"
+    })
+    .await;
+    delays.push(("deployment (cached instance read)", d));
 
     for (what, d) in &delays {
         match d {
