@@ -133,7 +133,11 @@ impl SecretToken {
 
 /// The server secret. Redacted in `Debug`.
 #[derive(Clone)]
-pub struct ServerSecret(Vec<u8>);
+pub struct ServerSecret {
+    bytes: Vec<u8>,
+    /// The HMAC keyed once (its inner and outer pads), cloned per hash.
+    keyed: Hmac<Sha256>,
+}
 
 impl fmt::Debug for ServerSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -150,26 +154,31 @@ impl ServerSecret {
                 "the server secret must be at least {MIN_SECRET_LEN} bytes"
             ));
         }
-        Ok(ServerSecret(bytes))
+        Ok(ServerSecret::keyed(bytes))
+    }
+
+    fn keyed(bytes: Vec<u8>) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let keyed = match Hmac::<Sha256>::new_from_slice(&bytes) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        ServerSecret { bytes, keyed }
     }
 
     pub fn generate() -> Self {
         let mut bytes = vec![0u8; 48];
         OsRng.fill(&mut bytes[..]);
-        ServerSecret(bytes)
+        ServerSecret::keyed(bytes)
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 
-    /// `HMAC-SHA256(secret, token)`, hex-encoded: the only thing stored.
+    /// `HMAC-SHA256(secret, token)`: the only thing stored (as hex).
     pub fn hash(&self, token: &SecretToken) -> TokenHash {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.0) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
+        let mut mac = self.keyed.clone();
         mac.update(token.text.as_bytes());
         TokenHash(mac.finalize().into_bytes().into())
     }
@@ -286,6 +295,12 @@ mod tests {
         assert_eq!(TokenHash::from_hex(&hex[1..]), None);
         assert!(a.hash(&t).ct_eq(&a.hash(&t)));
         assert!(!a.hash(&t).ct_eq(&b.hash(&t)));
+        // The pre-keyed state gives plain HMAC-SHA256.
+        let Ok(mut direct) = Hmac::<Sha256>::new_from_slice(&[1; 32]) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        direct.update(t.reveal().as_bytes());
+        assert_eq!(hex, hex::encode(direct.finalize().into_bytes()));
         assert!(ServerSecret::new(vec![0; 31]).is_err());
     }
 }

@@ -22,6 +22,8 @@ use crate::error::ApiError;
 use crate::ratelimit::RateInfo;
 use crate::state::AppState;
 
+static X_TRON_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-tron-token");
+
 /// The raw credential from `Authorization: Bearer` (scheme
 /// case-insensitive) or `x-tron-token`.
 pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
@@ -38,7 +40,7 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
         return Some("");
     }
     headers
-        .get("x-tron-token")
+        .get(&X_TRON_TOKEN)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
 }
@@ -299,7 +301,7 @@ impl FromRequestParts<AppState> for ClientInfo {
             ip: client_ip(state, peer, &parts.headers),
             request_id: parts
                 .headers
-                .get("x-request-id")
+                .get(&crate::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 // `to_str` admits visible ASCII only: bytes are characters.
                 .map(|s| s[..s.len().min(200)].to_owned()),

@@ -1,7 +1,7 @@
 //! The hot-path caches: token hash → resolved token, (organization,
 //! principal) → organization and membership, and (organization,
-//! application, environment) → instance (the read behind the most frequent
-//! automation call, `GET …/instances/{env}`).
+//! application, environment) → the instance's JSON (the read behind the
+//! most frequent automation call, `GET …/instances/{env}`).
 //!
 //! Invariant: a cached answer never outlives the change that invalidates it.
 //! Every committed change publishes its invalidations (see
@@ -18,12 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use moka::sync::Cache;
 use tron_core::ids::{ApplicationId, EnvironmentId, OrganizationId};
 use tron_core::token::TokenHash;
 use tron_store::invalidate::Invalidation;
 use tron_store::members::MemberKey;
-use tron_store::models::{Instance, Membership, Organization, ResolvedToken, TokenOwner};
+use tron_store::models::{Membership, Organization, ResolvedToken, TokenOwner};
 
 use crate::metrics::{CacheKind, Metrics};
 
@@ -71,7 +72,8 @@ pub struct Caches {
     epoch: AtomicU64,
     tokens: Cache<TokenHash, Arc<ResolvedToken>>,
     access: Cache<AccessKey, Arc<AccessEntry>>,
-    instances: Cache<InstanceKey, Arc<Instance>>,
+    /// Serialized once: the response body.
+    instances: Cache<InstanceKey, Bytes>,
     metrics: Arc<Metrics>,
 }
 
@@ -138,7 +140,7 @@ impl Caches {
         }
     }
 
-    pub fn get_instance(&self, key: &InstanceKey) -> Option<Arc<Instance>> {
+    pub fn get_instance(&self, key: &InstanceKey) -> Option<Bytes> {
         if !self.enabled {
             return None;
         }
@@ -147,7 +149,7 @@ impl Caches {
         hit
     }
 
-    pub fn put_instance(&self, key: InstanceKey, value: Arc<Instance>, epoch: u64) {
+    pub fn put_instance(&self, key: InstanceKey, value: Bytes, epoch: u64) {
         if self.enabled && self.epoch() == epoch {
             self.instances.insert(key, value);
         }

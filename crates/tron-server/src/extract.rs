@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -147,9 +147,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
         if let Some(p) = parts.extensions.get::<PathParams>() {
             return Ok(p.clone());
         }
-        let params = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        // Already percent-decoded by the router; no deserializer needed.
+        let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map(|Path(m)| PathParams(m.into()))
+            .map(|raw| {
+                PathParams(
+                    raw.iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                )
+            })
             .map_err(|_| ApiError(Error::NotFound))?;
         parts.extensions.insert(params.clone());
         Ok(params)

@@ -41,7 +41,10 @@ pub use state::{AppState, Config};
 use crate::auth::RateSlot;
 use crate::error::error_body;
 
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
@@ -111,9 +114,12 @@ async fn rate_headers(mut req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     if let Some(info) = slot.get() {
         let h = resp.headers_mut();
-        h.insert("ratelimit-limit", HeaderValue::from(info.limit));
-        h.insert("ratelimit-remaining", HeaderValue::from(info.remaining));
-        h.insert("ratelimit-reset", HeaderValue::from(info.reset));
+        h.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(info.limit));
+        h.insert(
+            RATELIMIT_REMAINING.clone(),
+            HeaderValue::from(info.remaining),
+        );
+        h.insert(RATELIMIT_RESET.clone(), HeaderValue::from(info.reset));
     }
     resp
 }

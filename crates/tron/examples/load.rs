@@ -13,6 +13,20 @@ async fn main() {
         .cloned()
         .unwrap_or_else(|| "http://127.0.0.1:8080/healthz".into());
     let token = args.get(2).cloned().filter(|t| !t.is_empty() && t != "-");
+    // Parsed and formatted once: the generator's own work per request
+    // should be as small as possible, and the same for every target.
+    let url: reqwest::Url = match url.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("load: bad URL {url}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let auth = token.as_ref().and_then(|t| {
+        let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    });
     let concurrency: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
     let seconds: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10);
     let client = reqwest::Client::builder()
@@ -20,25 +34,28 @@ async fn main() {
         .build()
         .unwrap_or_default();
     // Warm-up: connections and caches.
-    for _ in 0..concurrency {
-        let mut req = client.get(&url);
-        if let Some(t) = &token {
-            req = req.bearer_auth(t);
+    let request = |client: &reqwest::Client| {
+        let req = client.get(url.clone());
+        match &auth {
+            Some(v) => req.header(reqwest::header::AUTHORIZATION, v.clone()),
+            None => req,
         }
-        let _ = req.send().await.map(|r| r.status());
+    };
+    for _ in 0..concurrency {
+        let _ = request(&client).send().await.map(|r| r.status());
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let start = Instant::now();
-                let mut req = client.get(&url);
-                if let Some(t) = &token {
-                    req = req.bearer_auth(t);
+                let mut req = client.get(url.clone());
+                if let Some(v) = &auth {
+                    req = req.header(reqwest::header::AUTHORIZATION, v.clone());
                 }
                 match req.send().await {
                     Ok(r) if r.status().is_success() => {

@@ -1,8 +1,7 @@
 //! Environments, applications, instances and deployments.
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
@@ -411,18 +410,26 @@ async fn get_instance(
 ) -> ApiResult<Response> {
     let (app, env, resource) = instance_ids(&path)?;
     ctx.require(Action::View, &resource)?;
-    let inst = cached_instance(&state, ctx.org_id(), app, env).await?;
-    Ok(Json(&*inst).into_response())
+    let body = cached_instance_json(&state, ctx.org_id(), app, env).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
-/// An instance through the cache (see `crate::cache`): every change to it
-/// invalidates its entry on commit, here and on the other instances.
-async fn cached_instance(
+/// An instance's JSON through the cache (see `crate::cache`): serialized
+/// once when it is read from storage; every change to the instance
+/// invalidates the entry on commit, here and on the other instances.
+async fn cached_instance_json(
     state: &AppState,
     organization: OrganizationId,
     application: ApplicationId,
     environment: EnvironmentId,
-) -> Result<Arc<Instance>, ApiError> {
+) -> Result<Bytes, ApiError> {
     let key = InstanceKey {
         organization,
         application,
@@ -432,15 +439,14 @@ async fn cached_instance(
         return Ok(hit);
     }
     let epoch = state.cache.epoch();
-    let inst = Arc::new(
-        state
-            .store
-            .get_instance(organization, application, environment)
-            .await?
-            .ok_or(Error::NotFound)?,
-    );
-    state.cache.put_instance(key, inst.clone(), epoch);
-    Ok(inst)
+    let inst = state
+        .store
+        .get_instance(organization, application, environment)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let body = Bytes::from(serde_json::to_vec(&inst).map_err(Error::internal)?);
+    state.cache.put_instance(key, body.clone(), epoch);
+    Ok(body)
 }
 
 #[derive(Deserialize, ToSchema)]
