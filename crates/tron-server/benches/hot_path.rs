@@ -6,7 +6,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use tron_core::authz::{decide, Action, Grant, Resource, Role, Scope};
 use tron_core::ids::*;
 use tron_core::token::{SecretToken, ServerSecret, TokenKind};
-use tron_server::cache::Caches;
+use tron_server::cache::{CachedToken, Caches};
 use tron_server::metrics::Metrics;
 use tron_store::models::{CreatedBy, ResolvedToken, TokenOwner, TokenRecord};
 
@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
             rate_limit_per_minute: 600,
         },
     };
-    cache.put_token(token, Arc::new(record), cache.epoch());
+    cache.put_token(token, Arc::new(CachedToken::new(record)), cache.epoch());
     c.bench_function("cached token lookup", |b| {
         b.iter(|| black_box(cache.get_token(black_box(&token))))
     });

@@ -111,7 +111,7 @@ impl OrganizationAccessContext {
     pub fn meta(&self) -> &RequestMeta {
         self.meta.get_or_init(|| RequestMeta {
             actor: self.principal.actor(),
-            request_id: self.client.request_id.clone(),
+            request_id: self.client.request_id(),
             ip: self.client.ip.map(|i| i.to_string()),
         })
     }

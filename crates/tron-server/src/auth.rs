@@ -18,6 +18,7 @@ use tron_core::{AuthFailure, Error};
 use tron_store::audit::Target;
 use tron_store::models::{RequestMeta, ResolvedToken, TokenOwner, TokenStatus};
 
+use crate::cache::CachedToken;
 use crate::error::ApiError;
 use crate::ratelimit::RateInfo;
 use crate::state::AppState;
@@ -112,13 +113,13 @@ async fn resolve(
         Some(r) => r,
         None => {
             let epoch = state.cache.epoch();
-            let r = Arc::new(
+            let r = Arc::new(CachedToken::new(
                 state
                     .store
                     .resolve_token(&hash)
                     .await?
                     .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?,
-            );
+            ));
             state.cache.put_token(hash, r.clone(), epoch);
             r
         }
@@ -183,7 +184,11 @@ async fn resolve(
                 token_kind: t.kind,
                 token_expires_at: t.expires_at,
             },
-            Some(state.limiter.check(t.id, *rate_limit_per_minute)),
+            Some(
+                state
+                    .limiter
+                    .check_cached(&resolved.limiter, t.id, *rate_limit_per_minute),
+            ),
         ),
     };
     Ok((principal, rate))
@@ -224,7 +229,7 @@ async fn record_rejection(
             name: Some(name.clone()),
             token_id: Some(token.id),
         },
-        request_id: client.request_id.clone(),
+        request_id: client.request_id(),
         ip: client.ip.map(|i| i.to_string()),
     };
     let result = state
@@ -247,10 +252,19 @@ async fn record_rejection(
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<IpAddr>,
-    pub request_id: Option<String>,
+    /// The header as received (cloning it copies no bytes); see
+    /// [`ClientInfo::request_id`].
+    request_id: Option<axum::http::HeaderValue>,
 }
 
 impl ClientInfo {
+    /// The request id for audit events: at most 200 characters.
+    pub fn request_id(&self) -> Option<String> {
+        let s = self.request_id.as_ref()?.to_str().ok()?;
+        // `to_str` admits visible ASCII only: bytes are characters.
+        Some(s[..s.len().min(200)].to_owned())
+    }
+
     pub fn ip_key(&self) -> String {
         self.ip
             .map(|i| i.to_string())
@@ -299,12 +313,7 @@ impl FromRequestParts<AppState> for ClientInfo {
             .map(|c| c.0.ip());
         let info = ClientInfo {
             ip: client_ip(state, peer, &parts.headers),
-            request_id: parts
-                .headers
-                .get(&crate::REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                // `to_str` admits visible ASCII only: bytes are characters.
-                .map(|s| s[..s.len().min(200)].to_owned()),
+            request_id: parts.headers.get(&crate::REQUEST_ID).cloned(),
         };
         parts.extensions.insert(info.clone());
         Ok(info)
@@ -341,7 +350,7 @@ impl Auth {
     pub fn meta(&self, client: &ClientInfo) -> RequestMeta {
         RequestMeta {
             actor: self.0.actor(),
-            request_id: client.request_id.clone(),
+            request_id: client.request_id(),
             ip: client.ip.map(|i| i.to_string()),
         }
     }
@@ -394,7 +403,7 @@ impl Caller {
 pub fn anonymous_meta(client: &ClientInfo) -> RequestMeta {
     RequestMeta {
         actor: Actor::anonymous(),
-        request_id: client.request_id.clone(),
+        request_id: client.request_id(),
         ip: client.ip.map(|i| i.to_string()),
     }
 }

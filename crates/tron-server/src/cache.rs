@@ -15,7 +15,7 @@
 //! and a loaded value is cached only if the epoch did not move while it was
 //! being read.
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -27,9 +27,35 @@ use tron_store::members::MemberKey;
 use tron_store::models::{Membership, Organization, ResolvedToken, TokenOwner};
 
 use crate::metrics::{CacheKind, Metrics};
+use crate::ratelimit::Limiter;
 
 pub const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: u64 = 100_000;
+
+/// A resolved token as cached, with its rate limiter once it has one (a
+/// service token's limiter lives in `TokenLimiter`; this only saves the
+/// lookup, and is dropped with the entry whenever the token, its account
+/// or its organization's settings change).
+pub struct CachedToken {
+    pub resolved: ResolvedToken,
+    pub limiter: OnceLock<Arc<Limiter>>,
+}
+
+impl CachedToken {
+    pub fn new(resolved: ResolvedToken) -> Self {
+        CachedToken {
+            resolved,
+            limiter: OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for CachedToken {
+    type Target = ResolvedToken;
+    fn deref(&self) -> &ResolvedToken {
+        &self.resolved
+    }
+}
 
 /// The organization and the caller's membership (`None`: not a member).
 #[derive(Debug, Clone)]
@@ -70,7 +96,7 @@ impl From<MemberKey> for MemberKeyId {
 pub struct Caches {
     enabled: bool,
     epoch: AtomicU64,
-    tokens: Cache<TokenHash, Arc<ResolvedToken>>,
+    tokens: Cache<TokenHash, Arc<CachedToken>>,
     access: Cache<AccessKey, Arc<AccessEntry>>,
     /// Serialized once: the response body.
     instances: Cache<InstanceKey, Bytes>,
@@ -110,7 +136,7 @@ impl Caches {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<ResolvedToken>> {
+    pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<CachedToken>> {
         if !self.enabled {
             return None;
         }
@@ -119,7 +145,7 @@ impl Caches {
         hit
     }
 
-    pub fn put_token(&self, hash: TokenHash, value: Arc<ResolvedToken>, epoch: u64) {
+    pub fn put_token(&self, hash: TokenHash, value: Arc<CachedToken>, epoch: u64) {
         if self.enabled && self.epoch() == epoch {
             self.tokens.insert(hash, value);
         }

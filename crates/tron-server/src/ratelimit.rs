@@ -3,7 +3,7 @@
 //! bounded: limiters of tokens idle for ten minutes are dropped, and at most
 //! 100 000 are kept.
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -13,7 +13,13 @@ use governor::{Quota, RateLimiter};
 use moka::sync::Cache;
 use tron_core::ids::TokenId;
 
-type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+/// One token's limiter, with its quota.
+pub struct Limiter {
+    per_minute: NonZeroU32,
+    gcra: Gcra,
+}
 
 /// What the `RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +53,37 @@ impl TokenLimiter {
     /// Counts one request of `token` against `per_minute` (burst of the same
     /// size). A change of the organization's setting starts a new limiter.
     pub fn check(&self, token: TokenId, per_minute: u32) -> RateInfo {
+        let limiter = self.limiter(token, per_minute);
+        self.check_with(&limiter)
+    }
+
+    /// [`TokenLimiter::check`] with the token's limiter remembered in
+    /// `slot` (which lives in the cached token, and so is dropped whenever
+    /// the token or its organization's settings change): the same limiter
+    /// as `check` would use, without the lookup.
+    pub fn check_cached(
+        &self,
+        slot: &OnceLock<Arc<Limiter>>,
+        token: TokenId,
+        per_minute: u32,
+    ) -> RateInfo {
+        self.check_with(slot.get_or_init(|| self.limiter(token, per_minute)))
+    }
+
+    fn limiter(&self, token: TokenId, per_minute: u32) -> Arc<Limiter> {
         let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let limiter = self.limiters.get_with((token, n.get()), || {
-            Arc::new(RateLimiter::direct(Quota::per_minute(n)).with_middleware())
-        });
+        self.limiters.get_with((token, n.get()), || {
+            Arc::new(Limiter {
+                per_minute: n,
+                gcra: RateLimiter::direct(Quota::per_minute(n)).with_middleware(),
+            })
+        })
+    }
+
+    fn check_with(&self, limiter: &Limiter) -> RateInfo {
+        let n = limiter.per_minute;
         let per_cell = 60.0 / f64::from(n.get());
-        match limiter.check() {
+        match limiter.gcra.check() {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = n.get().saturating_sub(remaining);

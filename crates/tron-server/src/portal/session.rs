@@ -48,7 +48,7 @@ impl PortalSession {
     pub(crate) fn meta(&self) -> RequestMeta {
         RequestMeta {
             actor: self.principal.actor(),
-            request_id: self.client.request_id.clone(),
+            request_id: self.client.request_id(),
             ip: self.client.ip.map(|i| i.to_string()),
         }
     }
