@@ -8,6 +8,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
+
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -76,7 +78,7 @@ pub async fn authenticate_with_rate(
         Err(f) => Err(Error::Unauthenticated(*f)),
     };
     let (result, rate) = match resolved {
-        Ok((p, rate)) => match rate {
+        Ok((p, rate, entry, now)) => match rate {
             Some(RateInfo {
                 retry_after: Some(retry_after_secs),
                 ..
@@ -85,9 +87,9 @@ pub async fn authenticate_with_rate(
                 (Err(Error::RateLimited { retry_after_secs }), rate)
             }
             _ => {
-                state
-                    .usage
-                    .record(p.token_id, p.service_account_id(), state.now());
+                if entry.note_use(now) {
+                    state.usage.record(p.token_id, p.service_account_id(), now);
+                }
                 (Ok(p), rate)
             }
         },
@@ -107,7 +109,7 @@ async fn resolve(
     state: &AppState,
     token: &SecretToken,
     client: &ClientInfo,
-) -> Result<(Principal, Option<RateInfo>), Error> {
+) -> Result<(Principal, Option<RateInfo>, Arc<CachedToken>, DateTime<Utc>), Error> {
     let hash = state.config.secret.hash(token);
     let resolved = match state.cache.get_token(&hash) {
         Some(r) => r,
@@ -191,7 +193,7 @@ async fn resolve(
             ),
         ),
     };
-    Ok((principal, rate))
+    Ok((principal, rate, resolved, now))
 }
 
 /// `service_token.rejected`: at most one event per token per minute.
