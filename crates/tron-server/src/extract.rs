@@ -128,14 +128,40 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 /// Decoded once per request (the organization layer and the handler share
 /// it through the request's extensions).
 #[derive(Clone)]
-pub struct PathParams(Arc<[(String, String)]>);
+pub struct PathParams(Arc<DecodedParams>);
+
+/// Names and values in one buffer: `spans` holds, per parameter, where its
+/// name starts, where its value starts and where the value ends.
+struct DecodedParams {
+    text: String,
+    spans: Vec<[usize; 3]>,
+}
 
 impl PathParams {
-    pub fn id<T: FromStr>(&self, name: &str) -> Result<T, ApiError> {
-        self.0
+    fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut text = String::with_capacity(128);
+        let mut spans = Vec::with_capacity(4);
+        for (k, v) in pairs {
+            let start = text.len();
+            text.push_str(k);
+            let value = text.len();
+            text.push_str(v);
+            spans.push([start, value, text.len()]);
+        }
+        PathParams(Arc::new(DecodedParams { text, spans }))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        let p = &self.0;
+        p.spans
             .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.parse().ok())
+            .find(|[k, v, _]| p.text.get(*k..*v) == Some(name))
+            .and_then(|[_, v, end]| p.text.get(*v..*end))
+    }
+
+    pub fn id<T: FromStr>(&self, name: &str) -> Result<T, ApiError> {
+        self.get(name)
+            .and_then(|v| v.parse().ok())
             .ok_or(ApiError(Error::NotFound))
     }
 }
@@ -150,13 +176,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
         // Already percent-decoded by the router; no deserializer needed.
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map(|raw| {
-                PathParams(
-                    raw.iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect(),
-                )
-            })
+            .map(|raw| PathParams::from_pairs(raw.iter()))
             .map_err(|_| ApiError(Error::NotFound))?;
         parts.extensions.insert(params.clone());
         Ok(params)
@@ -223,5 +243,24 @@ impl Params {
                     .map_err(|_| ApiError(Error::validation(name, format!("{name} is not valid"))))
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod path_params_tests {
+    use super::PathParams;
+
+    #[test]
+    fn names_and_values_are_kept_apart() {
+        let p =
+            PathParams::from_pairs([("org", "x"), ("env_id", "org"), ("app_id", "")].into_iter());
+        assert_eq!(p.get("org"), Some("x"));
+        assert_eq!(p.get("env_id"), Some("org"));
+        assert_eq!(p.get("app_id"), Some(""));
+        assert_eq!(p.get("xorg"), None);
+        assert_eq!(p.get("missing"), None);
+        assert!(p.id::<u32>("org").is_err());
+        let q = PathParams::from_pairs([("n", "42")].into_iter());
+        assert_eq!(q.id::<u32>("n").ok(), Some(42));
     }
 }
