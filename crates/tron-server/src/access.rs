@@ -10,13 +10,17 @@
 //! handler under the prefix can run for it. Handlers then get the context
 //! through the [`OrgCtx`] extractor, take the organization id only from it,
 //! and call [`OrganizationAccessContext::require`] before touching data.
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower::{Layer, Service};
 use tron_core::authz::{
     decide, requirement, Action, Decision, Grant, Requirement, Resource, Visible,
 };
@@ -192,30 +196,78 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
     }
 }
 
-async fn resolve_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let result = async {
-        let auth = Auth::from_request_parts(&mut parts, &state).await?;
-        let client = ClientInfo::from_request_parts(&mut parts, &state).await?;
-        let path = PathParams::from_request_parts(&mut parts, &state).await?;
-        let org: OrganizationId = path.id("org")?;
-        let ctx = OrganizationAccessContext::resolve(&state, auth.0, org, client).await?;
-        Ok::<_, ApiError>(ctx)
-    }
-    .await;
-    match result {
-        Ok(ctx) => {
-            parts.extensions.insert(OrgCtx(Arc::new(ctx)));
-            next.run(Request::from_parts(parts, body)).await
+/// Resolves the context before the route's handler runs; refusals answer
+/// here. A plain tower service rather than `middleware::from_fn`, which
+/// boxes the inner service and a `Next` on every request.
+#[derive(Clone)]
+struct ResolveLayer {
+    state: AppState,
+}
+
+impl<S> Layer<S> for ResolveLayer {
+    type Service = Resolve<S>;
+
+    fn layer(&self, inner: S) -> Resolve<S> {
+        Resolve {
+            state: self.state.clone(),
+            inner,
         }
-        Err(e) => e.into_response(),
     }
+}
+
+#[derive(Clone)]
+struct Resolve<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> Service<Request> for Resolve<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The service that was polled ready handles this request; a clone
+        // stays for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            match resolve_parts(&state, &mut parts).await {
+                Ok(ctx) => {
+                    parts.extensions.insert(OrgCtx(Arc::new(ctx)));
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Err(e) => Ok(e.into_response()),
+            }
+        })
+    }
+}
+
+async fn resolve_parts(
+    state: &AppState,
+    parts: &mut Parts,
+) -> Result<OrganizationAccessContext, ApiError> {
+    let auth = Auth::from_request_parts(parts, state).await?;
+    let client = ClientInfo::from_request_parts(parts, state).await?;
+    let path = PathParams::from_request_parts(parts, state).await?;
+    let org: OrganizationId = path.id("org")?;
+    Ok(OrganizationAccessContext::resolve(state, auth.0, org, client).await?)
 }
 
 /// The organization routes (all under `/api/v1/organizations/{org}`, by
 /// their type) behind the context layer.
 pub fn organization_routes(state: &AppState, routes: Routes<Org>) -> Router<AppState> {
-    routes
-        .into_inner()
-        .route_layer(middleware::from_fn_with_state(state.clone(), resolve_layer))
+    routes.into_inner().route_layer(ResolveLayer {
+        state: state.clone(),
+    })
 }

@@ -312,14 +312,19 @@ impl Store {
         if tokens.is_empty() && service_accounts.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        // One statement at a time, outside any transaction: each update only
+        // moves a value forward, so none depends on another, and holding no
+        // row lock while taking the next means this can never deadlock with
+        // a change that locks the same rows in another order (deleting an
+        // organization cascades from service accounts to tokens; this
+        // touches tokens first).
         for (id, at) in tokens {
             sqlx::query::<Any>(
                 "UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
             )
             .bind(ts(*at))
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&self.write)
             .await
             .map_err(db_err)?;
         }
@@ -329,11 +334,10 @@ impl Store {
             )
             .bind(ts(*at))
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&self.write)
             .await
             .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 

@@ -155,8 +155,10 @@ async fn cached_answers_never_outlive_changes(s: TestServer) {
         .service_token(&s.root, &f.org, &f.sa, json!({"name": "third"}))
         .await;
     assert_eq!(s.get("/me", &t3).await.0, StatusCode::OK);
-    s.delete(&format!("/organizations/{}", f.org), &s.root)
+    let (st, body) = s
+        .delete(&format!("/organizations/{}", f.org), &s.root)
         .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
     let (st, body) = s.get("/me", &t3).await;
     assert_eq!(
         (st, body["error"]["code"].as_str()),
