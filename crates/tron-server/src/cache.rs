@@ -149,49 +149,52 @@ impl Caches {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<CachedToken>> {
+    fn get<K, V>(&self, cache: &Cache<K, V>, kind: CacheKind, key: &K) -> Option<V>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
         if !self.enabled {
             return None;
         }
-        let hit = self.tokens.get(hash);
-        self.metrics.cache(CacheKind::Token, hit.is_some());
+        let hit = cache.get(key);
+        self.metrics.cache(kind, hit.is_some());
         hit
+    }
+
+    /// Caches `value` unless an invalidation came after `epoch` was read.
+    fn put<K, V>(&self, cache: &Cache<K, V>, key: K, value: V, epoch: u64)
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if self.enabled && self.epoch() == epoch {
+            cache.insert(key, value);
+        }
+    }
+
+    pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<CachedToken>> {
+        self.get(&self.tokens, CacheKind::Token, hash)
     }
 
     pub fn put_token(&self, hash: TokenHash, value: Arc<CachedToken>, epoch: u64) {
-        if self.enabled && self.epoch() == epoch {
-            self.tokens.insert(hash, value);
-        }
+        self.put(&self.tokens, hash, value, epoch);
     }
 
     pub fn get_access(&self, key: &AccessKey) -> Option<Arc<AccessEntry>> {
-        if !self.enabled {
-            return None;
-        }
-        let hit = self.access.get(key);
-        self.metrics.cache(CacheKind::Access, hit.is_some());
-        hit
+        self.get(&self.access, CacheKind::Access, key)
     }
 
     pub fn put_access(&self, key: AccessKey, value: Arc<AccessEntry>, epoch: u64) {
-        if self.enabled && self.epoch() == epoch {
-            self.access.insert(key, value);
-        }
+        self.put(&self.access, key, value, epoch);
     }
 
     pub fn get_instance(&self, key: &InstanceKey) -> Option<Bytes> {
-        if !self.enabled {
-            return None;
-        }
-        let hit = self.instances.get(key);
-        self.metrics.cache(CacheKind::Instance, hit.is_some());
-        hit
+        self.get(&self.instances, CacheKind::Instance, key)
     }
 
     pub fn put_instance(&self, key: InstanceKey, value: Bytes, epoch: u64) {
-        if self.enabled && self.epoch() == epoch {
-            self.instances.insert(key, value);
-        }
+        self.put(&self.instances, key, value, epoch);
     }
 
     pub fn invalidate(&self, inv: &[Invalidation]) {

@@ -52,15 +52,9 @@ impl Default for TokenLimiter {
 impl TokenLimiter {
     /// Counts one request of `token` against `per_minute` (burst of the same
     /// size). A change of the organization's setting starts a new limiter.
-    pub fn check(&self, token: TokenId, per_minute: u32) -> RateInfo {
-        let limiter = self.limiter(token, per_minute);
-        self.check_with(&limiter)
-    }
-
-    /// [`TokenLimiter::check`] with the token's limiter remembered in
-    /// `slot` (which lives in the cached token, and so is dropped whenever
-    /// the token or its organization's settings change): the same limiter
-    /// as `check` would use, without the lookup.
+    /// The token's limiter is remembered in `slot`, which lives in the cached
+    /// token and so is dropped whenever the token or its organization's
+    /// settings change; a new slot finds the same limiter again here.
     pub fn check_cached(
         &self,
         slot: &OnceLock<Arc<Limiter>>,
@@ -116,20 +110,30 @@ mod tests {
     fn burst_then_refusal() {
         let l = TokenLimiter::default();
         let t = TokenId::new();
+        // Each cached entry of the token brings its own slot: a fresh slot
+        // per call is an entry dropped and reloaded between requests, which
+        // must not reset the quota.
+        let check = |t, n| l.check_cached(&OnceLock::new(), t, n);
+        let slot = OnceLock::new();
         for i in 0..5 {
-            let info = l.check(t, 5);
+            let info = if i % 2 == 0 {
+                l.check_cached(&slot, t, 5)
+            } else {
+                check(t, 5)
+            };
             assert_eq!(info.retry_after, None, "{i}");
             assert_eq!(info.remaining, 4 - i);
             assert_eq!(info.limit, 5);
         }
-        let refused = l.check(t, 5);
-        assert!(
-            refused.retry_after.is_some_and(|r| (1..=12).contains(&r)),
-            "{refused:?}"
-        );
-        assert_eq!(refused.remaining, 0);
+        for refused in [check(t, 5), l.check_cached(&slot, t, 5)] {
+            assert!(
+                refused.retry_after.is_some_and(|r| (1..=12).contains(&r)),
+                "{refused:?}"
+            );
+            assert_eq!(refused.remaining, 0);
+        }
         // Another token has its own quota; a new setting a new limiter.
-        assert_eq!(l.check(TokenId::new(), 5).retry_after, None);
-        assert_eq!(l.check(t, 6).retry_after, None);
+        assert_eq!(check(TokenId::new(), 5).retry_after, None);
+        assert_eq!(check(t, 6).retry_after, None);
     }
 }
