@@ -113,11 +113,8 @@ impl OrganizationAccessContext {
 
     /// Audit metadata of this request.
     pub fn meta(&self) -> &RequestMeta {
-        self.meta.get_or_init(|| RequestMeta {
-            actor: self.principal.actor(),
-            request_id: self.client.request_id(),
-            ip: self.client.ip.map(|i| i.to_string()),
-        })
+        self.meta
+            .get_or_init(|| self.client.meta(self.principal.actor()))
     }
 
     /// The decision, with its justification.

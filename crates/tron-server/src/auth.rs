@@ -224,16 +224,12 @@ async fn record_rejection(
         return;
     }
     state.rejected_logged.insert(token.id, now);
-    let meta = RequestMeta {
-        actor: Actor {
-            kind: ActorType::ServiceAccount,
-            id: Some(id.0),
-            name: Some(name.clone()),
-            token_id: Some(token.id),
-        },
-        request_id: client.request_id(),
-        ip: client.ip.map(|i| i.to_string()),
-    };
+    let meta = client.meta(Actor {
+        kind: ActorType::ServiceAccount,
+        id: Some(id.0),
+        name: Some(name.clone()),
+        token_id: Some(token.id),
+    });
     let result = state
         .store
         .record_token_rejection(
@@ -260,6 +256,15 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// Audit metadata of a request made by `actor` from this client.
+    pub fn meta(&self, actor: Actor) -> RequestMeta {
+        RequestMeta {
+            actor,
+            request_id: self.request_id(),
+            ip: self.ip.map(|i| i.to_string()),
+        }
+    }
+
     /// The request id for audit events: at most 200 characters.
     pub fn request_id(&self) -> Option<String> {
         let s = self.request_id.as_ref()?.to_str().ok()?;
@@ -350,11 +355,7 @@ impl FromRequestParts<AppState> for Auth {
 
 impl Auth {
     pub fn meta(&self, client: &ClientInfo) -> RequestMeta {
-        RequestMeta {
-            actor: self.0.actor(),
-            request_id: client.request_id(),
-            ip: client.ip.map(|i| i.to_string()),
-        }
+        client.meta(self.0.actor())
     }
 
     /// Users only: service accounts cannot log in, own personal tokens,
@@ -403,11 +404,7 @@ impl Caller {
 }
 
 pub fn anonymous_meta(client: &ClientInfo) -> RequestMeta {
-    RequestMeta {
-        actor: Actor::anonymous(),
-        request_id: client.request_id(),
-        ip: client.ip.map(|i| i.to_string()),
-    }
+    client.meta(Actor::anonymous())
 }
 
 /// `PrincipalKind` for a user, with its superuser flag.

@@ -46,11 +46,7 @@ pub(crate) struct PortalSession {
 
 impl PortalSession {
     pub(crate) fn meta(&self) -> RequestMeta {
-        RequestMeta {
-            actor: self.principal.actor(),
-            request_id: self.client.request_id(),
-            ip: self.client.ip.map(|i| i.to_string()),
-        }
+        self.client.meta(self.principal.actor())
     }
 }
 
