@@ -20,6 +20,7 @@ pub mod state;
 pub mod throttle;
 pub mod usage;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -32,9 +33,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 pub use state::{AppState, Config};
 
@@ -168,47 +171,68 @@ async fn method_not_allowed(req: axum::extract::Request) -> Response {
 /// `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
 /// `Referrer-Policy: no-referrer` (the portal's pages: `same-origin`) and,
 /// unless the handler says otherwise, `Cache-Control: no-store`.
-pub fn app(state: AppState) -> Router {
-    let api = api::router(&state);
-    Router::new()
+///
+/// The middleware that needs no route wraps the router once, as one
+/// concrete service. `Router::layer` would put each layer around every
+/// route as one more boxed service, and a boxed route clones everything it
+/// wraps on each call: with ten layers, dozens of allocations per request
+/// (docs/decisions.md, "Hot path"). Only [`track`] and the timeout, which
+/// need the matched route or must be counted by it, stay route layers.
+pub fn app(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(api)
+        .merge(api::router(&state))
         .merge(docs::router())
         .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY))
         .layer(middleware::from_fn(request_timeout))
-        .layer(middleware::from_fn(rate_headers))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state);
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(make_span as fn(&Request) -> Span))
         .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
+            HeaderName::from_static("cache-control"),
+            HeaderValue::from_static("no-store"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
-        ))
-        // The portal's pages set `same-origin` themselves (its forms post
+        // The portal's pages set `same-origin` themselves (their forms post
         // back); everything else sends no referrer at all.
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("cache-control"),
-            HeaderValue::from_static("no-store"),
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            // The path only: query strings are not logged.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .with_state(state)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(middleware::from_fn(rate_headers))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY))
+        .service(router)
+}
+
+fn make_span(req: &Request) -> Span {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The path only: query strings are not logged.
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish and
@@ -235,10 +259,10 @@ pub async fn serve(
             .store
             .spawn_invalidation_listener(std::sync::Arc::new(move |inv| cache.invalidate(inv)))
     };
-    let router = app(state.clone());
+    let app = app(state.clone());
     let result = axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(shutdown)
     .await;
