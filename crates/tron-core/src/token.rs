@@ -198,7 +198,16 @@ impl fmt::Debug for TokenHash {
 
 impl TokenHash {
     pub fn ct_eq(&self, other: &TokenHash) -> bool {
-        self.0.ct_eq(&other.0).into()
+        // Compared as four words: the same constant-time comparison with an
+        // eighth of the steps of a byte-by-byte one.
+        fn words(h: &[u8; 32]) -> [u64; 4] {
+            std::array::from_fn(|i| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&h[i * 8..i * 8 + 8]);
+                u64::from_ne_bytes(w)
+            })
+        }
+        words(&self.0)[..].ct_eq(&words(&other.0)[..]).into()
     }
 
     /// The stored form.

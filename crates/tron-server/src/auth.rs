@@ -20,6 +20,7 @@ use tron_core::{AuthFailure, Error};
 use tron_store::audit::Target;
 use tron_store::models::{RequestMeta, ResolvedToken, TokenOwner, TokenStatus};
 
+use crate::access::OrgCtx;
 use crate::cache::CachedToken;
 use crate::error::ApiError;
 use crate::ratelimit::RateInfo;
@@ -304,6 +305,20 @@ pub fn client_ip(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) ->
         .or(Some(peer))
 }
 
+impl ClientInfo {
+    /// The request's client, worked out afresh.
+    pub(crate) fn of(parts: &Parts, state: &AppState) -> ClientInfo {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        ClientInfo {
+            ip: client_ip(state, peer, &parts.headers),
+            request_id: parts.headers.get(&crate::REQUEST_ID).cloned(),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = ApiError;
 
@@ -314,14 +329,10 @@ impl FromRequestParts<AppState> for ClientInfo {
         if let Some(c) = parts.extensions.get::<ClientInfo>() {
             return Ok(c.clone());
         }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let info = ClientInfo {
-            ip: client_ip(state, peer, &parts.headers),
-            request_id: parts.headers.get(&crate::REQUEST_ID).cloned(),
-        };
+        if let Some(ctx) = parts.extensions.get::<OrgCtx>() {
+            return Ok(ctx.client().clone());
+        }
+        let info = ClientInfo::of(parts, state);
         parts.extensions.insert(info.clone());
         Ok(info)
     }
@@ -341,19 +352,33 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(p) = parts.extensions.get::<Auth>() {
             return Ok(p.clone());
         }
-        let client = ClientInfo::from_request_parts(parts, state).await?;
-        let (result, rate) =
-            authenticate_with_rate(state, presented_token(&parts.headers), &client).await;
-        if let (Some(slot), Some(info)) = (parts.extensions.get::<RateSlot>(), rate) {
-            slot.set(info);
+        // Under an organization, its layer has authenticated the request.
+        if let Some(ctx) = parts.extensions.get::<OrgCtx>() {
+            return Ok(Auth(ctx.principal().clone()));
         }
-        let auth = Auth(result?);
+        let client = ClientInfo::from_request_parts(parts, state).await?;
+        let auth = Auth(Auth::authenticate(parts, state, &client).await?);
         parts.extensions.insert(auth.clone());
         Ok(auth)
     }
 }
 
 impl Auth {
+    /// Authenticates the request's token (once per request: callers keep
+    /// the result) and leaves its rate information for the headers.
+    pub(crate) async fn authenticate(
+        parts: &Parts,
+        state: &AppState,
+        client: &ClientInfo,
+    ) -> Result<Principal, ApiError> {
+        let (result, rate) =
+            authenticate_with_rate(state, presented_token(&parts.headers), client).await;
+        if let (Some(slot), Some(info)) = (parts.extensions.get::<RateSlot>(), rate) {
+            slot.set(info);
+        }
+        Ok(result?)
+    }
+
     pub fn meta(&self, client: &ClientInfo) -> RequestMeta {
         client.meta(self.0.actor())
     }

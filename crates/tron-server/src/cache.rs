@@ -109,14 +109,19 @@ impl From<MemberKey> for MemberKeyId {
 pub struct Caches {
     enabled: bool,
     epoch: AtomicU64,
-    tokens: Cache<TokenHash, Arc<CachedToken>>,
-    access: Cache<AccessKey, Arc<AccessEntry>>,
+    tokens: Cache<TokenHash, Arc<CachedToken>, Hasher>,
+    access: Cache<AccessKey, Arc<AccessEntry>, Hasher>,
     /// Serialized once: the response body.
-    instances: Cache<InstanceKey, Bytes>,
+    instances: Cache<InstanceKey, Bytes, Hasher>,
     metrics: Arc<Metrics>,
 }
 
-fn bounded<K, V>() -> Cache<K, V>
+/// The caches' key hasher. Keys are HMAC outputs and server-made ids, which
+/// no client chooses, so a fast seeded hasher is enough: std's SipHash was
+/// a measurable share of a cached request (docs/decisions.md, "Hot path").
+type Hasher = foldhash::fast::RandomState;
+
+fn bounded<K, V>() -> Cache<K, V, Hasher>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -125,7 +130,7 @@ where
         .max_capacity(MAX_ENTRIES)
         .time_to_live(TTL)
         .support_invalidation_closures()
-        .build()
+        .build_with_hasher(Hasher::default())
 }
 
 impl Caches {
@@ -149,7 +154,7 @@ impl Caches {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    fn get<K, V>(&self, cache: &Cache<K, V>, kind: CacheKind, key: &K) -> Option<V>
+    fn get<K, V>(&self, cache: &Cache<K, V, Hasher>, kind: CacheKind, key: &K) -> Option<V>
     where
         K: std::hash::Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
@@ -163,7 +168,7 @@ impl Caches {
     }
 
     /// Caches `value` unless an invalidation came after `epoch` was read.
-    fn put<K, V>(&self, cache: &Cache<K, V>, key: K, value: V, epoch: u64)
+    fn put<K, V>(&self, cache: &Cache<K, V, Hasher>, key: K, value: V, epoch: u64)
     where
         K: std::hash::Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,

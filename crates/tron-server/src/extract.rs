@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use tron_core::Error;
 use tron_store::PageRequest;
 
+use crate::access::OrgCtx;
 use crate::error::{error_body, ApiError};
 
 pub const MAX_BODY: usize = 64 * 1024;
@@ -137,6 +138,19 @@ struct DecodedParams {
     spans: Vec<[usize; 3]>,
 }
 
+impl std::fmt::Debug for PathParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = &self.0;
+        f.debug_map()
+            .entries(
+                p.spans
+                    .iter()
+                    .map(|[k, v, end]| (p.text.get(*k..*v), p.text.get(*v..*end))),
+            )
+            .finish()
+    }
+}
+
 impl PathParams {
     fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
         let mut text = String::with_capacity(128);
@@ -166,18 +180,29 @@ impl PathParams {
     }
 }
 
+impl PathParams {
+    /// Decodes the route's parameters afresh.
+    pub(crate) async fn decode(parts: &mut Parts) -> Result<Self, ApiError> {
+        // Already percent-decoded by the router; no deserializer needed.
+        RawPathParams::from_request_parts(parts, &())
+            .await
+            .map(|raw| PathParams::from_pairs(raw.iter()))
+            .map_err(|_| ApiError(Error::NotFound))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         if let Some(p) = parts.extensions.get::<PathParams>() {
             return Ok(p.clone());
         }
-        // Already percent-decoded by the router; no deserializer needed.
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map(|raw| PathParams::from_pairs(raw.iter()))
-            .map_err(|_| ApiError(Error::NotFound))?;
+        // Under an organization, its layer has decoded them.
+        if let Some(p) = parts.extensions.get::<OrgCtx>().and_then(|c| c.path()) {
+            return Ok(p.clone());
+        }
+        let params = PathParams::decode(parts).await?;
         parts.extensions.insert(params.clone());
         Ok(params)
     }

@@ -23,6 +23,8 @@ pub mod usage;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -33,7 +35,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::{Service, ServiceBuilder};
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -79,34 +81,74 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Counts every request by route template, method and status.
-async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    state.metrics.request(
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        method.as_str(),
-        resp.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    resp
-}
-
 /// How long a request may take; then it answers `408 request_timeout` (the
 /// handler is dropped, and an open transaction rolls back).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn request_timeout(req: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => error_body(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "The request took too long.",
-            None,
-        ),
+/// Around every route: the [`REQUEST_TIMEOUT`], and the count of requests
+/// by route template, method and status (a timed-out request is counted as
+/// its `408`). A route layer, because only the router knows the template;
+/// a plain service, because `middleware::from_fn` would clone its inner
+/// route and box a `Next` on every request.
+#[derive(Clone)]
+struct TrackLayer {
+    metrics: std::sync::Arc<metrics::Metrics>,
+}
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            metrics: self.metrics.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Track<S> {
+    metrics: std::sync::Arc<metrics::Metrics>,
+    inner: S,
+}
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let method = req.method().clone();
+        let metrics = self.metrics.clone();
+        let start = Instant::now();
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.inner.call(req));
+        Box::pin(async move {
+            let resp = match response.await {
+                Ok(Ok(resp)) => resp,
+                Err(_) => error_body(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "The request took too long.",
+                    None,
+                ),
+            };
+            metrics.request(
+                route.as_ref().map_or("unmatched", MatchedPath::as_str),
+                method.as_str(),
+                resp.status().as_u16(),
+                start.elapsed().as_secs_f64(),
+            );
+            Ok(resp)
+        })
     }
 }
 
@@ -176,8 +218,8 @@ async fn method_not_allowed(req: axum::extract::Request) -> Response {
 /// concrete service. `Router::layer` would put each layer around every
 /// route as one more boxed service, and a boxed route clones everything it
 /// wraps on each call: with ten layers, dozens of allocations per request
-/// (docs/decisions.md, "Hot path"). Only [`track`] and the timeout, which
-/// need the matched route or must be counted by it, stay route layers.
+/// (docs/decisions.md, "Hot path"). Only [`Track`] (the timeout and the
+/// request count, which needs the matched route) stays a route layer.
 pub fn app(
     state: AppState,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
@@ -194,8 +236,9 @@ pub fn app(
         .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(request_timeout))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(TrackLayer {
+            metrics: state.metrics.clone(),
+        })
         .with_state(state);
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)

@@ -1,8 +1,12 @@
 //! Prometheus metrics, one registry per server. Labels are route templates
 //! (`/api/v1/organizations/{org}`), token kinds and outcomes: never a token,
 //! an id or a query string.
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The hot-path caches, for [`Metrics::cache`].
@@ -39,6 +43,31 @@ pub struct Metrics {
     cache_children: [[IntCounter; 2]; 3],
     /// `[kind]` children of `auth` with the outcome `ok`.
     auth_ok: [IntCounter; 3],
+    /// Children of `requests` and `latency` by route template, then method
+    /// and status, resolved on a route's first request: a label lookup
+    /// hashes every label value, and route templates are long.
+    routes: RwLock<HashMap<Box<str>, Vec<RouteChildren>, foldhash::fast::RandomState>>,
+}
+
+struct RouteChildren {
+    method: &'static str,
+    status: u16,
+    count: IntCounter,
+    latency: Histogram,
+}
+
+/// Methods counted by name; any other is `other`, so that clients cannot
+/// add label values without end.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -105,16 +134,47 @@ impl Metrics {
             rate_limited,
             cache_children,
             auth_ok,
+            routes: RwLock::default(),
         }
     }
 
+    /// One request to `route` (a template, or `unmatched`: never a raw
+    /// path, which would let clients add label values without end).
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests
-            .with_label_values(&[route, method, &status.to_string()])
-            .inc();
-        self.latency
-            .with_label_values(&[route, method])
-            .observe(seconds);
+        let method = method_label(method);
+        let find = |children: &[RouteChildren]| {
+            children
+                .iter()
+                .find(|c| c.method == method && c.status == status)
+                .map(|c| {
+                    c.count.inc();
+                    c.latency.observe(seconds);
+                })
+        };
+        let seen = self
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(route)
+            .and_then(|children| find(children));
+        if seen.is_some() {
+            return;
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let children = routes.entry(route.into()).or_default();
+        if find(children).is_none() {
+            let child = RouteChildren {
+                method,
+                status,
+                count: self
+                    .requests
+                    .with_label_values(&[route, method, &status.to_string()]),
+                latency: self.latency.with_label_values(&[route, method]),
+            };
+            child.count.inc();
+            child.latency.observe(seconds);
+            children.push(child);
+        }
     }
 
     pub fn auth(&self, kind: &str, outcome: &str) {
@@ -144,5 +204,50 @@ fn result(hit: bool) -> &'static str {
         "hit"
     } else {
         "miss"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_method_and_status() {
+        let m = Metrics::new();
+        let route = "/api/v1/organizations/{org}";
+        m.request(route, "GET", 200, 0.001);
+        m.request(route, "GET", 200, 0.001);
+        m.request(route, "GET", 404, 0.001);
+        m.request(route, "DELETE", 204, 0.001);
+        m.request("unmatched", "BREW", 404, 0.001);
+        m.request("unmatched", "WHEN", 404, 0.001);
+        let text = m.render();
+        let count = |labels: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("tron_http_requests_total{{{labels}}} ")))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            count(r#"method="GET",route="/api/v1/organizations/{org}",status="200""#).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            count(r#"method="GET",route="/api/v1/organizations/{org}",status="404""#).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            count(r#"method="DELETE",route="/api/v1/organizations/{org}",status="204""#).as_deref(),
+            Some("1")
+        );
+        // Unknown methods share one label value.
+        assert_eq!(
+            count(r#"method="other",route="unmatched",status="404""#).as_deref(),
+            Some("2")
+        );
+        assert!(!text.contains("BREW"));
+        assert!(text.contains(
+            r#"tron_http_request_duration_seconds_count{method="GET",route="/api/v1/organizations/{org}"} 3"#
+        ));
     }
 }

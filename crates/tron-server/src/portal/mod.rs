@@ -106,9 +106,14 @@ async fn org_layer(State(state): State<AppState>, req: Request, next: Next) -> R
         let session = PortalSession::from_request_parts(&mut parts, &state).await?;
         let path = form::Ids::from_request_parts(&mut parts, &state).await?;
         let org: OrganizationId = path.id("org")?;
-        let ctx =
-            OrganizationAccessContext::resolve(&state, session.principal, org, session.client)
-                .await?;
+        let ctx = OrganizationAccessContext::resolve(
+            &state,
+            session.principal,
+            org,
+            session.client,
+            None,
+        )
+        .await?;
         Ok::<_, PortalError>(ctx)
     }
     .await;

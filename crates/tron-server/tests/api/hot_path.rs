@@ -322,6 +322,26 @@ async fn service_tokens_are_rate_limited(s: TestServer) {
         .service_token(&s.root, &f.org, &f.sa, json!({"name": "other"}))
         .await;
     assert_eq!(s.get("/me", &other).await.0, StatusCode::OK);
+    // Under an organization, the context's authentication is the request's
+    // only one: each request takes one from the quota.
+    for (path, expected_remaining) in [
+        (format!("/organizations/{}", f.org), "1"),
+        (format!("/organizations/{}/environments", f.org), "0"),
+    ] {
+        let resp = s
+            .http
+            .get(s.url(&path))
+            .bearer_auth(&other)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            resp.headers()["ratelimit-remaining"],
+            expected_remaining,
+            "{path}"
+        );
+    }
     for _ in 0..10 {
         let resp = s
             .http
