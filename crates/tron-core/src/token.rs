@@ -68,15 +68,15 @@ impl fmt::Debug for SecretToken {
     }
 }
 
-fn checksum(body: &str) -> String {
+fn checksum(body: &str) -> [u8; CHECKSUM_LEN] {
     let mut n = crc32fast::hash(body.as_bytes());
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = ALPHABET[(n % 62) as usize];
         n /= 62;
     }
-    // 62^6 > 2^32, so every CRC-32 fits; the buffer holds only ASCII.
-    out.iter().map(|&b| b as char).collect()
+    // 62^6 > 2^32, so every CRC-32 fits.
+    out
 }
 
 impl SecretToken {
@@ -89,7 +89,7 @@ impl SecretToken {
             text.push(ALPHABET[rng.gen_range(0..62)] as char);
         }
         let sum = checksum(&text);
-        text.push_str(&sum);
+        text.extend(sum.iter().map(|&b| char::from(b)));
         SecretToken { kind, text }
     }
 
@@ -105,7 +105,7 @@ impl SecretToken {
             return None;
         }
         let (body, sum) = s.split_at(TOKEN_LEN - CHECKSUM_LEN);
-        if checksum(body).as_bytes().ct_eq(sum.as_bytes()).into() {
+        if checksum(body)[..].ct_eq(sum.as_bytes()).into() {
             Some(SecretToken {
                 kind,
                 text: s.to_owned(),
@@ -246,7 +246,7 @@ mod tests {
         // Decoding the base62 digits gives back the CRC-32 of the body.
         let body = "trn_pat_0000000000000000000000000000000000000000000";
         let sum = checksum(body);
-        let decoded = sum.bytes().fold(0u64, |acc, b| {
+        let decoded = sum.iter().fold(0u64, |acc, &b| {
             acc * 62
                 + ALPHABET
                     .iter()
@@ -261,7 +261,7 @@ mod tests {
     fn checksum_known_vector() {
         // Python: zlib.crc32(b"123456789") == 0xCBF43926, which is
         // "3jZRME" in base62 (0-9A-Za-z), most significant digit first.
-        assert_eq!(checksum("123456789"), "3jZRME");
+        assert_eq!(&checksum("123456789"), b"3jZRME");
     }
 
     #[test]

@@ -172,9 +172,14 @@ async fn load_access(
     if let Some(hit) = state.cache.get_access(&key) {
         return Ok(hit);
     }
+    // Boxed: the cold path, kept out of every request's future.
     let epoch = state.cache.epoch();
-    let organization = state.store.get_organization(org).await?;
-    let membership = state.store.load_membership(org, who).await?;
+    let (organization, membership) = Box::pin(async {
+        let organization = state.store.get_organization(org).await?;
+        let membership = state.store.load_membership(org, who).await?;
+        Ok::<_, Error>((organization, membership))
+    })
+    .await?;
     let entry = Arc::new(AccessEntry {
         organization,
         membership,

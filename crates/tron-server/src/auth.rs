@@ -116,10 +116,10 @@ async fn resolve(
         Some(r) => r,
         None => {
             let epoch = state.cache.epoch();
+            // Boxed: the storage call is the cold path, and inline its
+            // future would make every request's future larger to move.
             let r = Arc::new(CachedToken::new(
-                state
-                    .store
-                    .resolve_token(&hash)
+                Box::pin(state.store.resolve_token(&hash))
                     .await?
                     .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?,
             ));
@@ -145,7 +145,7 @@ async fn resolve(
         },
     };
     if let Some(f) = failure {
-        record_rejection(state, &resolved, f, client).await;
+        Box::pin(record_rejection(state, &resolved, f, client)).await;
         return Err(Error::Unauthenticated(f));
     }
     let t = &resolved.token;

@@ -439,11 +439,14 @@ async fn cached_instance_json(
         return Ok(hit);
     }
     let epoch = state.cache.epoch();
-    let inst = state
-        .store
-        .get_instance(organization, application, environment)
-        .await?
-        .ok_or(Error::NotFound)?;
+    // Boxed: the cold path, kept out of every request's future.
+    let inst = Box::pin(
+        state
+            .store
+            .get_instance(organization, application, environment),
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     let body = Bytes::from(serde_json::to_vec(&inst).map_err(Error::internal)?);
     state.cache.put_instance(key, body.clone(), epoch);
     Ok(body)
