@@ -352,7 +352,9 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(p) = parts.extensions.get::<Auth>() {
             return Ok(p.clone());
         }
-        // Under an organization, its layer has authenticated the request.
+        // Under an organization, its layer has authenticated the request
+        // (the API's by token; the portal's by session, which is then the
+        // request's authentication too).
         if let Some(ctx) = parts.extensions.get::<OrgCtx>() {
             return Ok(Auth(ctx.principal().clone()));
         }

@@ -116,9 +116,12 @@ pub struct Caches {
     metrics: Arc<Metrics>,
 }
 
-/// The caches' key hasher. Keys are HMAC outputs and server-made ids, which
-/// no client chooses, so a fast seeded hasher is enough: std's SipHash was
-/// a measurable share of a cached request (docs/decisions.md, "Hot path").
+/// The caches' key hasher. Keys are HMAC outputs (unpredictable without the
+/// server secret) and ids of rows that exist (only found entries are
+/// inserted; the server made the ids), hashed with a per-process seed, so
+/// a client cannot flood a bucket: SipHash's extra strength buys nothing
+/// here, and it was a measurable share of a cached request
+/// (docs/decisions.md, "Hot path").
 type Hasher = foldhash::fast::RandomState;
 
 fn bounded<K, V>() -> Cache<K, V, Hasher>

@@ -126,8 +126,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 /// Path parameters by name. A malformed id answers `404`: no resource can
 /// have it.
 ///
-/// Decoded once per request (the organization layer and the handler share
-/// it through the request's extensions).
+/// Decoded once per request: under an organization the access layer decodes
+/// them and the handler reads them from its context; elsewhere the first
+/// extraction leaves them in the request's extensions.
 #[derive(Clone)]
 pub struct PathParams(Arc<DecodedParams>);
 
