@@ -11,8 +11,6 @@
 //! through the [`OrgCtx`] extractor, take the organization id only from it,
 //! and call [`OrganizationAccessContext::require`] before touching data.
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -20,7 +18,8 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tower::{Layer, Service};
+use tower::layer::layer_fn;
+use tower::Service;
 use tron_core::authz::{
     decide, requirement, Action, Decision, Grant, Requirement, Resource, Visible,
 };
@@ -215,22 +214,6 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
 /// here. A plain tower service rather than `middleware::from_fn`, which
 /// boxes the inner service and a `Next` on every request.
 #[derive(Clone)]
-struct ResolveLayer {
-    state: AppState,
-}
-
-impl<S> Layer<S> for ResolveLayer {
-    type Service = Resolve<S>;
-
-    fn layer(&self, inner: S) -> Resolve<S> {
-        Resolve {
-            state: self.state.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
 struct Resolve<S> {
     state: AppState,
     inner: S,
@@ -243,7 +226,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = crate::ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -284,7 +267,11 @@ async fn resolve_parts(
 /// The organization routes (all under `/api/v1/organizations/{org}`, by
 /// their type) behind the context layer.
 pub fn organization_routes(state: &AppState, routes: Routes<Org>) -> Router<AppState> {
-    routes.into_inner().route_layer(ResolveLayer {
-        state: state.clone(),
-    })
+    let state = state.clone();
+    routes
+        .into_inner()
+        .route_layer(layer_fn(move |inner| Resolve {
+            state: state.clone(),
+            inner,
+        }))
 }

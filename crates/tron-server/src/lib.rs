@@ -35,7 +35,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::{Layer, Service, ServiceBuilder};
+use tower::layer::layer_fn;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -90,21 +91,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// its `408`). A route layer, because only the router knows the template;
 /// a plain service, because `middleware::from_fn` would clone its inner
 /// route and box a `Next` on every request.
-#[derive(Clone)]
-struct TrackLayer {
-    metrics: std::sync::Arc<metrics::Metrics>,
-}
-
-impl<S> Layer<S> for TrackLayer {
-    type Service = Track<S>;
-
-    fn layer(&self, inner: S) -> Track<S> {
-        Track {
-            metrics: self.metrics.clone(),
-            inner,
-        }
-    }
-}
+/// The future of this crate's own tower services.
+pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 #[derive(Clone)]
 struct Track<S> {
@@ -119,7 +107,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -236,9 +224,13 @@ pub fn app(
         .merge(portal::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TrackLayer {
-            metrics: state.metrics.clone(),
-        })
+        .layer(layer_fn({
+            let metrics = state.metrics.clone();
+            move |inner| Track {
+                metrics: metrics.clone(),
+                inner,
+            }
+        }))
         .with_state(state);
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
