@@ -46,6 +46,20 @@ pub enum Invalidation {
     All,
 }
 
+impl Invalidation {
+    pub fn instance(
+        organization: OrganizationId,
+        application: ApplicationId,
+        environment: EnvironmentId,
+    ) -> Self {
+        Invalidation::Instance {
+            organization,
+            application,
+            environment,
+        }
+    }
+}
+
 pub type Hook = Arc<dyn Fn(&[Invalidation]) + Send + Sync>;
 
 #[derive(Default)]

@@ -594,15 +594,8 @@ impl Store {
             json!({"application_id": app, "environment_id": env, "image": image, "replicas": replicas}),
         )
         .await?;
-        self.commit(
-            tx,
-            &[Invalidation::Instance {
-                organization: org,
-                application: app,
-                environment: env,
-            }],
-        )
-        .await?;
+        self.commit(tx, &[Invalidation::instance(org, app, env)])
+            .await?;
         Ok((
             Instance {
                 application_id: app,
@@ -650,15 +643,8 @@ impl Store {
             json!({"application_id": app, "environment_id": env}),
         )
         .await?;
-        self.commit(
-            tx,
-            &[Invalidation::Instance {
-                organization: org,
-                application: app,
-                environment: env,
-            }],
-        )
-        .await?;
+        self.commit(tx, &[Invalidation::instance(org, app, env)])
+            .await?;
         Ok(())
     }
 
@@ -743,15 +729,8 @@ impl Store {
         record(&mut tx, Some(org), meta, now, "deployment.create",
             Target::new("deployment", d.id, d.image.clone()),
             json!({"application_id": app, "environment_id": env, "image": d.image, "version": d.version})).await?;
-        self.commit(
-            tx,
-            &[Invalidation::Instance {
-                organization: org,
-                application: app,
-                environment: env,
-            }],
-        )
-        .await?;
+        self.commit(tx, &[Invalidation::instance(org, app, env)])
+            .await?;
         Ok(d)
     }
 }
