@@ -273,6 +273,18 @@ impl ClientInfo {
         Some(s[..s.len().min(200)].to_owned())
     }
 
+    /// The request's client, worked out afresh.
+    pub(crate) fn of(parts: &Parts, state: &AppState) -> ClientInfo {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        ClientInfo {
+            ip: client_ip(state, peer, &parts.headers),
+            request_id: parts.headers.get(&crate::REQUEST_ID).cloned(),
+        }
+    }
+
     pub fn ip_key(&self) -> String {
         self.ip
             .map(|i| i.to_string())
@@ -303,20 +315,6 @@ pub fn client_ip(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) ->
         .or(forwarded.first())
         .copied()
         .or(Some(peer))
-}
-
-impl ClientInfo {
-    /// The request's client, worked out afresh.
-    pub(crate) fn of(parts: &Parts, state: &AppState) -> ClientInfo {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        ClientInfo {
-            ip: client_ip(state, peer, &parts.headers),
-            request_id: parts.headers.get(&crate::REQUEST_ID).cloned(),
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for ClientInfo {

@@ -40,9 +40,23 @@ const MAX_ENTRIES: u64 = 100_000;
 pub struct CachedToken {
     pub resolved: ResolvedToken,
     pub limiter: OnceLock<Arc<Limiter>>,
-    /// The second (Unix time) of the last use handed to the usage
-    /// recorder: a token used many times a second is recorded once.
-    last_noted: AtomicI64,
+    last_noted: OncePerSecond,
+}
+
+/// The second (Unix time) of the last use handed to the usage recorder: a
+/// token used many times a second is recorded once.
+struct OncePerSecond(AtomicI64);
+
+impl OncePerSecond {
+    fn new() -> Self {
+        OncePerSecond(AtomicI64::new(i64::MIN))
+    }
+
+    /// Whether `now` falls in a later second than any noted before.
+    fn note(&self, now: DateTime<Utc>) -> bool {
+        let second = now.timestamp();
+        self.0.fetch_max(second, Ordering::Relaxed) < second
+    }
 }
 
 impl CachedToken {
@@ -50,7 +64,7 @@ impl CachedToken {
         CachedToken {
             resolved,
             limiter: OnceLock::new(),
-            last_noted: AtomicI64::new(i64::MIN),
+            last_noted: OncePerSecond::new(),
         }
     }
 
@@ -58,8 +72,7 @@ impl CachedToken {
     /// second is (so `last_used_at` loses less than a second, well within
     /// the spec's 60).
     pub fn note_use(&self, now: DateTime<Utc>) -> bool {
-        let second = now.timestamp();
-        self.last_noted.fetch_max(second, Ordering::Relaxed) < second
+        self.last_noted.note(now)
     }
 }
 
@@ -293,57 +306,19 @@ impl Caches {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tron_core::ids::{ServiceAccountId, TokenId};
-    use tron_core::principal::ActorType;
-    use tron_core::token::{SecretToken, ServerSecret, TokenKind};
-    use tron_store::models::{CreatedBy, TokenRecord};
-
-    fn cached() -> CachedToken {
-        let secret = ServerSecret::generate();
-        let token = SecretToken::generate(TokenKind::Service);
-        let now = Utc::now();
-        CachedToken::new(ResolvedToken {
-            stored_hash: secret.hash(&token),
-            token: TokenRecord {
-                id: TokenId::new(),
-                kind: TokenKind::Service,
-                name: "ci".into(),
-                hint: "abcd".into(),
-                user_id: None,
-                service_account_id: Some(ServiceAccountId::new()),
-                organization_id: Some(OrganizationId::new()),
-                created_at: now,
-                created_by: CreatedBy {
-                    kind: ActorType::System,
-                    id: None,
-                    name: None,
-                },
-                expires_at: None,
-                revoked_at: None,
-                last_used_at: None,
-            },
-            owner: TokenOwner::ServiceAccount {
-                id: ServiceAccountId::new(),
-                organization_id: OrganizationId::new(),
-                name: "ci".into(),
-                is_active: true,
-                rate_limit_per_minute: 600,
-            },
-        })
-    }
 
     #[test]
     fn a_use_is_noted_once_per_second() {
-        let t = cached();
+        let t = OncePerSecond::new();
         let at = |s: i64, ms: i64| {
             DateTime::from_timestamp(s, 0).unwrap_or_default() + chrono::Duration::milliseconds(ms)
         };
-        assert!(t.note_use(at(100, 0)));
-        assert!(!t.note_use(at(100, 500)));
-        assert!(!t.note_use(at(100, 999)));
-        assert!(t.note_use(at(101, 1)));
+        assert!(t.note(at(100, 0)));
+        assert!(!t.note(at(100, 500)));
+        assert!(!t.note(at(100, 999)));
+        assert!(t.note(at(101, 1)));
         // An earlier time (another thread's clock read) is not noted again.
-        assert!(!t.note_use(at(100, 700)));
-        assert!(t.note_use(at(160, 0)));
+        assert!(!t.note(at(100, 700)));
+        assert!(t.note(at(160, 0)));
     }
 }

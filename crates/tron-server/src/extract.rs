@@ -179,9 +179,7 @@ impl PathParams {
             .and_then(|v| v.parse().ok())
             .ok_or(ApiError(Error::NotFound))
     }
-}
 
-impl PathParams {
     /// Decodes the route's parameters afresh.
     pub(crate) async fn decode(parts: &mut Parts) -> Result<Self, ApiError> {
         // Already percent-decoded by the router; no deserializer needed.

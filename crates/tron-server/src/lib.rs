@@ -86,14 +86,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// handler is dropped, and an open transaction rolls back).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The future of this crate's own tower services.
+pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 /// Around every route: the [`REQUEST_TIMEOUT`], and the count of requests
 /// by route template, method and status (a timed-out request is counted as
 /// its `408`). A route layer, because only the router knows the template;
 /// a plain service, because `middleware::from_fn` would clone its inner
 /// route and box a `Next` on every request.
-/// The future of this crate's own tower services.
-pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
 #[derive(Clone)]
 struct Track<S> {
     metrics: std::sync::Arc<metrics::Metrics>,
