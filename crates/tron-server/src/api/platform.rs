@@ -484,14 +484,12 @@ async fn put_instance(
         .get_instance(ctx.org_id(), app, env)
         .await?
         .is_some();
-    ctx.require(
-        if exists {
-            Action::Update
-        } else {
-            Action::Create
-        },
-        &resource,
-    )?;
+    ctx.require(Action::Update, &resource)?;
+    // A PUT that found no instance may still update one created
+    // concurrently: it needs both.
+    if !exists {
+        ctx.require(Action::Create, &resource)?;
+    }
     let image = image("image", &body.image)?;
     if body.replicas.is_some_and(|r| !(0..=1000).contains(&r)) {
         return Err(Error::validation("replicas", "replicas must be from 0 to 1000").into());
