@@ -676,18 +676,23 @@ impl Store {
         env: EnvironmentId,
         page: &PageRequest,
     ) -> Result<Page<Deployment>> {
-        let rows = sqlx::query::<Any>(&format!(
-            "SELECT * FROM deployments WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3 \
-             AND id > $4 ORDER BY id LIMIT {}",
-            page.limit + 1
-        ))
-        .bind(org.to_string())
-        .bind(app.to_string())
-        .bind(env.to_string())
-        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
+        // Newest first: ids are UUIDv7, which sort by time, and the cursor
+        // (the last id of the previous page) continues with older ones.
+        let mut sql = String::from(
+            "SELECT * FROM deployments WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
+        );
+        if page.after.is_some() {
+            sql.push_str(" AND id < $4");
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.limit + 1));
+        let mut q = sqlx::query::<Any>(&sql)
+            .bind(org.to_string())
+            .bind(app.to_string())
+            .bind(env.to_string());
+        if let Some(after) = page.after {
+            q = q.bind(after.to_string());
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
         let items = rows
             .iter()
             .map(row_to_deployment)
