@@ -38,8 +38,10 @@ pub async fn ensure_admin(
         None => (generate_password(), true),
     };
     let hash = password::hash(password.clone()).await?;
-    store
-        .create_user(
+    // Checked again as it is created: another instance starting at the
+    // same time may have created its superuser since the count above.
+    let created = store
+        .create_first_user(
             &RequestMeta::system(),
             chrono::Utc::now(),
             NewUser {
@@ -50,6 +52,9 @@ pub async fn ensure_admin(
             },
         )
         .await?;
+    if created.is_none() {
+        return Ok(Bootstrap::AlreadyHasUsers);
+    }
     Ok(Bootstrap::Created {
         email,
         generated_password: generated.then_some(password),

@@ -176,9 +176,59 @@ impl Store {
 }
 
 /// Any database failure that is not a known constraint is internal: logged
-/// by the HTTP layer, never echoed.
+/// by the HTTP layer, never echoed. A foreign-key violation is `404`: every
+/// foreign key of the schema points from a row to its parent (and deletes
+/// cascade), so a change violates one only when a parent it checked was
+/// deleted meanwhile by a concurrent change — what it refers to is gone.
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
-    Error::internal(format!("database: {e}"))
+    match e.as_database_error() {
+        Some(d) if d.is_foreign_key_violation() => Error::NotFound,
+        _ => Error::internal(format!("database: {e}")),
+    }
+}
+
+/// How [`Store::lock_row`] locks a row on PostgreSQL. SQLite needs no row
+/// locks: its one writer connection runs write transactions one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// The row stays (it is not deleted, its key does not change) until
+    /// this transaction ends: taken by a change that adds a child to it.
+    KeyShare,
+    /// This transaction changes or deletes the row: a concurrent change of
+    /// it waits, then reads what this one committed.
+    Update,
+}
+
+impl Store {
+    /// Locks row `id` of `table` (a table with an `organization_id`) of
+    /// organization `org` until the transaction on `conn` ends; `NotFound`
+    /// when there is no such row (any more). Reads after it see the row as
+    /// the last concurrent change committed it, so a read-check-write that
+    /// starts with it is not raced.
+    pub(crate) async fn lock_row(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        table: &'static str,
+        org: tron_core::ids::OrganizationId,
+        id: String,
+        lock: Lock,
+    ) -> Result<(), Error> {
+        let suffix = match (self.backend, lock) {
+            (Backend::Sqlite, _) => "",
+            (Backend::Postgres, Lock::KeyShare) => " FOR KEY SHARE",
+            (Backend::Postgres, Lock::Update) => " FOR UPDATE",
+        };
+        sqlx::query::<sqlx::Any>(&format!(
+            "SELECT id FROM {table} WHERE organization_id = $1 AND id = $2{suffix}"
+        ))
+        .bind(org.to_string())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .map(|_| ())
+        .ok_or(Error::NotFound)
+    }
 }
 
 /// Maps a unique violation to `409 conflict` on `field`.

@@ -323,12 +323,17 @@ impl Store {
         self.lock_org(&mut tx, org).await?;
         let group = fetch_group(&mut tx, org, id).await?;
         let before = count_active_admins(&mut tx, org).await?;
-        sqlx::query::<Any>("DELETE FROM org_groups WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let deleted =
+            sqlx::query::<Any>("DELETE FROM org_groups WHERE organization_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
         ensure_admin_kept(&mut tx, org, before).await?;
         record(
             &mut tx,
@@ -354,6 +359,9 @@ impl Store {
         member: MemberId,
     ) -> Result<bool> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // A group or member deleted meanwhile fails the insert's foreign
+        // key: `404`.
+        self.hold_org(&mut tx, org).await?;
         let g = fetch_group(&mut tx, org, group).await?;
         let (label, _) = fetch_member(&mut tx, org, member).await?;
         let r = sqlx::query::<Any>(

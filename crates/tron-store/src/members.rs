@@ -384,12 +384,17 @@ impl Store {
             });
         }
         let before = count_active_admins(&mut tx, org).await?;
-        sqlx::query::<Any>("DELETE FROM members WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let deleted =
+            sqlx::query::<Any>("DELETE FROM members WHERE organization_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
         ensure_admin_kept(&mut tx, org, before).await?;
         let email = member
             .user

@@ -39,17 +39,43 @@ const ORG_COLUMNS: &str =
 impl Store {
     /// Serializes changes guarded by organization-wide invariants (the
     /// last-admin rule) on PostgreSQL; SQLite has a single writer already.
+    /// `NO KEY UPDATE`: these changes serialize with one another and with
+    /// the organization's deletion, but not with changes that only add a
+    /// row under the organization (see [`Store::hold_org`]).
     pub(crate) async fn lock_org(
         &self,
         conn: &mut AnyConnection,
         org: OrganizationId,
     ) -> Result<()> {
         if self.backend() == Backend::Postgres {
-            sqlx::query::<Any>("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+            sqlx::query::<Any>("SELECT id FROM organizations WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(org.to_string())
                 .execute(conn)
                 .await
                 .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the organization from being deleted until the transaction
+    /// ends (`FOR KEY SHARE` on PostgreSQL). Taken first by a change that
+    /// adds a row with two parents under the organization (a token under a
+    /// service account, an instance, a deployment, a group membership): the
+    /// organization's deletion locks the organization, then cascades to
+    /// each parent, so a change that held a parent and then waited for the
+    /// organization (its other foreign key) would deadlock with it.
+    pub(crate) async fn hold_org(
+        &self,
+        conn: &mut AnyConnection,
+        org: OrganizationId,
+    ) -> Result<()> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query::<Any>("SELECT id FROM organizations WHERE id = $1 FOR KEY SHARE")
+                .bind(org.to_string())
+                .fetch_optional(conn)
+                .await
+                .map_err(db_err)?
+                .ok_or(Error::NotFound)?;
         }
         Ok(())
     }
@@ -243,11 +269,16 @@ impl Store {
         .ok_or(Error::NotFound)?;
         let current = row_to_org(&row)?;
         // Tokens of its service accounts are deleted with them (cascade).
-        sqlx::query::<Any>("DELETE FROM organizations WHERE id = $1")
+        // Nothing deleted: a concurrent deletion came first, and recorded it.
+        let deleted = sqlx::query::<Any>("DELETE FROM organizations WHERE id = $1")
             .bind(org.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
         record(
             &mut tx,
             None,

@@ -197,7 +197,7 @@ impl Store {
         if let Some(n) = &name {
             env.name = n.clone();
         }
-        sqlx::query::<Any>(
+        let updated = sqlx::query::<Any>(
             "UPDATE environments SET name = $1 WHERE organization_id = $2 AND id = $3",
         )
         .bind(env.name.clone())
@@ -205,7 +205,12 @@ impl Store {
         .bind(id.to_string())
         .execute(&mut *tx)
         .await
-        .map_err(unique_as("name", "an environment with this name"))?;
+        .map_err(unique_as("name", "an environment with this name"))?
+        .rows_affected();
+        // Deleted since it was read: no update, no event.
+        if updated == 0 {
+            return Err(Error::NotFound);
+        }
         record(
             &mut tx,
             Some(org),
@@ -330,14 +335,19 @@ impl Store {
             details.insert("repository".into(), json!(r));
             app.repository = r;
         }
-        sqlx::query::<Any>("UPDATE applications SET name = $1, repository = $2 WHERE organization_id = $3 AND id = $4")
+        let updated = sqlx::query::<Any>("UPDATE applications SET name = $1, repository = $2 WHERE organization_id = $3 AND id = $4")
             .bind(app.name.clone())
             .bind(app.repository.clone())
             .bind(org.to_string())
             .bind(id.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(unique_as("name", "an application with this name"))?;
+            .map_err(unique_as("name", "an application with this name"))?
+            .rows_affected();
+        // Deleted since it was read: no update, no event.
+        if updated == 0 {
+            return Err(Error::NotFound);
+        }
         record(
             &mut tx,
             Some(org),
@@ -404,14 +414,18 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query::<Any>(&format!(
+        let deleted = sqlx::query::<Any>(&format!(
             "DELETE FROM {table} WHERE organization_id = $1 AND id = $2"
         ))
         .bind(org.to_string())
         .bind(id.clone())
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
         record(
             &mut tx,
             Some(org),
@@ -525,7 +539,9 @@ impl Store {
         row.as_ref().map(row_to_instance).transpose()
     }
 
-    /// Creates or updates an instance; `true` when it was created.
+    /// Creates or updates an instance; `true` when it was created. An
+    /// upsert: of concurrent first `PUT`s, exactly one inserts the row (and
+    /// records `instance.create`), the others update it.
     #[allow(clippy::too_many_arguments)]
     pub async fn put_instance(
         &self,
@@ -538,41 +554,36 @@ impl Store {
         replicas: Option<i64>,
     ) -> Result<(Instance, bool)> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        self.hold_org(&mut tx, org).await?;
         let app_row = row_to_app(&get_row(&mut tx, "applications", org, app.to_string()).await?)?;
         let env_row = row_to_env(&get_row(&mut tx, "environments", org, env.to_string()).await?)?;
-        let existing = sqlx::query::<Any>(
-            "SELECT * FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
-        )
-        .bind(org.to_string())
-        .bind(app.to_string())
-        .bind(env.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let created = existing.is_none();
-        let replicas = match (replicas, existing.as_ref()) {
-            (Some(r), _) => r,
-            (None, Some(row)) => get_i64(row, "replicas")?,
-            (None, None) => 1,
-        };
-        if created {
-            sqlx::query::<Any>(
+        let mut outcome = None;
+        // A row found by the insert but gone before the update was deleted
+        // in between: insert again.
+        for _ in 0..3 {
+            // On PostgreSQL an insert meeting a concurrent, uncommitted
+            // insert of the same key waits for it, then does nothing.
+            let inserted = sqlx::query::<Any>(
                 "INSERT INTO instances (application_id, environment_id, organization_id, image, replicas, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (application_id, environment_id) DO NOTHING",
             )
             .bind(app.to_string())
             .bind(env.to_string())
             .bind(org.to_string())
             .bind(image.clone())
-            .bind(replicas)
+            .bind(replicas.unwrap_or(1))
             .bind(ts(now))
             .execute(&mut *tx)
             .await
-            .map_err(db_err)?;
-        } else {
-            sqlx::query::<Any>(
-                "UPDATE instances SET image = $1, replicas = $2, updated_at = $3 \
-                 WHERE organization_id = $4 AND application_id = $5 AND environment_id = $6",
+            .map_err(db_err)?
+            .rows_affected();
+            if inserted > 0 {
+                outcome = Some((replicas.unwrap_or(1), true));
+                break;
+            }
+            let updated = sqlx::query::<Any>(
+                "UPDATE instances SET image = $1, replicas = COALESCE($2, replicas), updated_at = $3 \
+                 WHERE organization_id = $4 AND application_id = $5 AND environment_id = $6 RETURNING replicas",
             )
             .bind(image.clone())
             .bind(replicas)
@@ -580,10 +591,20 @@ impl Store {
             .bind(org.to_string())
             .bind(app.to_string())
             .bind(env.to_string())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
+            if let Some(row) = updated {
+                outcome = Some((get_i64(&row, "replicas")?, false));
+                break;
+            }
         }
+        let Some((replicas, created)) = outcome else {
+            return Err(Error::Conflict {
+                message: "the instance is being changed concurrently; try again".into(),
+                field: None,
+            });
+        };
         record(
             &mut tx,
             Some(org),
@@ -655,18 +676,23 @@ impl Store {
         env: EnvironmentId,
         page: &PageRequest,
     ) -> Result<Page<Deployment>> {
-        let rows = sqlx::query::<Any>(&format!(
-            "SELECT * FROM deployments WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3 \
-             AND id > $4 ORDER BY id LIMIT {}",
-            page.limit + 1
-        ))
-        .bind(org.to_string())
-        .bind(app.to_string())
-        .bind(env.to_string())
-        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
+        // Newest first: ids are UUIDv7, which sort by time, and the cursor
+        // (the last id of the previous page) continues with older ones.
+        let mut sql = String::from(
+            "SELECT * FROM deployments WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
+        );
+        if page.after.is_some() {
+            sql.push_str(" AND id < $4");
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.limit + 1));
+        let mut q = sqlx::query::<Any>(&sql)
+            .bind(org.to_string())
+            .bind(app.to_string())
+            .bind(env.to_string());
+        if let Some(after) = page.after {
+            q = q.bind(after.to_string());
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
         let items = rows
             .iter()
             .map(row_to_deployment)
@@ -687,6 +713,7 @@ impl Store {
         version: Option<String>,
     ) -> Result<Deployment> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        self.hold_org(&mut tx, org).await?;
         let r = sqlx::query::<Any>(
             "UPDATE instances SET image = $1, updated_at = $2 WHERE organization_id = $3 AND application_id = $4 AND environment_id = $5",
         )

@@ -202,6 +202,16 @@ impl Store {
         patch: ServiceAccountPatch,
     ) -> Result<ServiceAccount> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // Locked before it is read: of concurrent copies of one change (ten
+        // disables), the first changes it and the others find nothing to do.
+        self.lock_row(
+            &mut tx,
+            "service_accounts",
+            org,
+            id.to_string(),
+            Lock::Update,
+        )
+        .await?;
         let current = fetch_sa(&mut tx, now, org, id).await?;
         let name = patch.name.clone().unwrap_or(current.name.clone());
         let description = patch
@@ -271,6 +281,17 @@ impl Store {
         id: ServiceAccountId,
     ) -> Result<(ServiceAccount, Vec<TokenId>)> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // Locked first: a concurrent deletion that came first leaves
+        // nothing (`404`), and a token being minted for it (which holds the
+        // row) commits before this lists the tokens it takes along.
+        self.lock_row(
+            &mut tx,
+            "service_accounts",
+            org,
+            id.to_string(),
+            Lock::Update,
+        )
+        .await?;
         let sa = fetch_sa(&mut tx, now, org, id).await?;
         let rows = sqlx::query::<Any>("SELECT id FROM tokens WHERE service_account_id = $1")
             .bind(id.to_string())
@@ -281,12 +302,18 @@ impl Store {
             .iter()
             .map(|r| get_id(r, "id"))
             .collect::<Result<Vec<TokenId>>>()?;
-        sqlx::query::<Any>("DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let deleted = sqlx::query::<Any>(
+            "DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(Error::NotFound);
+        }
         record(
             &mut tx,
             Some(org),
@@ -317,6 +344,17 @@ impl Store {
         token: NewToken,
     ) -> Result<TokenRecord> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // The account stays until this commits: a concurrent deletion either
+        // came first (`404`) or waits, then takes this token along.
+        self.hold_org(&mut tx, org).await?;
+        self.lock_row(
+            &mut tx,
+            "service_accounts",
+            org,
+            sa.to_string(),
+            Lock::KeyShare,
+        )
+        .await?;
         let account = fetch_sa(&mut tx, now, org, sa).await?;
         let rec = insert_token(&mut tx, meta, now, &token).await?;
         record(
@@ -392,9 +430,12 @@ impl Store {
         Ok(changed)
     }
 
-    /// Mints the replacement of an active token and schedules the old one's
-    /// revocation at `now + grace`. `make` builds the new token from the
-    /// old one and `now`.
+    /// Mints the one successor of an active token and schedules the old
+    /// one's revocation at `now + grace`. `make` builds the new token from
+    /// the old one and `now`. A token that already has a successor (it is
+    /// living out its grace period) answers `409`: one rotation yields
+    /// exactly one live successor, so a leaked token cannot multiply
+    /// itself. The successor is recorded on the old token (`replaced_by`).
     ///
     /// `now` is read from `clock` once the old token's row is locked (the
     /// transaction itself is the lock on SQLite, whose writes go through
@@ -413,6 +454,17 @@ impl Store {
         make: impl FnOnce(&TokenRecord, DateTime<Utc>) -> Result<NewToken>,
     ) -> Result<(TokenRecord, TokenRecord)> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        // Locks in the order the deletions cascade: organization, account,
+        // token.
+        self.hold_org(&mut tx, org).await?;
+        self.lock_row(
+            &mut tx,
+            "service_accounts",
+            org,
+            sa.to_string(),
+            Lock::KeyShare,
+        )
+        .await?;
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
@@ -425,17 +477,29 @@ impl Store {
                 field: None,
             });
         }
+        // Only a rotation sets a revocation in the future: this token was
+        // rotated and its successor exists.
+        if old.revoked_at.is_some() {
+            return Err(already_rotated());
+        }
         let revoke_at = now + grace;
-        // A token already due to be revoked earlier keeps that earlier time.
-        sqlx::query::<Any>(
-            "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
+        let new = make(&old, now)?;
+        // Conditional as well as locked: the token is changed only while it
+        // has no successor and no revocation.
+        let claimed = sqlx::query::<Any>(
+            "UPDATE tokens SET revoked_at = $1, grace_ends_at = $1, replaced_by = $2 \
+             WHERE id = $3 AND revoked_at IS NULL AND replaced_by IS NULL",
         )
         .bind(ts(revoke_at))
+        .bind(new.id.to_string())
         .bind(old_id.to_string())
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
-        let new = make(&old, now)?;
+        .map_err(db_err)?
+        .rows_affected();
+        if claimed == 0 {
+            return Err(already_rotated());
+        }
         let rec = insert_token(&mut tx, meta, now, &new).await?;
         record(
             &mut tx,
@@ -457,7 +521,14 @@ impl Store {
         .await?;
         self.commit(tx, &[Invalidation::Token(old_id)]).await?;
         let mut old = old;
-        old.revoked_at = Some(old.revoked_at.map_or(revoke_at, |r| r.min(revoke_at)));
+        old.revoked_at = Some(revoke_at);
         Ok((old, rec))
+    }
+}
+
+fn already_rotated() -> Error {
+    Error::Conflict {
+        message: "this token was already rotated: rotate its replacement instead".into(),
+        field: None,
     }
 }

@@ -113,7 +113,17 @@ pub(crate) async fn insert_token(
     })
 }
 
-/// Revokes every still-active token matching `where_sql` (which binds $2..).
+/// The tokens an explicit revocation still changes: never revoked, or in
+/// the grace period a rotation scheduled (`revoked_at` is still the
+/// rotation's `grace_ends_at`, in the future). Decided by the row's state,
+/// not by comparing clocks: once one revocation committed, a concurrent
+/// copy whose `now` was read a little earlier changes nothing (comparing
+/// `revoked_at > now` alone made it revoke again, with a second event).
+const STILL_REVOCABLE: &str =
+    "(revoked_at IS NULL OR (revoked_at = grace_ends_at AND revoked_at > $1))";
+
+/// Revokes every still-active token matching `where_sql` (which binds
+/// $2..); returns how many it revoked.
 pub(crate) async fn revoke_where(
     conn: &mut AnyConnection,
     now: DateTime<Utc>,
@@ -121,7 +131,7 @@ pub(crate) async fn revoke_where(
     arg: String,
 ) -> Result<u64> {
     let r = sqlx::query::<Any>(&format!(
-        "UPDATE tokens SET revoked_at = $1 WHERE {where_sql} AND (revoked_at IS NULL OR revoked_at > $1)"
+        "UPDATE tokens SET revoked_at = $1 WHERE {where_sql} AND {STILL_REVOCABLE}"
     ))
     .bind(ts(now))
     .bind(arg)
@@ -210,17 +220,20 @@ impl Store {
         token_id: TokenId,
     ) -> Result<()> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        revoke_where(&mut tx, now, "id = $2", token_id.to_string()).await?;
-        record(
-            &mut tx,
-            None,
-            meta,
-            now,
-            "auth.logout",
-            Target::new("user", user.id, user.email.clone()),
-            json!({"session_id": token_id}),
-        )
-        .await?;
+        // A concurrent logout of the same session came first: nothing to
+        // record.
+        if revoke_where(&mut tx, now, "id = $2", token_id.to_string()).await? > 0 {
+            record(
+                &mut tx,
+                None,
+                meta,
+                now,
+                "auth.logout",
+                Target::new("user", user.id, user.email.clone()),
+                json!({"session_id": token_id}),
+            )
+            .await?;
+        }
         self.commit(tx, &[Invalidation::Token(token_id)]).await?;
         Ok(())
     }

@@ -10,7 +10,7 @@ use crate::audit::{record, Target};
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::{RequestMeta, User};
-use crate::Store;
+use crate::{Backend, Store};
 
 const USER_COLUMNS: &str = "id, email, name, is_superuser, is_active, created_at";
 
@@ -90,6 +90,64 @@ impl Store {
         .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(user)
+    }
+
+    /// First start: creates `new` only while there are no users at all;
+    /// `None` when there already are. Several instances starting at once
+    /// on one fresh database create exactly one: on PostgreSQL the users
+    /// table is locked against other writers (and other first starts) for
+    /// the transaction; on SQLite the conditional insert is one statement,
+    /// which holds the database's write lock.
+    pub async fn create_first_user(
+        &self,
+        meta: &RequestMeta,
+        now: DateTime<Utc>,
+        new: NewUser,
+    ) -> Result<Option<User>> {
+        let user = User {
+            id: UserId::new(),
+            email: new.email,
+            name: new.name,
+            is_superuser: new.is_superuser,
+            is_active: true,
+            created_at: now,
+        };
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query::<Any>("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let inserted = sqlx::query::<Any>(
+            "INSERT INTO users (id, email, name, password_hash, is_superuser, is_active, created_at) \
+             SELECT $1, $2, $3, $4, $5, 1, $6 WHERE NOT EXISTS (SELECT 1 FROM users)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.email.clone())
+        .bind(user.name.clone())
+        .bind(new.password_hash)
+        .bind(i64::from(user.is_superuser))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_as("email", "a user with this email"))?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
+        record(
+            &mut tx,
+            None,
+            meta,
+            now,
+            "user.create",
+            Target::new("user", user.id, user.email.clone()),
+            json!({"email": user.email, "name": user.name, "is_superuser": user.is_superuser}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(user))
     }
 
     pub async fn get_user(&self, id: UserId) -> Result<User> {

@@ -340,15 +340,13 @@ async fn app_instances(
 ) -> ApiResult<Json<Value>> {
     let app: ApplicationId = path.id("app_id")?;
     let page = params.page()?;
-    state.store.get_application(ctx.org_id(), app).await?;
+    // Decided before anything is looked up (see `instance_list_reach`).
     let envs = if ctx.visible_applications().contains(&app) {
+        state.store.get_application(ctx.org_id(), app).await?;
         Visible::All
     } else {
-        ctx.visible_environments()
+        instance_list_reach(ctx.visible_environments())?
     };
-    if envs == Visible::Only(Default::default()) {
-        return Err(Error::Forbidden.into());
-    }
     Ok(Json(json!(
         state
             .store
@@ -369,21 +367,33 @@ async fn env_instances(
 ) -> ApiResult<Json<Value>> {
     let env: EnvironmentId = path.id("env_id")?;
     let page = params.page()?;
-    state.store.get_environment(ctx.org_id(), env).await?;
+    // Decided before anything is looked up (see `instance_list_reach`).
     let apps = if ctx.visible_environments().contains(&env) {
+        state.store.get_environment(ctx.org_id(), env).await?;
         Visible::All
     } else {
-        ctx.visible_applications()
+        instance_list_reach(ctx.visible_applications())?
     };
-    if apps == Visible::Only(Default::default()) {
-        return Err(Error::Forbidden.into());
-    }
     Ok(Json(json!(
         state
             .store
             .list_instances_of_environment(ctx.org_id(), env, &apps, &page)
             .await?
     )))
+}
+
+/// An instance list of an application (environment) the caller cannot
+/// view: what its other scopes reach there. Nothing is looked up, so an id
+/// that does not exist answers exactly like one the caller may not see
+/// (SPEC §3): `403` when no scope of the caller could reach an instance
+/// there, else the list filtered by those scopes (empty for a missing id).
+/// Only a caller who may view the application (environment) learns that it
+/// does not exist (`404`), which tells it nothing it could not list.
+fn instance_list_reach<T: Ord>(other_side: Visible<T>) -> Result<Visible<T>, ApiError> {
+    match other_side {
+        Visible::Only(set) if set.is_empty() => Err(Error::Forbidden.into()),
+        reach => Ok(reach),
+    }
 }
 
 fn instance_ids(path: &PathParams) -> Result<(ApplicationId, EnvironmentId, Resource), ApiError> {
@@ -484,14 +494,12 @@ async fn put_instance(
         .get_instance(ctx.org_id(), app, env)
         .await?
         .is_some();
-    ctx.require(
-        if exists {
-            Action::Update
-        } else {
-            Action::Create
-        },
-        &resource,
-    )?;
+    ctx.require(Action::Update, &resource)?;
+    // A PUT that found no instance may still update one created
+    // concurrently: it needs both.
+    if !exists {
+        ctx.require(Action::Create, &resource)?;
+    }
     let image = image("image", &body.image)?;
     if body.replicas.is_some_and(|r| !(0..=1000).contains(&r)) {
         return Err(Error::validation("replicas", "replicas must be from 0 to 1000").into());

@@ -373,7 +373,7 @@ async fn rotate(
 #[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}/rotate", tag = "service tokens", request_body = RotateBody,
     responses(
         (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
-        (status = 409, description = "The token is revoked or expired.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The token is revoked or expired, or was already rotated (it has its successor).", body = crate::openapi::ErrorBody),
     ))]
 async fn rotate_token(
     State(state): State<AppState>,
@@ -409,7 +409,7 @@ pub struct SelfRotateBody {
 #[utoipa::path(post, path = "/me/token/rotate", tag = "service tokens", request_body = SelfRotateBody,
     responses(
         (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
-        (status = 409, description = "The token is revoked or expired.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The token is revoked or expired, or was already rotated (it has its successor).", body = crate::openapi::ErrorBody),
     ))]
 pub async fn rotate_self(
     State(state): State<AppState>,

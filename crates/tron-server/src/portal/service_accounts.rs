@@ -105,6 +105,9 @@ struct TokenRow {
     /// e.g. the end of a rotation's grace period.
     note: String,
     active: bool,
+    /// Active and not rotated yet: a rotated token in its grace period
+    /// already has its successor and cannot be rotated again.
+    rotatable: bool,
 }
 
 /// A token just minted, shown once.
@@ -190,6 +193,7 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
         status,
         note,
         active,
+        rotatable: active && grace_until.is_none(),
     }
 }
 

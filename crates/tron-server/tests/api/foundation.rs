@@ -16,6 +16,7 @@ contract!(
     organizations_and_members,
     error_contract,
     pagination,
+    deployments_are_newest_first,
     revoke_leaked_tokens,
 );
 
@@ -531,6 +532,56 @@ async fn pagination(s: TestServer) {
     }
     let (status, _) = s.get("/organizations?unknown=1", &s.root).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// `GET …/instances/{env}/deployments` lists the newest first (SPEC, the
+/// OpenAPI document), and its cursor pages on through older ones.
+async fn deployments_are_newest_first(s: TestServer) {
+    let org = s.org(&s.root, "Acme").await;
+    let env = s.env(&s.root, &org, "staging").await;
+    let app = s.app(&s.root, &org, "web").await;
+    let inst = format!("/organizations/{org}/applications/{app}/instances/{env}");
+    let (status, _) = s.put(&inst, &s.root, Some(json!({"image": "web:0"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut made = Vec::new();
+    for i in 1..=5 {
+        let (status, d) = s
+            .post(
+                &format!("{inst}/deployments"),
+                &s.root,
+                json!({"image": format!("web:{i}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+        made.push(d["id"].as_str().expect("id").to_owned());
+    }
+    made.reverse();
+    let (_, first) = s.get(&format!("{inst}/deployments"), &s.root).await;
+    let images: Vec<&str> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|d| d["image"].as_str().expect("image"))
+        .collect();
+    assert_eq!(images, ["web:5", "web:4", "web:3", "web:2", "web:1"]);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("{inst}/deployments?limit=2&cursor={c}"),
+            None => format!("{inst}/deployments?limit=2"),
+        };
+        let (status, page) = s.get(&path, &s.root).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for d in page["items"].as_array().expect("items") {
+            seen.push(d["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made, "every deployment once, newest first");
 }
 
 async fn revoke_leaked_tokens(s: TestServer) {

@@ -7,6 +7,7 @@ mod foundation;
 mod hot_path;
 mod openapi;
 mod portal;
+mod races;
 mod rbac;
 mod service_accounts;
 

@@ -22,6 +22,7 @@ contract!(
     deleting_environments_and_applications_cleans_scopes,
     scope_cleanup_races_with_group_changes,
     filtered_lists_paginate,
+    instance_lists_do_not_reveal_existence,
     rbac_property,
 );
 
@@ -2697,6 +2698,81 @@ async fn last_admin_holds_under_concurrency(s: TestServer) {
 // ---------------------------------------------------------------------------
 
 /// Lists filtered by visibility page through exactly the visible items.
+/// `…/applications/{a}/instances` and `…/environments/{e}/instances`: to a
+/// member who cannot view the application (environment), one that does not
+/// exist looks exactly like one that does (SPEC §3). The permission is
+/// decided before anything is looked up: `403` when no scope of the caller
+/// could reach an instance there, else the filtered list, empty for an id
+/// that exists nowhere. Who may view every application (environment) gets
+/// `404` for a missing one, which reveals nothing to them.
+async fn instance_lists_do_not_reveal_existence(s: TestServer) {
+    let org = s.org(&s.root, "Acme").await;
+    let e1 = s.env(&s.root, &org, "staging").await;
+    let e2 = s.env(&s.root, &org, "production").await;
+    let a1 = s.app(&s.root, &org, "web").await;
+    let a2 = s.app(&s.root, &org, "api").await;
+    let (status, _) = s
+        .put(
+            &o(&org, &format!("/applications/{a1}/instances/{e1}")),
+            &s.root,
+            Some(json!({"image": "web:1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let mut who = Vec::new();
+    for (email, scope) in [
+        (
+            "carol@example.com",
+            Some(json!({"type": "environment", "environment_ids": [e1]})),
+        ),
+        (
+            "dave@example.com",
+            Some(json!({"type": "application", "application_ids": [a1]})),
+        ),
+        ("erin@example.com", None),
+    ] {
+        let (_, token) = s.user(email).await;
+        let member = s.add_member(&s.root, &org, email).await;
+        if let Some(scope) = scope {
+            let g = s.group(&s.root, &org, email, "viewer", scope).await;
+            s.join(&s.root, &org, &g, &member).await;
+        }
+        who.push(token);
+    }
+    let (carol, dave, erin) = (&who[0], &who[1], &who[2]);
+    let list = |kind: &str, id: &str| o(&org, &format!("/{kind}/{id}/instances"));
+    // (caller, collection, an id it cannot view, what both answer).
+    let cases = [
+        (carol, "applications", &a2, StatusCode::OK),
+        (carol, "environments", &e2, StatusCode::FORBIDDEN),
+        (dave, "environments", &e2, StatusCode::OK),
+        (dave, "applications", &a2, StatusCode::FORBIDDEN),
+        (erin, "applications", &a2, StatusCode::FORBIDDEN),
+        (erin, "environments", &e2, StatusCode::FORBIDDEN),
+    ];
+    for (token, kind, existing, want) in cases {
+        let (status, real) = s.get(&list(kind, existing), token).await;
+        assert_eq!(status, want, "{kind}/{existing}: {real}");
+        let (status, fake) = s.get(&list(kind, &ghost), token).await;
+        assert_eq!(status, want, "{kind}/ghost: {fake}");
+        assert_eq!(
+            real, fake,
+            "{kind}: an existing id and a missing one differ"
+        );
+    }
+    // What they may view is listed as before.
+    let (_, l) = s.get(&list("applications", &a1), carol).await;
+    assert_eq!(instance_keys(&l, "environment_id"), set([&e1]));
+    let (_, l) = s.get(&list("environments", &e1), dave).await;
+    assert_eq!(instance_keys(&l, "application_id"), set([&a1]));
+    // Who views everything learns nothing from a 404.
+    for kind in ["applications", "environments"] {
+        let (status, _) = s.get(&list(kind, &ghost), &s.root).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{kind}");
+    }
+}
+
 async fn filtered_lists_paginate(s: TestServer) {
     let (_, ann) = s.user("ann@example.com").await;
     let (_, bob) = s.user("bob@example.com").await;

@@ -22,6 +22,7 @@ contract!(
     service_token_expiry_and_policy,
     rotation_with_grace_period,
     rotation_refusals,
+    rotated_token_cannot_rotate_again,
     rotation_keeps_lifetime_clamped_to_policy,
     concurrent_rotations_mint_one_replacement,
     self_rotation,
@@ -1061,6 +1062,93 @@ async fn rotation_refusals(s: TestServer) {
     assert_eq!(token_list(&s, &ann, &org, &sa).await.len(), 4);
 }
 
+/// A token living out its grace period already has its successor: it
+/// cannot be rotated again, by an admin or by itself (SPEC §4), so a leaked
+/// token cannot multiply itself. Its successor can; an explicit revocation
+/// still cuts the grace period short.
+async fn rotated_token_cannot_rotate_again(s: TestServer) {
+    let (ann, org) = admin_and_org(&s).await;
+    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
+    let (old_id, old) = s
+        .service_token(&ann, &org, &sa, json!({"name": "ci"}))
+        .await;
+    let (status, first) = s
+        .post(
+            &rotate_path(&org, &sa, &old_id),
+            &ann,
+            json!({"grace_period_seconds": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_works(&s, &old).await;
+    for (path, token, body) in [
+        (
+            "/me/token/rotate".to_owned(),
+            &old,
+            json!({"grace_period_seconds": 86400}),
+        ),
+        ("/me/token/rotate".to_owned(), &old, json!({})),
+        (rotate_path(&org, &sa, &old_id), &ann, json!({})),
+        (
+            rotate_path(&org, &sa, &old_id),
+            &ann,
+            json!({"grace_period_seconds": 60}),
+        ),
+    ] {
+        let (status, resp) = s.post(&path, token, body.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path} {body}: {resp}");
+        assert_eq!(resp["error"]["code"], "conflict");
+    }
+    // Nothing was minted and the one event tells the real revocation time.
+    assert_eq!(token_list(&s, &ann, &org, &sa).await.len(), 2);
+    let rot = events(
+        &s,
+        &ann,
+        &org,
+        &format!("action=service_token.rotate&target_id={old_id}"),
+    )
+    .await;
+    assert_eq!(rot.len(), 1);
+    s.advance(Duration::seconds(3));
+    assert_401(&s, &old, "token_revoked").await;
+    let listed = token_in_list(&s, &ann, &org, &sa, &old_id).await;
+    assert_eq!(
+        ts(&listed["revoked_at"]),
+        ts(&rot[0]["details"]["old_token_revoked_at"])
+    );
+    // The successor rotates as any token.
+    let (status, second) = s
+        .post("/me/token/rotate", &str_of(&first["token"]), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+
+    // Revoking a token in its grace period ends it now, once.
+    let (id, secret) = s.service_token(&ann, &org, &sa, json!({"name": "g"})).await;
+    let (status, _) = s
+        .post(
+            &rotate_path(&org, &sa, &id),
+            &ann,
+            json!({"grace_period_seconds": 600}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_works(&s, &secret).await;
+    let revoke = format!("/organizations/{org}/service-accounts/{sa}/tokens/{id}");
+    for _ in 0..2 {
+        let (status, _) = s.delete(&revoke, &ann).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_401(&s, &secret, "token_revoked").await;
+    }
+    let revokes = events(
+        &s,
+        &ann,
+        &org,
+        &format!("action=service_token.revoke&target_id={id}"),
+    )
+    .await;
+    assert_eq!(revokes.len(), 1);
+}
+
 async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
     let (ann, org) = admin_and_org(&s).await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
@@ -1196,20 +1284,22 @@ async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
     assert!((ts(&body["expires_at"]) - at).num_milliseconds().abs() < 1);
 }
 
-/// A token rotated (without grace) is revoked: of simultaneous rotations
-/// of one token, exactly one succeeds and the others answer `409`, so a
-/// revoked token never gets a second replacement.
+/// Of simultaneous rotations of one token, exactly one succeeds and the
+/// others answer `409` (or `401 token_revoked`, for a self-rotation that
+/// comes after a rotation without grace): without grace the token is
+/// revoked, with grace it already has its successor, so it never gets a
+/// second one.
 async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
     let (ann, org) = admin_and_org(&s).await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    for round in 0..3 {
+    for (round, grace) in [0, 0, 30, 86_400].into_iter().enumerate() {
         let (id, secret) = s
             .service_token(&ann, &org, &sa, json!({"name": format!("r{round}")}))
             .await;
         let admin_url = s.url(&rotate_path(&org, &sa, &id));
         let self_url = s.url("/me/token/rotate");
         let mut calls = tokio::task::JoinSet::new();
-        for i in 0..6 {
+        for i in 0..20 {
             // Half by the admin, half by the token itself.
             let (url, bearer) = if i % 2 == 0 {
                 (admin_url.clone(), ann.clone())
@@ -1221,7 +1311,7 @@ async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
                 let resp = http
                     .post(url)
                     .bearer_auth(bearer)
-                    .json(&json!({}))
+                    .json(&json!({"grace_period_seconds": grace}))
                     .send()
                     .await
                     .expect("send");
@@ -1239,12 +1329,21 @@ async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
             assert!(
                 *status == StatusCode::CREATED
                     || *status == StatusCode::CONFLICT
-                    || (*status == StatusCode::UNAUTHORIZED
+                    || (grace == 0
+                        && *status == StatusCode::UNAUTHORIZED
                         && body["error"]["code"] == "token_revoked"),
                 "{status} {body}"
             );
         }
         assert_eq!(created, 1, "round {round}: {results:?}");
+        let rotations = events(
+            &s,
+            &ann,
+            &org,
+            &format!("action=service_token.rotate&target_id={id}"),
+        )
+        .await;
+        assert_eq!(rotations.len(), 1, "round {round}");
         let replacements = token_list(&s, &ann, &org, &sa)
             .await
             .into_iter()
