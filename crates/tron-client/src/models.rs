@@ -99,6 +99,9 @@ pub struct UserPatch {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
+    /// Needed with `password` when a user changes its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

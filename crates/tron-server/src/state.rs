@@ -11,6 +11,7 @@ use tron_store::Store;
 
 use crate::cache::Caches;
 use crate::metrics::Metrics;
+use crate::password::Passwords;
 use crate::ratelimit::TokenLimiter;
 use crate::throttle::WindowCounter;
 use crate::usage::UsageRecorder;
@@ -51,6 +52,8 @@ pub struct Inner {
     pub login_by_email: WindowCounter,
     pub login_by_ip: WindowCounter,
     pub leaked_by_ip: WindowCounter,
+    /// The argon2 work of requests, bounded.
+    pub passwords: Passwords,
     /// When this instance last audited a refused service token.
     pub rejected_logged: Cache<TokenId, chrono::DateTime<chrono::Utc>>,
     pub cache: Arc<Caches>,
@@ -87,6 +90,7 @@ impl AppState {
             login_by_email: WindowCounter::new(Duration::minutes(15), 5, 100_000),
             login_by_ip: WindowCounter::new(Duration::minutes(1), 50, 100_000),
             leaked_by_ip: WindowCounter::new(Duration::minutes(1), 10, 100_000),
+            passwords: Passwords::for_this_machine(),
             rejected_logged: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(StdDuration::from_secs(60))

@@ -1,17 +1,39 @@
 //! Sliding-window counters for the login and leaked-token throttles.
-//! Memory is bounded: keys idle for a whole window are evicted.
+//! Memory is bounded: keys idle for a whole window are evicted, and the
+//! callers bound the length of a key.
+//!
+//! Checking and counting are one step under the key's lock, so a burst of
+//! parallel attempts cannot all pass a check made before any of them is
+//! counted: [`WindowCounter::try_hit`] counts at once, and
+//! [`WindowCounter::reserve`] holds a place for an attempt whose outcome is
+//! not known yet (a login whose password is being checked).
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use moka::sync::Cache;
 
+#[derive(Default)]
+struct Window {
+    /// Counted hits in the window, oldest first; never more than the limit.
+    hits: VecDeque<DateTime<Utc>>,
+    /// Attempts under way, each of which may yet become a hit.
+    in_flight: usize,
+}
+
+type Entry = Arc<Mutex<Window>>;
+
+fn lock(entry: &Entry) -> MutexGuard<'_, Window> {
+    // Nothing panics while holding the lock; a poisoned one is still sound.
+    entry.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[derive(Clone)]
 pub struct WindowCounter {
     window: Duration,
     limit: usize,
-    hits: Cache<String, Arc<Mutex<VecDeque<DateTime<Utc>>>>>,
+    entries: Cache<String, Entry>,
 }
 
 impl WindowCounter {
@@ -20,46 +42,111 @@ impl WindowCounter {
         WindowCounter {
             window,
             limit,
-            hits: Cache::builder()
+            entries: Cache::builder()
                 .max_capacity(max_keys)
                 .time_to_idle(idle)
                 .build(),
         }
     }
 
-    /// `Some(retry_after_seconds)` while `key` is over its limit.
-    pub fn blocked(&self, key: &str, now: DateTime<Utc>) -> Option<u64> {
-        let entry = self.hits.get(key)?;
-        let mut q = entry.lock().ok()?;
-        while q.front().is_some_and(|t| *t <= now - self.window) {
-            q.pop_front();
+    /// `Err(retry_after_seconds)` while `w` (hits and attempts under way)
+    /// is at the limit. Hits older than the window are dropped first.
+    fn check(&self, w: &mut Window, now: DateTime<Utc>) -> Result<(), u64> {
+        while w.hits.front().is_some_and(|t| *t <= now - self.window) {
+            w.hits.pop_front();
         }
-        let blocked = if q.len() >= self.limit {
-            let oldest = *q.front()?;
-            let wait = (oldest + self.window - now).num_milliseconds().max(0);
-            Some(((wait + 999) / 1000).max(1) as u64)
-        } else {
-            None
+        if w.hits.len() + w.in_flight < self.limit {
+            return Ok(());
+        }
+        // An attempt under way ends within moments and may free its place;
+        // otherwise the oldest hit must leave the window.
+        let wait_ms = match w.hits.front() {
+            Some(oldest) if w.in_flight == 0 => {
+                (*oldest + self.window - now).num_milliseconds().max(0)
+            }
+            _ => 0,
         };
-        blocked
+        Err(((wait_ms + 999) / 1000).max(1) as u64)
     }
 
-    pub fn hit(&self, key: &str, now: DateTime<Utc>) {
-        let entry = self.hits.get_with(key.to_owned(), Default::default);
-        if let Ok(mut q) = entry.lock() {
-            while q.front().is_some_and(|t| *t <= now - self.window) {
-                q.pop_front();
+    fn record(&self, w: &mut Window, at: DateTime<Utc>) {
+        w.hits.push_back(at);
+        // Never keep more than the limit needs.
+        while w.hits.len() > self.limit {
+            w.hits.pop_front();
+        }
+    }
+
+    /// Counts a hit for `key` unless it is at its limit, in which case it
+    /// answers `Err(retry_after_seconds)` and counts nothing.
+    pub fn try_hit(&self, key: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        let entry = self.entries.get_with_by_ref(key, Default::default);
+        let mut w = lock(&entry);
+        self.check(&mut w, now)?;
+        self.record(&mut w, now);
+        Ok(())
+    }
+
+    /// Holds a place for an attempt on `key` whose outcome is not known yet,
+    /// unless the hits and the attempts already under way fill the limit
+    /// (`Err(retry_after_seconds)`). The attempt then ends with
+    /// [`Slot::hit`] or [`Slot::release`]; one that ends otherwise (its
+    /// request cancelled half-way) counts as a hit, so dropping the
+    /// connection mid-attempt cannot escape the limit.
+    pub fn reserve(&self, key: &str, now: DateTime<Utc>) -> Result<Slot, u64> {
+        let entry = self.entries.get_with_by_ref(key, Default::default);
+        {
+            let mut w = lock(&entry);
+            self.check(&mut w, now)?;
+            w.in_flight += 1;
+        }
+        Ok(Slot {
+            counter: self.clone(),
+            entry: Some(entry),
+            at: now,
+        })
+    }
+}
+
+/// A place held by [`WindowCounter::reserve`].
+#[must_use = "a slot dropped without an outcome counts as a hit"]
+pub struct Slot {
+    counter: WindowCounter,
+    entry: Option<Entry>,
+    at: DateTime<Utc>,
+}
+
+impl Slot {
+    /// The attempt counts (a failed login).
+    pub fn hit(mut self) {
+        self.finish(true);
+    }
+
+    /// The attempt does not count (a successful login, or one that never
+    /// got as far as checking a password).
+    pub fn release(mut self) {
+        self.finish(false);
+    }
+
+    fn finish(&mut self, hit: bool) {
+        if let Some(entry) = self.entry.take() {
+            let mut w = lock(&entry);
+            w.in_flight = w.in_flight.saturating_sub(1);
+            if hit {
+                self.counter.record(&mut w, self.at);
             }
-            q.push_back(now);
-            // Never keep more than the limit needs.
-            while q.len() > self.limit {
-                q.pop_front();
-            }
-        };
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.finish(true);
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -68,15 +155,41 @@ mod tests {
         let c = WindowCounter::new(Duration::minutes(15), 5, 100);
         let t0 = Utc::now();
         for i in 0..5 {
-            assert_eq!(c.blocked("a", t0), None, "{i}");
-            c.hit("a", t0 + Duration::seconds(i));
+            assert_eq!(c.try_hit("a", t0 + Duration::seconds(i)), Ok(()), "{i}");
         }
-        let wait = c.blocked("a", t0 + Duration::seconds(10));
-        assert_eq!(wait, Some(15 * 60 - 10));
-        assert_eq!(c.blocked("b", t0), None);
+        let wait = c.try_hit("a", t0 + Duration::seconds(10));
+        assert_eq!(wait, Err(15 * 60 - 10));
+        assert_eq!(c.try_hit("b", t0), Ok(()));
         assert_eq!(
-            c.blocked("a", t0 + Duration::minutes(15) + Duration::seconds(1)),
-            None
+            c.try_hit("a", t0 + Duration::minutes(15) + Duration::seconds(1)),
+            Ok(())
         );
+    }
+
+    #[test]
+    fn attempts_under_way_hold_their_places() {
+        let c = WindowCounter::new(Duration::minutes(15), 5, 100);
+        let t0 = Utc::now();
+        let slots: Vec<Slot> = (0..5).map(|_| c.reserve("a", t0).expect("room")).collect();
+        // Full while five are under way, with a short wait.
+        assert!(matches!(c.reserve("a", t0), Err(1)));
+        assert_eq!(c.try_hit("a", t0), Err(1));
+        let mut slots = slots.into_iter();
+        // A success frees its place.
+        slots.next().expect("slot").release();
+        c.reserve("a", t0).expect("a place was freed").release();
+        // Failures count from when they started; a dropped slot counts too.
+        slots.next().expect("slot").hit();
+        drop(slots.next());
+        for s in slots {
+            s.hit();
+        }
+        // Four hits; a fifth fills the limit, until the first four leave.
+        let later = t0 + Duration::seconds(30);
+        assert_eq!(c.try_hit("a", later), Ok(()));
+        assert!(matches!(c.reserve("a", later), Err(w) if w == 15 * 60 - 30));
+        c.reserve("a", t0 + Duration::minutes(15) + Duration::seconds(1))
+            .expect("the first four left the window")
+            .release();
     }
 }

@@ -81,13 +81,31 @@ impl Hooks {
     }
 }
 
-pub(crate) fn payload(inv: &[Invalidation]) -> String {
-    let p = serde_json::to_string(inv).unwrap_or_default();
-    if p.len() > MAX_PAYLOAD || p.is_empty() {
-        serde_json::to_string(&[Invalidation::All]).unwrap_or_default()
-    } else {
-        p
+/// The notification payloads announcing `inv`, each a JSON list under
+/// PostgreSQL's limit: a long list goes out as several notifications (all
+/// delivered at the commit) rather than as one `All` that would flush every
+/// cache of every instance.
+pub(crate) fn payloads(inv: &[Invalidation]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::from("[");
+    for i in inv {
+        let Ok(item) = serde_json::to_string(i) else {
+            return vec![serde_json::to_string(&[Invalidation::All]).unwrap_or_default()];
+        };
+        if current.len() > 1 && current.len() + 1 + item.len() + 1 > MAX_PAYLOAD {
+            current.push(']');
+            out.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&item);
     }
+    if current.len() > 1 {
+        current.push(']');
+        out.push(current);
+    }
+    out
 }
 
 impl Store {
@@ -105,13 +123,15 @@ impl Store {
         mut tx: Transaction<'static, Any>,
         inv: &[Invalidation],
     ) -> Result<()> {
-        if !inv.is_empty() && self.backend() == Backend::Postgres {
-            sqlx::query::<Any>("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(payload(inv))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        if self.backend() == Backend::Postgres {
+            for payload in payloads(inv) {
+                sqlx::query::<Any>("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
         }
         tx.commit().await.map_err(db_err)?;
         if !inv.is_empty() {
@@ -167,5 +187,29 @@ impl Store {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod payload_tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_are_split_under_the_limit_without_a_flush() {
+        assert!(payloads(&[]).is_empty());
+        let one = [Invalidation::User(UserId::new())];
+        assert_eq!(payloads(&one), [serde_json::to_string(&one).unwrap()]);
+        let many: Vec<Invalidation> = (0..1000)
+            .map(|_| Invalidation::Token(TokenId::new()))
+            .collect();
+        let parts = payloads(&many);
+        assert!(parts.len() > 1, "{} payloads", parts.len());
+        let mut back = Vec::new();
+        for p in &parts {
+            assert!(p.len() <= MAX_PAYLOAD, "{} bytes", p.len());
+            back.extend(serde_json::from_str::<Vec<Invalidation>>(p).unwrap());
+        }
+        assert_eq!(back, many);
     }
 }

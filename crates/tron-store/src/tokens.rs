@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
+use tron_core::clock::Clock;
 use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId, UserId};
 use tron_core::principal::ActorType;
 use tron_core::token::{TokenHash, TokenKind};
@@ -13,7 +14,7 @@ use crate::audit::{record, Target};
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
-use crate::Store;
+use crate::{Backend, Store};
 
 pub(crate) const TOKEN_COLUMNS: &str =
     "t.id, t.kind, t.name, t.hint, t.user_id, t.service_account_id, \
@@ -188,15 +189,34 @@ impl Store {
         }))
     }
 
-    /// Login: the session token and its `auth.login` event.
+    /// Login: the session token and its `auth.login` event, provided the
+    /// user's password is still the one checked (`password_hash`): a login
+    /// that checked the old password while it was being changed opens no
+    /// session the change did not end (`InvalidCredentials`). The user's
+    /// row is locked on PostgreSQL, so a password change waits or is waited
+    /// for.
     pub async fn create_session(
         &self,
         meta: &RequestMeta,
         now: DateTime<Utc>,
         user: &User,
+        password_hash: &str,
         token: NewToken,
     ) -> Result<TokenRecord> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        };
+        sqlx::query::<Any>(&format!(
+            "SELECT id FROM users WHERE id = $1 AND password_hash = $2{lock}"
+        ))
+        .bind(user.id.to_string())
+        .bind(password_hash.to_owned())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::InvalidCredentials)?;
         let rec = insert_token(&mut tx, meta, now, &token).await?;
         record(
             &mut tx,
@@ -355,30 +375,80 @@ impl Store {
     }
 
     /// `POST /tokens/revoke-leaked`: revokes every listed token that is still
-    /// active, whatever its kind, each with its event. Returns the count and
-    /// what was revoked (for cache invalidation).
+    /// active, whatever its kind, each with its event; returns what was
+    /// revoked. Anyone may call it, so it is cheap: the tokens are looked up
+    /// on the read side in a few batched queries, and only the live ones
+    /// are written, in one short transaction. The time of revocation is
+    /// read from `clock` once the rows are locked (on SQLite, once the only
+    /// writer is held): a concurrent call that revoked a token first then
+    /// revoked it earlier than this call's time, so this call neither
+    /// counts nor audits it again (a token revoked at a time still to come
+    /// is in a rotation's grace period, and still active).
     pub async fn revoke_leaked(
         &self,
         meta: &RequestMeta,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
         hashes: &[TokenHash],
     ) -> Result<Vec<TokenRecord>> {
+        const BATCH: usize = 250;
+        let seen = clock.now();
+        let mut live = Vec::new();
+        for chunk in hashes.chunks(BATCH) {
+            let sql = format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.token_hash IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query::<Any>(&sql);
+            for h in chunk {
+                q = q.bind(h.to_hex());
+            }
+            for row in q.fetch_all(&self.read).await.map_err(db_err)? {
+                let token = row_to_token(&row)?;
+                if token.status(seen) == TokenStatus::Active {
+                    live.push(token);
+                }
+            }
+        }
+        if live.is_empty() {
+            return Ok(live);
+        }
+        live.sort_by_key(|t| t.id);
         let mut tx = self.write.begin().await.map_err(db_err)?;
+        if self.backend() == Backend::Postgres {
+            for chunk in live.chunks(BATCH) {
+                let sql = format!(
+                    "SELECT id FROM tokens WHERE id IN ({}) ORDER BY id FOR UPDATE",
+                    placeholders(1, chunk.len())
+                );
+                let mut q = sqlx::query::<Any>(&sql);
+                for t in chunk {
+                    q = q.bind(t.id.to_string());
+                }
+                q.fetch_all(&mut *tx).await.map_err(db_err)?;
+            }
+        }
+        let now = clock.now();
+        let mut revoked_ids = std::collections::HashSet::new();
+        for chunk in live.chunks(BATCH) {
+            let sql = format!(
+                "UPDATE tokens SET revoked_at = $1 WHERE id IN ({}) \
+                 AND (revoked_at IS NULL OR revoked_at > $1) \
+                 AND (expires_at IS NULL OR expires_at > $1) RETURNING id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query::<Any>(&sql).bind(ts(now));
+            for t in chunk {
+                q = q.bind(t.id.to_string());
+            }
+            for row in q.fetch_all(&mut *tx).await.map_err(db_err)? {
+                revoked_ids.insert(get_id::<TokenId>(&row, "id")?);
+            }
+        }
         let mut revoked = Vec::new();
-        for hash in hashes {
-            let row = sqlx::query::<Any>(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.token_hash = $1"
-            ))
-            .bind(hash.to_hex())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let Some(row) = row else { continue };
-            let token = row_to_token(&row)?;
-            if token.status(now) != TokenStatus::Active {
+        for token in live {
+            if !revoked_ids.contains(&token.id) {
                 continue;
             }
-            revoke_where(&mut tx, now, "id = $2", token.id.to_string()).await?;
             let (org, action, kind) = match token.kind {
                 TokenKind::Service => (
                     token.organization_id,
@@ -400,10 +470,7 @@ impl Store {
             .await?;
             revoked.push(token);
         }
-        let inv: Vec<Invalidation> = revoked
-            .iter()
-            .map(|t: &TokenRecord| Invalidation::Token(t.id))
-            .collect();
+        let inv: Vec<Invalidation> = revoked.iter().map(|t| Invalidation::Token(t.id)).collect();
         self.commit(tx, &inv).await?;
         Ok(revoked)
     }

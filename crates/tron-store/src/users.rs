@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Any;
-use tron_core::ids::UserId;
+use tron_core::ids::{TokenId, UserId};
 use tron_core::{Error, Result};
 
 use crate::audit::{record, Target};
@@ -36,9 +36,19 @@ pub struct NewUser {
 #[derive(Default)]
 pub struct UserPatch {
     pub name: Option<String>,
+    /// A new password ends every session of the user but `keep_session`
+    /// (personal tokens are kept).
     pub password_hash: Option<String>,
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
+    /// With `password_hash`: the hash the caller checked the current
+    /// password against. If the password changed meanwhile, nothing is
+    /// changed and the answer is `Forbidden` (the current password given is
+    /// no longer the current one).
+    pub current_password_hash: Option<String>,
+    /// With `password_hash`: the session that made the change, which goes
+    /// on working.
+    pub keep_session: Option<TokenId>,
 }
 
 impl Store {
@@ -186,6 +196,19 @@ impl Store {
         }
     }
 
+    /// The user and its password hash, by id (checking a current password).
+    pub async fn user_credentials_by_id(&self, id: UserId) -> Result<(User, String)> {
+        let row = sqlx::query::<Any>(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound)?;
+        Ok((row_to_user(&row)?, get_str(&row, "password_hash")?))
+    }
+
     pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>> {
         let rows = sqlx::query::<Any>(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT {}",
@@ -207,12 +230,20 @@ impl Store {
         patch: UserPatch,
     ) -> Result<User> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        let row = sqlx::query::<Any>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .ok_or(Error::NotFound)?;
+        // Locked: a login opening a session with the old password waits
+        // for this change, or this change for it (`create_session`).
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query::<Any>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1{lock}"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound)?;
         let mut user = row_to_user(&row)?;
         let mut details = serde_json::Map::new();
         if let Some(name) = patch.name {
@@ -227,14 +258,42 @@ impl Store {
             details.insert("is_superuser".into(), json!(su));
             user.is_superuser = su;
         }
-        if let Some(hash) = &patch.password_hash {
-            details.insert("password_changed".into(), json!(true));
-            sqlx::query::<Any>("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash.clone())
+        let mut inv = vec![Invalidation::User(id)];
+        if let Some(hash) = patch.password_hash {
+            let changed = match patch.current_password_hash {
+                Some(current) => sqlx::query::<Any>(
+                    "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+                )
+                .bind(hash)
                 .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .bind(current),
+                None => sqlx::query::<Any>("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(id.to_string()),
+            }
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if changed == 0 {
+                return Err(Error::Forbidden);
+            }
+            let ended = sqlx::query::<Any>(
+                "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND kind = 'session' AND id <> $3 \
+                 AND (revoked_at IS NULL OR revoked_at > $1) AND (expires_at IS NULL OR expires_at > $1) \
+                 RETURNING id",
+            )
+            .bind(ts(now))
+            .bind(id.to_string())
+            .bind(patch.keep_session.map(|t| t.to_string()).unwrap_or_default())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for row in &ended {
+                inv.push(Invalidation::Token(get_id::<TokenId>(row, "id")?));
+            }
+            details.insert("password_changed".into(), json!(true));
+            details.insert("sessions_revoked".into(), json!(ended.len()));
         }
         sqlx::query::<Any>(
             "UPDATE users SET name = $1, is_active = $2, is_superuser = $3 WHERE id = $4",
@@ -256,7 +315,7 @@ impl Store {
             serde_json::Value::Object(details),
         )
         .await?;
-        self.commit(tx, &[Invalidation::User(id)]).await?;
+        self.commit(tx, &inv).await?;
         Ok(user)
     }
 

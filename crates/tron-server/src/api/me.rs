@@ -19,9 +19,9 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{anonymous_meta, Auth, Caller, ClientInfo};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
-use crate::password;
 use crate::routes::{Api, Routes};
 use crate::state::AppState;
+use crate::throttle::Slot;
 
 pub fn router() -> Routes<Api> {
     Routes::new()
@@ -112,6 +112,114 @@ pub struct NewSession {
     pub user: User,
 }
 
+/// The longest email a user can have (`validate::email`).
+const MAX_EMAIL_CHARS: usize = 254;
+
+/// An email as users are stored and throttled (trimmed, lowercased), or
+/// `None` when it is longer than any user's: such an email is no user's,
+/// and is never kept as a throttle key (a client could otherwise fill the
+/// server's memory with huge keys).
+fn email_key(email: &str) -> Option<String> {
+    let email = email.trim();
+    if email.len() > MAX_EMAIL_CHARS * 4 {
+        return None;
+    }
+    let email = email.to_lowercase();
+    (email.chars().count() <= MAX_EMAIL_CHARS).then_some(email)
+}
+
+/// The places one password check holds in the login throttles: the
+/// client's address and, unless the email is too long to be anyone's, the
+/// email. Taken before the password is checked, so a burst of parallel
+/// guesses gets no more checks than the limits allow (docs/decisions.md,
+/// "Login throttle").
+struct LoginSlots {
+    ip: Slot,
+    email: Option<Slot>,
+}
+
+impl LoginSlots {
+    fn reserve(
+        state: &AppState,
+        client: &ClientInfo,
+        email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Error> {
+        let ip = state.login_by_ip.reserve(&client.ip_key(), now);
+        let email = email
+            .map(|e| state.login_by_email.reserve(e, now))
+            .transpose();
+        match (ip, email) {
+            (Ok(ip), Ok(email)) => Ok(LoginSlots { ip, email }),
+            (ip, email) => {
+                let mut wait = 1;
+                match ip {
+                    Ok(slot) => slot.release(),
+                    Err(w) => wait = wait.max(w),
+                }
+                match email {
+                    Ok(slot) => slot.into_iter().for_each(Slot::release),
+                    Err(w) => wait = wait.max(w),
+                }
+                Err(Error::RateLimited {
+                    retry_after_secs: wait,
+                })
+            }
+        }
+    }
+
+    /// A wrong password: counted against the address and the email.
+    fn hit(self) {
+        self.ip.hit();
+        self.email.into_iter().for_each(Slot::hit);
+    }
+
+    /// A right password, or no password checked: nothing counted.
+    fn release(self) {
+        self.ip.release();
+        self.email.into_iter().for_each(Slot::release);
+    }
+
+    /// Checks `password` against `stored` (`None`: an unknown user, checked
+    /// against a dummy hash all the same), counting a wrong one.
+    async fn verify(
+        self,
+        state: &AppState,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, Error> {
+        match state.passwords.verify(password, stored).await {
+            Ok(true) => {
+                self.release();
+                Ok(true)
+            }
+            Ok(false) => {
+                self.hit();
+                Ok(false)
+            }
+            // No turn to check the password: nothing was checked.
+            Err(e) => {
+                self.release();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Checks a user's current password (changing one's own password needs
+/// it) under the same throttles as a login for its email, so that a stolen
+/// session is no way round them.
+pub async fn check_current_password(
+    state: &AppState,
+    client: &ClientInfo,
+    email: &str,
+    password: String,
+    stored: String,
+) -> Result<bool, Error> {
+    let slots = LoginSlots::reserve(state, client, email_key(email).as_deref(), state.now())?;
+    slots.verify(state, password, Some(stored)).await
+}
+
 /// Login by email and password, shared by the API and the portal: only
 /// failures count towards the throttles, every failure writes
 /// `auth.login_failed` and a success `auth.login`. Users only: service
@@ -124,28 +232,37 @@ pub async fn password_login(
     password: String,
 ) -> Result<NewSession, Error> {
     let now = state.now();
-    let email = email.trim().to_lowercase();
-    let ip_key = client.ip_key();
-    let blocked = [
-        state.login_by_email.blocked(&email, now),
-        state.login_by_ip.blocked(&ip_key, now),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    if let Some(retry_after_secs) = blocked {
-        return Err(Error::RateLimited { retry_after_secs });
-    }
-    let found = state.store.user_credentials(&email).await?;
-    let (user, hash) = match found {
-        Some((u, h)) => (Some(u), Some(h)),
-        None => (None, None),
+    let key = email_key(email);
+    let slots = LoginSlots::reserve(state, client, key.as_deref(), now)?;
+    let checked = match &key {
+        // Too long to be anyone's email: no password to check.
+        None => {
+            slots.hit();
+            None
+        }
+        Some(key) => {
+            let found = match state.store.user_credentials(key).await {
+                Ok(found) => found,
+                Err(e) => {
+                    slots.release();
+                    return Err(e);
+                }
+            };
+            let (user, hash) = found.unzip();
+            slots
+                .verify(state, password, hash.clone())
+                .await?
+                .then(|| user.zip(hash))
+                .flatten()
+        }
     };
-    let ok = password::verify(password, hash).await;
     let meta = anonymous_meta(client);
-    let Some(user) = user.filter(|_| ok) else {
-        state.login_by_email.hit(&email, now);
-        state.login_by_ip.hit(&ip_key, now);
+    let Some((user, hash)) = checked else {
+        let name = email
+            .trim()
+            .chars()
+            .take(MAX_EMAIL_CHARS)
+            .collect::<String>();
         state
             .store
             .record_platform_event(
@@ -155,7 +272,7 @@ pub async fn password_login(
                 Target {
                     kind: "user",
                     id: None,
-                    name: Some(email.chars().take(254).collect()),
+                    name: Some(name.to_lowercase()),
                 },
                 json!({}),
             )
@@ -182,7 +299,10 @@ pub async fn password_login(
         name: Some(user.name.clone()),
         token_id: Some(new.id),
     };
-    state.store.create_session(&meta, now, &user, new).await?;
+    state
+        .store
+        .create_session(&meta, now, &user, &hash, new)
+        .await?;
     Ok(NewSession {
         token: secret,
         expires_at,

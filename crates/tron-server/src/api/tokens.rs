@@ -46,12 +46,10 @@ async fn revoke_leaked(
     client: ClientInfo,
     ApiJson(body): ApiJson<Body>,
 ) -> ApiResult<Json<Revoked>> {
-    let now = state.now();
-    let key = client.ip_key();
-    if let Some(retry_after_secs) = state.leaked_by_ip.blocked(&key, now) {
-        return Err(Error::RateLimited { retry_after_secs }.into());
-    }
-    state.leaked_by_ip.hit(&key, now);
+    state
+        .leaked_by_ip
+        .try_hit(&client.ip_key(), state.now())
+        .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })?;
     if body.tokens.len() > MAX_LEAKED_PER_CALL {
         return Err(Error::validation(
             "tokens",
@@ -70,7 +68,7 @@ async fn revoke_leaked(
     hashes.dedup();
     let revoked = state
         .store
-        .revoke_leaked(&anonymous_meta(&client), now, &hashes)
+        .revoke_leaked(&anonymous_meta(&client), &*state.clock, &hashes)
         .await?;
     Ok(Json(Revoked {
         revoked: revoked.len(),

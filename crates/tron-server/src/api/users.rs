@@ -7,16 +7,17 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::ids::UserId;
+use tron_core::token::TokenKind;
 use tron_core::{validate, Error};
 use tron_store::models::User;
 use tron_store::users::{NewUser, UserPatch};
 use tron_store::Page;
 use utoipa::ToSchema;
 
+use crate::api::me::check_current_password;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Params, PathParams};
-use crate::password;
 use crate::routes::{Api, Routes};
 use crate::state::AppState;
 
@@ -70,7 +71,7 @@ async fn create(
     let email = validate::email("email", &body.email)?;
     let name = validate::display_name("name", &body.name)?;
     validate::password("password", &body.password)?;
-    let password_hash = password::hash(body.password).await?;
+    let password_hash = state.passwords.hash(body.password).await?;
     let user = state
         .store
         .create_user(
@@ -114,12 +115,20 @@ struct PatchBody {
     name: Option<String>,
     #[schema(min_length = 12, max_length = 1024)]
     password: Option<String>,
+    /// Needed with `password` when changing one's own password; ignored
+    /// otherwise.
+    current_password: Option<String>,
     is_active: Option<bool>,
     is_superuser: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = PatchBody,
-    responses((status = 200, description = "The updated user.", body = User)))]
+    responses(
+        (status = 200, description = "The updated user. A new password ends the user's sessions (but the caller's own); its personal tokens are kept.", body = User),
+        (status = 403, description = "`current_password` is wrong, or a non-superuser changes more than its name and password.", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many wrong current passwords for this user or client address.", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,13 +151,41 @@ async fn update(
         .as_deref()
         .map(|n| validate::display_name("name", n))
         .transpose()?;
+    let mut current_password_hash = None;
     let password_hash = match body.password {
         Some(p) => {
             validate::password("password", &p)?;
-            Some(password::hash(p).await?)
+            if is_self {
+                // One's own password: prove it first (a stolen session
+                // must not become a permanent takeover).
+                let current = body.current_password.ok_or_else(|| {
+                    Error::validation(
+                        "current_password",
+                        "current_password is required to change one's own password",
+                    )
+                })?;
+                let (user, stored) = state.store.user_credentials_by_id(id).await?;
+                let right = check_current_password(
+                    &state,
+                    &caller.client,
+                    &user.email,
+                    current,
+                    stored.clone(),
+                )
+                .await?;
+                if !right {
+                    return Err(Error::Forbidden.into());
+                }
+                current_password_hash = Some(stored);
+            }
+            Some(state.passwords.hash(p).await?)
         }
         None => None,
     };
+    // The session that changes its own password goes on; every other
+    // session of the user ends.
+    let keep_session = (is_self && caller.principal.token_kind == TokenKind::Session)
+        .then_some(caller.principal.token_id);
     let user = state
         .store
         .update_user(
@@ -160,6 +197,8 @@ async fn update(
                 password_hash,
                 is_active: body.is_active,
                 is_superuser: body.is_superuser,
+                current_password_hash,
+                keep_session,
             },
         )
         .await?;

@@ -262,7 +262,8 @@ async fn users_api_rules(s: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    // A user reads itself and changes its own name and password.
+    // A user reads itself and changes its own name and password (with its
+    // current password: auth_hardening has the rest of that rule).
     let (status, me) = s.get(&format!("/users/{ann_id}"), &ann).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["email"], "ann@example.com");
@@ -271,7 +272,7 @@ async fn users_api_rules(s: TestServer) {
         .patch(
             &format!("/users/{ann_id}"),
             &ann,
-            json!({"name": "Ann", "password": "a brand new passphrase"}),
+            json!({"name": "Ann", "password": "a brand new passphrase", "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

@@ -3,6 +3,7 @@
 mod kit;
 
 mod audit;
+mod auth_hardening;
 mod foundation;
 mod hot_path;
 mod openapi;
