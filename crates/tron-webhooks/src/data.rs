@@ -143,3 +143,61 @@ impl EventData for ExchangeRejected {
 impl EventData for Ping {
     const TYPE: EventType = EventType::Ping;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use serde::de::DeserializeOwned;
+
+    const DOCS: &str = include_str!("../../../docs/webhooks.md");
+
+    /// The JSON block that follows the heading of `event_type` in the docs.
+    fn documented(event_type: EventType) -> Event {
+        let heading = format!("#### `{event_type}`");
+        let start = DOCS
+            .find(&heading)
+            .unwrap_or_else(|| panic!("no {heading}"));
+        let rest = &DOCS[start..];
+        let open = rest.find("```json\n").unwrap() + "```json\n".len();
+        let close = open + rest[open..].find("```").unwrap();
+        serde_json::from_str(&rest[open..close]).unwrap()
+    }
+
+    /// The example's data is exactly what the type writes: no field missing
+    /// or extra, so the docs cannot drift from the code.
+    fn round_trips<D: EventData + DeserializeOwned>() {
+        let event = documented(D::TYPE);
+        assert_eq!(event.event_type, D::TYPE);
+        let data: D = serde_json::from_value(event.data.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&data).unwrap(),
+            event.data,
+            "{}",
+            D::TYPE
+        );
+        let rebuilt = Event::new(event.id, event.organization_id, event.occurred_at, &data);
+        assert_eq!(rebuilt.unwrap(), event);
+    }
+
+    #[test]
+    fn every_documented_example_is_what_its_type_writes() {
+        round_trips::<TokenExpiring>();
+        round_trips::<TokenExpired>();
+        round_trips::<TokenRevoked>();
+        round_trips::<AccountDisabled>();
+        round_trips::<AccountDeleted>();
+        round_trips::<ExchangeRejected>();
+        round_trips::<Ping>();
+    }
+
+    #[test]
+    fn no_documented_example_holds_anything_like_a_secret() {
+        for t in EventType::ALL {
+            let text = documented(t).data.to_string();
+            for needle in ["trn_", "whsec_", "eyJ", "secret", "password"] {
+                assert!(!text.contains(needle), "{t}: {needle}");
+            }
+        }
+    }
+}
