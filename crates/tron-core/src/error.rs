@@ -62,6 +62,11 @@ pub enum Error {
     InvalidCredentials,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// Storage cannot be reached now (connection lost, pool exhausted,
+    /// server shutting down, a lock that gave up): `503 unavailable`, worth
+    /// retrying. The message is for the log only, never echoed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -106,5 +111,9 @@ impl Error {
 
     pub fn internal(e: impl fmt::Display) -> Self {
         Error::Internal(e.to_string())
+    }
+
+    pub fn unavailable(e: impl fmt::Display) -> Self {
+        Error::Unavailable(e.to_string())
     }
 }

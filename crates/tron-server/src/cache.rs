@@ -13,8 +13,15 @@
 //! A read that raced with an invalidation must not repopulate the cache
 //! with what it read before the change: every invalidation bumps an epoch,
 //! and a loaded value is cached only if the epoch did not move while it was
-//! being read.
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+//! being read. The check comes twice, before and after the insert: an
+//! invalidation that lands between the first check and the insert (and so
+//! finds nothing to remove) moves the epoch, and the second check removes
+//! what was just inserted.
+//!
+//! On PostgreSQL the caches are filled only while this instance's
+//! invalidation listener is listening (`live`): while it is not, another
+//! instance's changes would go unheard.
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -122,6 +129,8 @@ impl From<MemberKey> for MemberKeyId {
 pub struct Caches {
     enabled: bool,
     epoch: AtomicU64,
+    /// Whether invalidations from other instances are being heard.
+    live: Arc<AtomicBool>,
     tokens: Cache<TokenHash, Arc<CachedToken>, Hasher>,
     access: Cache<AccessKey, Arc<AccessEntry>, Hasher>,
     /// Serialized once: the response body.
@@ -154,6 +163,7 @@ impl Caches {
         Caches {
             enabled,
             epoch: AtomicU64::new(0),
+            live: Arc::new(AtomicBool::new(true)),
             tokens: bounded(),
             access: bounded(),
             instances: bounded(),
@@ -163,6 +173,12 @@ impl Caches {
 
     pub fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// The flag the invalidation listener keeps up to date (see
+    /// `Store::spawn_invalidation_listener`).
+    pub fn live(&self) -> Arc<AtomicBool> {
+        self.live.clone()
     }
 
     /// The epoch to pass back to `put_*` after a load.
@@ -183,15 +199,42 @@ impl Caches {
         hit
     }
 
-    /// Caches `value` unless an invalidation came after `epoch` was read.
+    /// Caches `value` unless an invalidation came after `epoch` was read
+    /// (or comes while it is inserted).
     fn put<K, V>(&self, cache: &Cache<K, V, Hasher>, key: K, value: V, epoch: u64)
     where
-        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if self.enabled && self.epoch() == epoch {
-            cache.insert(key, value);
+        self.put_then(cache, key, value, epoch, || {});
+    }
+
+    /// `put`, with `between` run after the first check and before the
+    /// insert (for the test of the interleaving that matters).
+    fn put_then<K, V>(
+        &self,
+        cache: &Cache<K, V, Hasher>,
+        key: K,
+        value: V,
+        epoch: u64,
+        between: impl FnOnce(),
+    ) where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if !self.fresh(epoch) {
+            return;
         }
+        between();
+        cache.insert(key.clone(), value);
+        if !self.fresh(epoch) {
+            cache.invalidate(&key);
+        }
+    }
+
+    /// Whether a value loaded at `epoch` may be cached now.
+    fn fresh(&self, epoch: u64) -> bool {
+        self.enabled && self.live.load(Ordering::SeqCst) && self.epoch() == epoch
     }
 
     pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<CachedToken>> {
@@ -304,8 +347,60 @@ impl Caches {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    fn key() -> InstanceKey {
+        InstanceKey {
+            organization: OrganizationId::new(),
+            application: ApplicationId::new(),
+            environment: EnvironmentId::new(),
+        }
+    }
+
+    fn caches() -> Caches {
+        Caches::new(true, Arc::new(Metrics::new()))
+    }
+
+    /// Issue 13, defect 8: an invalidation landing after a load's epoch
+    /// check but before its insert (so it finds nothing to remove) must not
+    /// leave the loaded value cached. Before the fix the value stayed.
+    #[test]
+    fn an_invalidation_between_check_and_insert_is_not_lost() {
+        let c = caches();
+        let k = key();
+        let epoch = c.epoch();
+        c.put_then(&c.instances, k, Bytes::from_static(b"old"), epoch, || {
+            c.invalidate(&[Invalidation::instance(
+                k.organization,
+                k.application,
+                k.environment,
+            )])
+        });
+        assert_eq!(c.get_instance(&k), None);
+        // Without a race the value is cached.
+        let epoch = c.epoch();
+        c.put_instance(k, Bytes::from_static(b"new"), epoch);
+        assert_eq!(c.get_instance(&k), Some(Bytes::from_static(b"new")));
+    }
+
+    /// Nothing is cached while the invalidation listener is not listening,
+    /// nor when it stops during the insert.
+    #[test]
+    fn nothing_is_cached_while_invalidations_go_unheard() {
+        let c = caches();
+        let k = key();
+        c.live().store(false, Ordering::SeqCst);
+        c.put_instance(k, Bytes::from_static(b"v"), c.epoch());
+        assert_eq!(c.get_instance(&k), None);
+        c.live().store(true, Ordering::SeqCst);
+        let epoch = c.epoch();
+        c.put_then(&c.instances, k, Bytes::from_static(b"v"), epoch, || {
+            c.live().store(false, Ordering::SeqCst)
+        });
+        assert_eq!(c.get_instance(&k), None);
+    }
 
     #[test]
     fn a_use_is_noted_once_per_second() {

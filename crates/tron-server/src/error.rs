@@ -10,6 +10,9 @@ pub struct ApiError(pub Error);
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// What a client reads when storage cannot be reached.
+pub const UNAVAILABLE_MESSAGE: &str = "The service is temporarily unavailable; try again.";
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         ApiError(e)
@@ -35,6 +38,7 @@ impl ApiError {
             Error::Unauthenticated(f) => (StatusCode::UNAUTHORIZED, f.code()),
             Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -57,6 +61,10 @@ impl IntoResponse for ApiError {
             Error::Unauthenticated(f) => (f.message().to_string(), None),
             Error::InvalidCredentials => ("The email or password is wrong.".to_string(), None),
             Error::RateLimited { .. } => ("Too many requests; try again later.".to_string(), None),
+            Error::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "storage unavailable");
+                (UNAVAILABLE_MESSAGE.to_string(), None)
+            }
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 ("An internal error occurred.".to_string(), None)
@@ -86,6 +94,10 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from((*retry_after_secs).max(1)),
                 );
+            }
+            Error::Unavailable(_) => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
             }
             _ => {}
         }

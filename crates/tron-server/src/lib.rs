@@ -290,9 +290,11 @@ pub async fn serve(
     };
     let listener_task = {
         let cache = state.cache.clone();
-        state
-            .store
-            .spawn_invalidation_listener(std::sync::Arc::new(move |inv| cache.invalidate(inv)))
+        let live = cache.live();
+        state.store.spawn_invalidation_listener(
+            std::sync::Arc::new(move |inv| cache.invalidate(inv)),
+            live,
+        )
     };
     let app = app(state.clone());
     let result = axum::serve(

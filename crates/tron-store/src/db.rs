@@ -8,6 +8,13 @@ use sqlx::{AnyPool, Row};
 use tron_core::clock::{from_micros, to_micros};
 use tron_core::Error;
 
+/// How long a request waits for a PostgreSQL connection before it answers
+/// `503`: long enough for a fast restart, short enough that an outage is
+/// reported rather than hung on.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `/readyz` waits for the database.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -122,7 +129,7 @@ impl Store {
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(|e| Error::internal(format!("cannot connect to PostgreSQL: {e}")))?;
@@ -160,13 +167,13 @@ impl Store {
             .map_err(|e| Error::internal(format!("migration failed: {e}")))
     }
 
-    /// `/readyz`: storage answers.
+    /// `/readyz`: storage answers within [`PING_TIMEOUT`].
     pub async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.read)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.read)).await
+        {
+            Ok(done) => done.map(drop).map_err(db_err),
+            Err(_) => Err(Error::unavailable("the database did not answer in time")),
+        }
     }
 
     pub async fn close(&self) {
@@ -181,10 +188,43 @@ impl Store {
 /// cascade), so a change violates one only when a parent it checked was
 /// deleted meanwhile by a concurrent change — what it refers to is gone.
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    if is_unavailable(&e) {
+        return Error::unavailable(format!("database: {e}"));
+    }
     match e.as_database_error() {
         Some(d) if d.is_foreign_key_violation() => Error::NotFound,
         _ => Error::internal(format!("database: {e}")),
     }
+}
+
+/// Whether `e` says the database cannot serve now rather than that the
+/// request or the code is wrong: the connection is lost or cannot be had,
+/// the server is shutting down or starting, or a transaction lost a
+/// deadlock or serialization race or waited too long for SQLite's writer.
+/// Retrying later can succeed, so it is `503`, not `500`.
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| unavailable_code(&c)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of connection exceptions (class 08), operator
+/// intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+/// connect now), too many connections, deadlock and serialization
+/// failures; SQLite's BUSY and LOCKED (with their extended codes).
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01")
+        // SQLite's codes are numbers below 5 digits (PostgreSQL's are 5
+        // characters); the primary code is the low byte.
+        || (code.len() < 5 && matches!(code.parse::<u32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6))
 }
 
 /// How [`Store::lock_row`] locks a row on PostgreSQL. SQLite needs no row
@@ -333,4 +373,36 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    /// Issue 13, defect 13: losing the database is `503`, not `500`.
+    #[test]
+    fn lost_connections_and_retryable_failures_are_unavailable() {
+        for code in [
+            "08006", "08003", "57P01", "57P02", "57P03", "53300", "40001", "40P01", "5", "6",
+            "261", "517",
+        ] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "23503", "22001", "42P01", "1", "19", "2067", "787"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(is_unavailable(&sqlx::Error::Io(std::io::Error::other(
+            "reset"
+        ))));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+        assert!(matches!(
+            db_err(sqlx::Error::PoolClosed),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            db_err(sqlx::Error::RowNotFound),
+            Error::Internal(_)
+        ));
+    }
 }

@@ -6,6 +6,7 @@
 //! transaction, so other instances hear of them exactly when the change
 //! commits; on every backend the local hooks run right after the commit,
 //! before the handler answers.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -117,8 +118,22 @@ impl Store {
     }
 
     /// Commits a change, publishing its invalidations (see the module
-    /// header).
+    /// header). The commit and the local hooks run in a task of their own:
+    /// a caller dropped while waiting (a request timeout, a client gone)
+    /// cannot stop between a committed change and its invalidation.
     pub(crate) async fn commit(
+        &self,
+        tx: Transaction<'static, Any>,
+        inv: &[Invalidation],
+    ) -> Result<()> {
+        let store = self.clone();
+        let inv = inv.to_vec();
+        tokio::spawn(async move { store.commit_now(tx, &inv).await })
+            .await
+            .unwrap_or_else(|e| Err(tron_core::Error::internal(format!("commit task: {e}"))))
+    }
+
+    async fn commit_now(
         &self,
         mut tx: Transaction<'static, Any>,
         inv: &[Invalidation],
@@ -141,52 +156,117 @@ impl Store {
     }
 
     /// On PostgreSQL, listens for other instances' invalidations and hands
-    /// them to `on`. Whenever the connection is (re)established, `on`
-    /// receives `All`, since notifications sent meanwhile are lost.
-    pub fn spawn_invalidation_listener(&self, on: Hook) -> Option<tokio::task::JoinHandle<()>> {
+    /// them to `on`; `live` tells whether it is listening now (caches must
+    /// not be filled while it is not: what changes meanwhile would never be
+    /// heard of).
+    ///
+    /// A connection that dies quietly (half-open: no error, no data) is
+    /// found by a heartbeat: every [`HEARTBEAT`] this instance sends an
+    /// empty notification through its request pool, so a listener that
+    /// hears nothing at all for [`SILENCE`] has lost its connection. On
+    /// every loss `live` turns false and `on` receives `All`; the listener
+    /// reconnects after [`RECONNECT_DELAY`] (no growing backoff: the
+    /// request pool reconnects at once too), and once listening again
+    /// `on` receives `All` once more before `live` turns true, since
+    /// notifications sent meanwhile are lost.
+    pub fn spawn_invalidation_listener(
+        &self,
+        on: Hook,
+        live: Arc<AtomicBool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if self.backend() != Backend::Postgres {
+            live.store(true, Ordering::SeqCst);
             return None;
         }
+        live.store(false, Ordering::SeqCst);
         let url = self.url().to_owned();
+        let pool = self.write.clone();
         Some(tokio::spawn(async move {
-            loop {
-                match sqlx::postgres::PgListener::connect(&url).await {
-                    Ok(mut listener) => {
-                        if let Err(e) = listener.listen(CHANNEL).await {
-                            tracing::warn!(error = %e, "LISTEN failed");
-                        } else {
-                            on(&[Invalidation::All]);
-                            loop {
-                                match listener.try_recv().await {
-                                    Ok(Some(n)) => {
-                                        match serde_json::from_str::<Vec<Invalidation>>(n.payload())
-                                        {
-                                            Ok(inv) => on(&inv),
-                                            Err(_) => on(&[Invalidation::All]),
-                                        }
-                                    }
-                                    // The connection was lost; the listener
-                                    // reconnects on the next call.
-                                    Ok(None) => {
-                                        tracing::warn!("invalidation listener lost its connection; flushing caches");
-                                        on(&[Invalidation::All]);
-                                    }
-                                    Err(e) => {
-                                        tracing::warn!(error = %e, "invalidation listener failed; reconnecting");
-                                        on(&[Invalidation::All]);
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot connect the invalidation listener")
-                    }
+            let heartbeat = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(HEARTBEAT);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let beat = sqlx::query::<Any>("SELECT pg_notify($1, '[]')")
+                        .bind(CHANNEL)
+                        .execute(&pool);
+                    // A failed beat is the listener's cue; nothing to do here.
+                    let _ = tokio::time::timeout(SILENCE, beat).await;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+            });
+            let _stop_heartbeat = AbortOnDrop(heartbeat);
+            loop {
+                listen_until_lost(&url, &on, &live).await;
+                live.store(false, Ordering::SeqCst);
+                on(&[Invalidation::All]);
+                tokio::time::sleep(RECONNECT_DELAY).await;
             }
         }))
+    }
+}
+
+/// How often each instance sends its heartbeat notification.
+pub const HEARTBEAT: Duration = Duration::from_millis(200);
+/// How long a listener may hear nothing before it counts as lost.
+pub const SILENCE: Duration = Duration::from_millis(750);
+/// The pause between a lost listener and the next connection attempt.
+const RECONNECT_DELAY: Duration = Duration::from_millis(100);
+/// How long connecting and `LISTEN` may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Connects, listens, and hands notifications to `on` until the connection
+/// fails or falls silent.
+async fn listen_until_lost(url: &str, on: &Hook, live: &AtomicBool) {
+    let connect = async {
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    let mut listener = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(listener)) => listener,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot start the invalidation listener");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("the invalidation listener could not connect in time");
+            return;
+        }
+    };
+    on(&[Invalidation::All]);
+    live.store(true, Ordering::SeqCst);
+    loop {
+        // Dropping `try_recv` on a timeout drops the connection with it, so
+        // whether it is cancel-safe does not matter.
+        match tokio::time::timeout(SILENCE, listener.try_recv()).await {
+            Ok(Ok(Some(n))) => match serde_json::from_str::<Vec<Invalidation>>(n.payload()) {
+                Ok(inv) if inv.is_empty() => {} // a heartbeat
+                Ok(inv) => on(&inv),
+                Err(_) => on(&[Invalidation::All]),
+            },
+            Ok(Ok(None)) => {
+                tracing::warn!("invalidation listener lost its connection; flushing caches");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "invalidation listener failed; flushing caches");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "invalidation listener heard nothing, not even a heartbeat; flushing caches"
+                );
+                return;
+            }
+        }
     }
 }
 
@@ -211,5 +291,53 @@ mod payload_tests {
             back.extend(serde_json::from_str::<Vec<Invalidation>>(p).unwrap());
         }
         assert_eq!(back, many);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod commit_tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Issue 13, defect 11: a caller dropped while its commit is under way
+    /// (a request timeout drops the handler's future) cannot keep the
+    /// committed change's invalidation from running. On PostgreSQL, where a
+    /// `COMMIT` is a round trip; a deferred trigger makes it take 300 ms so
+    /// that the drop lands inside it. Before the fix the hook never ran.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_dropped_midway_still_invalidates() {
+        let url = std::env::var("TRON_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!("TRON_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL")
+        });
+        let store = Store::connect_with(&url, 2).await.unwrap();
+        let heard = Arc::new(AtomicUsize::new(0));
+        let h = heard.clone();
+        store.on_invalidate(Arc::new(move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut tx = store.write.begin().await.unwrap();
+        for sql in [
+            "CREATE FUNCTION pg_temp.tron_slow_commit() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$",
+            "CREATE TEMP TABLE tron_slow_commit (x int) ON COMMIT DROP",
+            "CREATE CONSTRAINT TRIGGER tron_slow_commit AFTER INSERT ON tron_slow_commit \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.tron_slow_commit()",
+            "INSERT INTO tron_slow_commit VALUES (1)",
+        ] {
+            sqlx::query::<Any>(sql).execute(&mut *tx).await.unwrap();
+        }
+        let commit = store.commit(tx, &[Invalidation::All]);
+        // 50 ms into a 300 ms commit, the caller goes away.
+        let dropped = tokio::time::timeout(Duration::from_millis(50), commit).await;
+        assert!(dropped.is_err(), "the commit was meant to be slow");
+        for _ in 0..300 {
+            if heard.load(Ordering::SeqCst) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the invalidation of a committed change was lost");
     }
 }

@@ -154,6 +154,13 @@ fn describe(e: Error) -> (&'static str, String) {
             "Too many attempts",
             format!("Too many attempts. Try again in {retry_after_secs} seconds."),
         ),
+        Error::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "storage unavailable in the portal");
+            (
+                "Temporarily unavailable",
+                "Tron cannot reach its database right now. Try again in a moment.".into(),
+            )
+        }
         Error::Internal(detail) => {
             tracing::error!(error = %detail, "internal error in the portal");
             (
