@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod cache;
+mod conn;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -22,7 +23,6 @@ pub mod usage;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -210,16 +210,19 @@ async fn method_not_allowed(req: axum::extract::Request) -> Response {
 /// request count, which needs the matched route) stays a route layer.
 pub fn app(
     state: AppState,
-) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
-       + Clone
-       + Send
-       + Sync
-       + 'static {
+) -> Result<
+    impl Service<Request, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    routes::MisplacedRoutes,
+> {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(api::router(&state))
+        .merge(api::router(&state)?)
         .merge(docs::router())
         .merge(portal::router(&state))
         .fallback(not_found)
@@ -232,7 +235,7 @@ pub fn app(
             }
         }))
         .with_state(state);
-    ServiceBuilder::new()
+    Ok(ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -257,7 +260,7 @@ pub fn app(
         ))
         .layer(middleware::from_fn(rate_headers))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
-        .service(router)
+        .service(router))
 }
 
 fn make_span(req: &Request) -> Span {
@@ -277,6 +280,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Before anything is spawned: a route table that cannot be built is a
+    // start-up error.
+    let app = app(state.clone()).map_err(std::io::Error::other)?;
     let flusher = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -296,13 +302,8 @@ pub async fn serve(
             live,
         )
     };
-    let app = app(state.clone());
-    let result = axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    conn::serve_connections(listener, app, &state, shutdown).await;
+    let result = Ok(());
     flusher.abort();
     if let Some(t) = listener_task {
         t.abort();

@@ -34,8 +34,16 @@ impl Prefix for Org {
 
 pub struct Routes<P: Prefix> {
     router: Router<AppState>,
+    /// Organization routes registered here by mistake (see [`Routes::route`]).
+    misplaced: Vec<String>,
     _prefix: PhantomData<P>,
 }
+
+/// Organization routes registered outside `Routes<Org>`: they would skip
+/// the organization access context, so the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("organization routes registered outside Routes<Org>: {}", .0.join(", "))]
+pub struct MisplacedRoutes(pub Vec<String>);
 
 impl<P: Prefix> Default for Routes<P> {
     fn default() -> Self {
@@ -47,6 +55,7 @@ impl<P: Prefix> Routes<P> {
     pub fn new() -> Self {
         Routes {
             router: Router::new(),
+            misplaced: Vec::new(),
             _prefix: PhantomData,
         }
     }
@@ -59,20 +68,30 @@ impl<P: Prefix> Routes<P> {
             format!("{}{path}", P::PREFIX)
         };
         // An organization route registered anywhere else would skip the
-        // access context: refuse to build such a table at all.
-        assert!(
-            P::PREFIX == Org::PREFIX || !full.starts_with("/api/v1/organizations/{"),
-            "{full} must be registered through Routes<Org>"
-        );
+        // access context: it is not registered, and the table cannot be
+        // turned into a router (`into_router` says which).
+        let mut misplaced = self.misplaced;
+        if P::PREFIX != Org::PREFIX && full.starts_with("/api/v1/organizations/{") {
+            misplaced.push(full);
+            return Routes {
+                router: self.router,
+                misplaced,
+                _prefix: PhantomData,
+            };
+        }
         Routes {
             router: self.router.route(&full, method_router),
+            misplaced,
             _prefix: PhantomData,
         }
     }
 
     pub fn merge(self, other: Routes<P>) -> Self {
+        let mut misplaced = self.misplaced;
+        misplaced.extend(other.misplaced);
         Routes {
             router: self.router.merge(other.router),
+            misplaced,
             _prefix: PhantomData,
         }
     }
@@ -83,7 +102,38 @@ impl<P: Prefix> Routes<P> {
 }
 
 impl Routes<Api> {
-    pub fn into_router(self) -> Router<AppState> {
-        self.router
+    pub fn into_router(self) -> Result<Router<AppState>, MisplacedRoutes> {
+        if self.misplaced.is_empty() {
+            Ok(self.router)
+        } else {
+            Err(MisplacedRoutes(self.misplaced))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+
+    use super::*;
+
+    /// Issue 13, defect 16: a misplaced organization route is a start-up
+    /// error naming it, not a panic.
+    #[test]
+    fn organization_routes_outside_their_table_are_refused() {
+        let ok = Routes::<Api>::new().route("/me", get(|| async {}));
+        assert!(ok.into_router().is_ok());
+        let bad = Routes::<Api>::new()
+            .route("/me", get(|| async {}))
+            .merge(Routes::<Api>::new().route("/organizations/{org}/secrets", get(|| async {})));
+        let err = bad
+            .into_router()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("/api/v1/organizations/{org}/secrets"), "{err}");
+        // Through their own table they are fine.
+        let org = Routes::<Org>::new().route("/secrets", get(|| async {}));
+        assert!(org.misplaced.is_empty());
     }
 }

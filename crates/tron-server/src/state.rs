@@ -29,6 +29,12 @@ pub struct Config {
     /// The address users reach the server at (`TRON_PUBLIC_URL`); when it
     /// is https, the portal's cookies are `Secure`.
     pub public_url: Option<String>,
+    /// How long a client may take to send a request head
+    /// (`TRON_HEADER_READ_TIMEOUT_SECONDS`).
+    pub header_read_timeout: StdDuration,
+    /// Connections one client address may hold at once
+    /// (`TRON_MAX_CONNECTIONS_PER_CLIENT`; trusted proxies are exempt).
+    pub max_connections_per_client: usize,
 }
 
 impl Config {
@@ -40,6 +46,8 @@ impl Config {
             usage_flush_interval: StdDuration::from_secs(15),
             cache_enabled: true,
             public_url: None,
+            header_read_timeout: StdDuration::from_secs(10),
+            max_connections_per_client: 128,
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod tokens;
 pub mod users;
 
 /// Every API route, with its full path (see `crate::routes`).
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> Result<Router<AppState>, crate::routes::MisplacedRoutes> {
     let org_routes = Routes::<Org>::new()
         .merge(organizations::org_router())
         .merge(groups::router())
@@ -34,5 +34,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(organizations::router())
         .merge(audit::router())
         .into_router()
-        .merge(organization_routes(state, org_routes))
+        .map(|api| api.merge(organization_routes(state, org_routes)))
 }

@@ -210,10 +210,22 @@ fn to_login(state: &AppState, parts: &Parts, had_cookie: bool) -> Response {
     }
 }
 
-/// Only a local path is a place to return to after login.
+/// Only a local path is a place to return to after login (SPEC §5): one
+/// leading `/` not followed by another or by a backslash, no backslash
+/// anywhere, and nothing but printable ASCII. Browsers drop tabs and
+/// newlines from URLs, so `/\t/evil.example` would land on
+/// `//evil.example`; and a control character cannot be put in a
+/// `Location` header at all.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+        {
+            n.into()
+        }
         _ => "/".into(),
     }
 }
@@ -403,6 +415,17 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example/")), "/");
+        for hostile in [
+            "/\t/evil.example",
+            "/\n/x",
+            "/\r\n/x",
+            "/x\u{7f}",
+            "/\u{0}",
+            "/é",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(Some("/orgs/a b?c=%2F")), "/orgs/a b?c=%2F");
     }
 
     #[test]

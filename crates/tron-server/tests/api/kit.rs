@@ -96,9 +96,24 @@ impl TestServer {
         Self::start_on(db, url, dir).await
     }
 
+    /// Starts a server whose configuration `configure` adjusts first.
+    pub async fn start_configured(db: Db, configure: impl FnOnce(&mut Config)) -> Self {
+        let (url, dir) = fresh_database(db).await;
+        Self::start_on_configured(db, url, dir, configure).await
+    }
+
     /// Starts a server on an existing database (several instances share
     /// one PostgreSQL database in the multi-instance tests).
     pub async fn start_on(db: Db, url: String, dir: Option<tempfile::TempDir>) -> Self {
+        Self::start_on_configured(db, url, dir, |_| {}).await
+    }
+
+    async fn start_on_configured(
+        db: Db,
+        url: String,
+        dir: Option<tempfile::TempDir>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let store = Store::connect_with(&url, 8).await.expect("connect store");
         store.migrate().await.expect("migrate");
         tron_server::bootstrap::ensure_admin(
@@ -111,6 +126,7 @@ impl TestServer {
         let clock = OffsetClock::default();
         let mut config = Config::new(test_secret());
         config.usage_flush_interval = std::time::Duration::from_millis(200);
+        configure(&mut config);
         let state = AppState::with_clock(store.clone(), config, Arc::new(clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -4,6 +4,7 @@ mod kit;
 
 mod audit;
 mod auth_hardening;
+mod connections;
 mod foundation;
 mod hot_path;
 mod openapi;
@@ -12,6 +13,7 @@ mod portal;
 mod proxy;
 mod races;
 mod rbac;
+mod redirects;
 mod service_accounts;
 
 // The typed client (tron-client) end to end.
