@@ -162,7 +162,7 @@ impl Store {
     ///
     /// A connection that dies quietly (half-open: no error, no data) is
     /// found by a heartbeat: every [`HEARTBEAT`] this instance sends an
-    /// empty notification through its request pool, so a listener that
+    /// empty notification (on a connection of its own), so a listener that
     /// hears nothing at all for [`SILENCE`] has lost its connection. On
     /// every loss `live` turns false and `on` receives `All`; the listener
     /// reconnects after [`RECONNECT_DELAY`] (no growing backoff: the
@@ -180,14 +180,30 @@ impl Store {
         }
         live.store(false, Ordering::SeqCst);
         let url = self.url().to_owned();
-        let pool = self.write.clone();
+        // The heartbeat has a connection of its own: queued behind busy
+        // requests in the request pool, beats would fall silent under load
+        // and every cache would be flushed for nothing. A beat that hangs
+        // (its connection half-open too) is dropped with its connection, and
+        // the next one connects afresh.
+        let pool = match sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(SILENCE)
+            .connect_lazy(&url)
+        {
+            Ok(pool) => pool,
+            Err(e) => {
+                // Not listening: `live` stays false and nothing is cached.
+                tracing::error!(error = %e, "cannot set up the invalidation heartbeat");
+                return None;
+            }
+        };
         Some(tokio::spawn(async move {
             let heartbeat = tokio::spawn(async move {
                 let mut tick = tokio::time::interval(HEARTBEAT);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    let beat = sqlx::query::<Any>("SELECT pg_notify($1, '[]')")
+                    let beat = sqlx::query("SELECT pg_notify($1, '[]')")
                         .bind(CHANNEL)
                         .execute(&pool);
                     // A failed beat is the listener's cue; nothing to do here.

@@ -23,6 +23,11 @@ async fn until(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> Opti
     None
 }
 
+/// How soon a revocation must reach the other instance: the SPEC's 1 s
+/// with a margin for a loaded test machine, and far below the 30 s cache
+/// lifetime, so expiry cannot pass the test.
+const PROMPTLY: Duration = Duration::from_secs(2);
+
 struct Pair {
     a: TestServer,
     b: TestServer,
@@ -85,10 +90,9 @@ impl Pair {
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
 
-    /// How long until `b` refuses `token` (at most 5 s: far below the 30 s
-    /// cache lifetime, so expiry cannot pass the test).
+    /// How long until `b` refuses `token`, if within [`PROMPTLY`].
     async fn refused_on_b_after(&self, token: &str) -> Option<Duration> {
-        until(Duration::from_secs(5), async || {
+        until(PROMPTLY, async || {
             self.b.get("/me", token).await.0 == StatusCode::UNAUTHORIZED
         })
         .await
@@ -142,6 +146,7 @@ async fn an_outage_answers_503_and_invalidation_resumes_after_it() {
     );
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
+    let started = Instant::now();
     let (status, body) =
         p.b.post(
             &format!("/organizations/{}/environments", p.org),
@@ -149,13 +154,17 @@ async fn an_outage_answers_503_and_invalidation_resumes_after_it() {
             json!({"name": "during-outage"}),
         )
         .await;
+    println!(
+        "outage: a write answered {status} after {:?}",
+        started.elapsed()
+    );
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
     assert!(!body.to_string().contains("database"), "{body}");
 
     // While b is cut off, a revokes; then b's database comes back.
     p.revoke_on_a(&id).await;
-    p.proxy.restore();
+    p.proxy.restore().await;
     let d = p.refused_on_b_after(&token).await;
     println!("outage: revocation made during it honoured by b {d:?} after the restore");
     assert!(d.is_some(), "b accepted a token revoked during its outage");

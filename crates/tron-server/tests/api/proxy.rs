@@ -1,7 +1,8 @@
 //! A TCP proxy between a server under test and PostgreSQL, for outages on
 //! demand: connections can be frozen (bytes are swallowed, nothing is
 //! closed: a half-open connection as a dead NAT or a pulled cable leaves
-//! it) or cut (closed, and new ones refused) and then let through again.
+//! it) or cut (closed, and new ones refused, as by a stopped PostgreSQL)
+//! and then let through again.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -23,13 +24,15 @@ struct Conn {
 #[derive(Default)]
 struct State {
     conns: Mutex<Vec<Arc<Conn>>>,
-    refusing: AtomicBool,
 }
 
 pub struct Proxy {
     pub addr: SocketAddr,
+    upstream: SocketAddr,
     state: Arc<State>,
-    accept: AbortHandle,
+    /// The accept loop, which owns the listening socket: `None` while cut,
+    /// so that connecting is refused as when PostgreSQL is down.
+    accept: Mutex<Option<AbortHandle>>,
 }
 
 impl Proxy {
@@ -37,37 +40,12 @@ impl Proxy {
         let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = socket.local_addr().expect("proxy addr");
         let state = Arc::new(State::default());
-        let st = state.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = socket.accept().await else {
-                    continue;
-                };
-                if st.refusing.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let Ok(outbound) = TcpStream::connect(upstream).await else {
-                    continue;
-                };
-                let conn = Arc::new(Conn::default());
-                let (ri, wi) = inbound.into_split();
-                let (ro, wo) = outbound.into_split();
-                let up = tokio::spawn(pump(ri, wo, conn.clone(), true));
-                let down = tokio::spawn(pump(ro, wi, conn.clone(), false));
-                if let Ok(mut p) = conn.pumps.lock() {
-                    p.extend([up.abort_handle(), down.abort_handle()]);
-                }
-                if let Ok(mut c) = st.conns.lock() {
-                    c.push(conn);
-                }
-            }
-        })
-        .abort_handle();
+        let accept = accept_loop(socket, upstream, state.clone());
         Proxy {
             addr,
+            upstream,
             state,
-            accept,
+            accept: Mutex::new(Some(accept)),
         }
     }
 
@@ -95,9 +73,12 @@ impl Proxy {
         n
     }
 
-    /// Closes every connection and refuses new ones until [`Proxy::restore`].
+    /// Closes every connection and the listening socket: connecting is
+    /// refused until [`Proxy::restore`].
     pub fn cut(&self) {
-        self.state.refusing.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.lock().expect("lock").take() {
+            accept.abort();
+        }
         let mut conns = self.state.conns.lock().expect("lock");
         for c in conns.drain(..) {
             for p in c.pumps.lock().expect("lock").iter() {
@@ -106,16 +87,43 @@ impl Proxy {
         }
     }
 
-    pub fn restore(&self) {
-        self.state.refusing.store(false, Ordering::SeqCst);
+    /// Listens again, on the same address.
+    pub async fn restore(&self) {
+        let socket = TcpListener::bind(self.addr).await.expect("rebind proxy");
+        let accept = accept_loop(socket, self.upstream, self.state.clone());
+        *self.accept.lock().expect("lock") = Some(accept);
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.accept.abort();
         self.cut();
     }
+}
+
+fn accept_loop(socket: TcpListener, upstream: SocketAddr, state: Arc<State>) -> AbortHandle {
+    tokio::spawn(async move {
+        loop {
+            let Ok((inbound, _)) = socket.accept().await else {
+                continue;
+            };
+            let Ok(outbound) = TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let conn = Arc::new(Conn::default());
+            let (ri, wi) = inbound.into_split();
+            let (ro, wo) = outbound.into_split();
+            let up = tokio::spawn(pump(ri, wo, conn.clone(), true));
+            let down = tokio::spawn(pump(ro, wi, conn.clone(), false));
+            if let Ok(mut p) = conn.pumps.lock() {
+                p.extend([up.abort_handle(), down.abort_handle()]);
+            }
+            if let Ok(mut c) = state.conns.lock() {
+                c.push(conn);
+            }
+        }
+    })
+    .abort_handle()
 }
 
 /// The upstream address of a PostgreSQL URL (`postgres://user@host:port/db`).
