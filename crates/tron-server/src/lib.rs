@@ -208,18 +208,24 @@ async fn method_not_allowed(req: axum::extract::Request) -> Response {
 /// wraps on each call: with ten layers, dozens of allocations per request
 /// (docs/decisions.md, "Hot path"). Only [`Track`] (the timeout and the
 /// request count, which needs the matched route) stays a route layer.
+///
+/// A route table that would let an organization route skip its access
+/// context is refused here, at start-up.
 pub fn app(
     state: AppState,
-) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
-       + Clone
-       + Send
-       + Sync
-       + 'static {
+) -> Result<
+    impl Service<Request, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    routes::RouteError,
+> {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(api::router(&state))
+        .merge(api::router(&state)?)
         .merge(docs::router())
         .merge(portal::router(&state))
         .fallback(not_found)
@@ -232,7 +238,7 @@ pub fn app(
             }
         }))
         .with_state(state);
-    ServiceBuilder::new()
+    Ok(ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -257,7 +263,7 @@ pub fn app(
         ))
         .layer(middleware::from_fn(rate_headers))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
-        .service(router)
+        .service(router))
 }
 
 fn make_span(req: &Request) -> Span {
@@ -277,6 +283,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let app = app(state.clone()).map_err(std::io::Error::other)?;
     let flusher = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -294,7 +301,6 @@ pub async fn serve(
             .store
             .spawn_invalidation_listener(std::sync::Arc::new(move |inv| cache.invalidate(inv)))
     };
-    let app = app(state.clone());
     let result = axum::serve(
         listener,
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),

@@ -34,7 +34,19 @@ impl Prefix for Org {
 
 pub struct Routes<P: Prefix> {
     router: Router<AppState>,
+    /// Organization paths registered outside [`Routes<Org>`]: they would
+    /// skip the access context, so the table refuses to become a router.
+    misplaced: Vec<String>,
     _prefix: PhantomData<P>,
+}
+
+/// A route table that cannot be served; the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} must be registered through Routes<Org> (it would skip the organization access context)"
+)]
+pub struct RouteError {
+    pub path: String,
 }
 
 impl<P: Prefix> Default for Routes<P> {
@@ -47,32 +59,37 @@ impl<P: Prefix> Routes<P> {
     pub fn new() -> Self {
         Routes {
             router: Router::new(),
+            misplaced: Vec::new(),
             _prefix: PhantomData,
         }
     }
 
     /// Adds `path` (relative to the prefix; `/` is the prefix itself).
-    pub fn route(self, path: &str, method_router: MethodRouter<AppState>) -> Self {
+    pub fn route(mut self, path: &str, method_router: MethodRouter<AppState>) -> Self {
         let full = if path == "/" {
             P::PREFIX.to_owned()
         } else {
             format!("{}{path}", P::PREFIX)
         };
         // An organization route registered anywhere else would skip the
-        // access context: refuse to build such a table at all.
-        assert!(
-            P::PREFIX == Org::PREFIX || !full.starts_with("/api/v1/organizations/{"),
-            "{full} must be registered through Routes<Org>"
-        );
+        // access context: such a table is never turned into a router
+        // (`into_router` answers the error, and the server does not start).
+        if P::PREFIX != Org::PREFIX && full.starts_with("/api/v1/organizations/{") {
+            self.misplaced.push(full);
+            return self;
+        }
         Routes {
             router: self.router.route(&full, method_router),
+            misplaced: self.misplaced,
             _prefix: PhantomData,
         }
     }
 
-    pub fn merge(self, other: Routes<P>) -> Self {
+    pub fn merge(mut self, other: Routes<P>) -> Self {
+        self.misplaced.extend(other.misplaced);
         Routes {
             router: self.router.merge(other.router),
+            misplaced: self.misplaced,
             _prefix: PhantomData,
         }
     }
@@ -83,7 +100,35 @@ impl<P: Prefix> Routes<P> {
 }
 
 impl Routes<Api> {
-    pub fn into_router(self) -> Router<AppState> {
-        self.router
+    /// The router, unless an organization path was registered here.
+    pub fn into_router(self) -> Result<Router<AppState>, RouteError> {
+        match self.misplaced.into_iter().next() {
+            Some(path) => Err(RouteError { path }),
+            None => Ok(self.router),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+
+    use super::*;
+
+    #[test]
+    fn an_organization_path_outside_routes_org_is_a_start_up_error() {
+        let routes = Routes::<Api>::new()
+            .route("/me", get(|| async {}))
+            .route("/organizations/{org}/secrets", get(|| async {}));
+        let err = routes.into_router().err().map(|e| e.path);
+        assert_eq!(err.as_deref(), Some("/api/v1/organizations/{org}/secrets"));
+        // Merged from another table, too.
+        let merged = Routes::<Api>::new()
+            .merge(Routes::<Api>::new().route("/organizations/{org}/x", get(|| async {})));
+        assert!(merged.into_router().is_err());
+        assert!(Routes::<Api>::new()
+            .route("/organizations", get(|| async {}))
+            .into_router()
+            .is_ok());
     }
 }

@@ -57,8 +57,9 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TRON_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Lifetime of a login session, in hours.
-    #[arg(long, env = "TRON_SESSION_TTL_HOURS", default_value_t = 12)]
+    /// Lifetime of a login session, in hours (1 to 8760, a year).
+    #[arg(long, env = "TRON_SESSION_TTL_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=8760))]
     session_ttl_hours: u32,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed.
     #[arg(

@@ -6,6 +6,7 @@ mod audit;
 mod auth_hardening;
 mod foundation;
 mod hot_path;
+mod http_hardening;
 mod openapi;
 mod portal;
 mod races;
