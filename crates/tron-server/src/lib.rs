@@ -22,7 +22,7 @@ pub mod usage;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -301,18 +301,114 @@ pub async fn serve(
             .store
             .spawn_invalidation_listener(std::sync::Arc::new(move |inv| cache.invalidate(inv)))
     };
-    let result = axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let result = accept_loop(listener, &state.config, app, shutdown).await;
     flusher.abort();
     if let Some(t) = listener_task {
         t.abort();
     }
     state.usage.flush(&state.store).await;
     result
+}
+
+/// Connections per peer address, counted while they are open.
+#[derive(Clone, Default)]
+struct ConnectionCounts(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>);
+
+/// One open connection of an address; dropping it frees the place.
+struct ConnectionSlot {
+    counts: ConnectionCounts,
+    ip: IpAddr,
+}
+
+impl ConnectionCounts {
+    fn take(&self, ip: IpAddr, max: usize) -> Option<ConnectionSlot> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, then lets the open ones finish
+/// their requests (at most [`SHUTDOWN_GRACE`]). Each connection is HTTP/1
+/// with a bounded header read ([`Config::header_read_timeout`]); an
+/// address over [`Config::max_connections_per_address`] open connections
+/// has the new one closed without an answer. The peer is handed to the
+/// app as `ConnectInfo<SocketAddr>`, as `axum::serve` did.
+async fn accept_loop<A>(
+    listener: TcpListener,
+    config: &Config,
+    app: A,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    A: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    A::Future: Send + 'static,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let counts = ConnectionCounts::default();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    let max = config.max_connections_per_address.max(1);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of descriptors and the like: the listener itself is
+                // fine; wait a moment rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Some(slot) = counts.take(peer.ip().to_canonical(), max) else {
+            tracing::debug!("connection refused: too many from one address");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), req)
+            });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    Ok(())
 }
 
 /// How long a graceful shutdown may wait for in-flight requests.

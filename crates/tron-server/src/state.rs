@@ -29,6 +29,12 @@ pub struct Config {
     /// The address users reach the server at (`TRON_PUBLIC_URL`); when it
     /// is https, the portal's cookies are `Secure`.
     pub public_url: Option<String>,
+    /// How long a connection may take to send a request's head; past it
+    /// the connection is closed (a slowloris holds no descriptor for long).
+    pub header_read_timeout: StdDuration,
+    /// Open connections allowed per client address (the peer's, canonical);
+    /// one more is closed at once.
+    pub max_connections_per_address: usize,
 }
 
 impl Config {
@@ -40,6 +46,8 @@ impl Config {
             usage_flush_interval: StdDuration::from_secs(15),
             cache_enabled: true,
             public_url: None,
+            header_read_timeout: StdDuration::from_secs(10),
+            max_connections_per_address: 256,
         }
     }
 }
