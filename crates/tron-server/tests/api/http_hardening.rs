@@ -385,6 +385,7 @@ async fn non_utf8_credentials_are_invalid_tokens(s: TestServer) {
 /// `max_per_address` connections per address; its address and its stop.
 async fn start_edge_server(
     max_per_address: usize,
+    trusted_proxies: &[&str],
 ) -> (
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -398,6 +399,10 @@ async fn start_edge_server(
     let mut config = tron_server::Config::new(crate::kit::test_secret());
     config.header_read_timeout = std::time::Duration::from_secs(1);
     config.max_connections_per_address = max_per_address;
+    config.trusted_proxies = trusted_proxies
+        .iter()
+        .map(|n| n.parse().expect("cidr"))
+        .collect();
     let state = tron_server::AppState::with_clock(
         store,
         config,
@@ -439,7 +444,7 @@ async fn healthz_on(conn: &mut tokio::net::TcpStream) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_sending_half_its_headers_is_closed() {
-    let (addr, _stop, _dir) = start_edge_server(16).await;
+    let (addr, _stop, _dir) = start_edge_server(16, &[]).await;
     let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
@@ -463,7 +468,7 @@ async fn a_connection_sending_half_its_headers_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_per_address_cap_are_closed() {
-    let (addr, _stop, _dir) = start_edge_server(2).await;
+    let (addr, _stop, _dir) = start_edge_server(2, &[]).await;
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut c = connect_from("127.0.0.1", addr).await;
@@ -491,4 +496,55 @@ async fn connections_over_the_per_address_cap_are_closed() {
     let mut other = connect_from("127.0.0.2", addr).await;
     assert!(healthz_on(&mut other).await.starts_with("HTTP/1.1 200"));
     assert!(healthz_on(&mut held[0]).await.starts_with("HTTP/1.1 200"));
+}
+
+/// A wrong login forwarded by the proxy (127.0.0.1, trusted) with `xff`.
+async fn wrong_login_via_proxy(
+    http: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    xff: &str,
+) -> StatusCode {
+    // Each for another email: the per-email limit stays out of the way.
+    let email = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    http.post(format!("http://{addr}/api/v1/auth/login"))
+        .header("x-forwarded-for", xff)
+        .json(&json!({"email": email, "password": "wrong password here"}))
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_throttle_is_keyed_by_the_forwarded_client() {
+    let (addr, _stop, _dir) = start_edge_server(256, &["127.0.0.0/8"]).await;
+    let http = reqwest::Client::new();
+    // One client behind the proxy uses up its 50 failures a minute.
+    for _ in 0..50 {
+        assert_eq!(
+            wrong_login_via_proxy(&http, addr, "198.51.100.7").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        wrong_login_via_proxy(&http, addr, "198.51.100.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy keeps its own bucket, also when
+    // written in its IPv4-mapped form.
+    assert_eq!(
+        wrong_login_via_proxy(&http, addr, "198.51.100.8").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        wrong_login_via_proxy(&http, addr, "::ffff:198.51.100.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A forged left-hand value behind an entry that does not parse is not
+    // believed: the walk stops at the garbage, and the request is the
+    // proxy's (127.0.0.1), not the throttled client's.
+    assert_eq!(
+        wrong_login_via_proxy(&http, addr, "198.51.100.7, not-an-address").await,
+        StatusCode::UNAUTHORIZED
+    );
 }
