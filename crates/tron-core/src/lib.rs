@@ -11,5 +11,6 @@ pub mod principal;
 pub mod settings;
 pub mod token;
 pub mod validate;
+pub mod values;
 
 pub use error::{AuthFailure, Error, Result};

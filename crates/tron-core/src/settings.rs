@@ -1,5 +1,7 @@
 //! Organization settings and the token-lifetime policy.
 use chrono::{DateTime, Duration, Utc};
+
+use crate::values::add_clamped;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -75,7 +77,7 @@ impl OrganizationSettings {
             }
         }
         if let Some(days) = self.max_token_lifetime_days {
-            let limit = now + Duration::days(i64::from(days));
+            let limit = add_clamped(now, Duration::days(i64::from(days)));
             match expires_at {
                 None => {
                     return Err(Error::validation_code(
@@ -108,10 +110,17 @@ impl OrganizationSettings {
         old_created_at: DateTime<Utc>,
         old_expires_at: Option<DateTime<Utc>>,
     ) -> Option<DateTime<Utc>> {
-        let kept = old_expires_at.map(|exp| now + (exp - old_created_at).max(Duration::seconds(1)));
+        // Stored times may predate the request range (a far-future expiry
+        // written before it was enforced): clamp rather than overflow.
+        let kept = old_expires_at.map(|exp| {
+            let lifetime = exp
+                .signed_duration_since(old_created_at)
+                .max(Duration::seconds(1));
+            add_clamped(now, lifetime)
+        });
         let limit = self
             .max_token_lifetime_days
-            .map(|d| now + Duration::days(i64::from(d)));
+            .map(|d| add_clamped(now, Duration::days(i64::from(d))));
         match (kept, limit) {
             (Some(k), Some(l)) => Some(k.min(l)),
             (Some(k), None) => Some(k),

@@ -5,7 +5,7 @@
 //!   (hyper's `header_read_timeout`, also between requests on a kept-alive
 //!   connection); a client that sends half a head is disconnected, so slow
 //!   clients cannot hold descriptors indefinitely.
-//! - Each client address holds at most `Config::max_connections_per_client`
+//! - Each client address holds at most `Config::max_connections_per_address`
 //!   connections at once; one more is closed on accept. Trusted proxies
 //!   (`TRON_TRUSTED_PROXIES`) are exempt: every client behind them shares
 //!   their address. IPv4-mapped IPv6 peers (`--listen [::]:…`) count as
@@ -90,7 +90,7 @@ pub(crate) async fn serve_connections<S>(
     http.timer(TokioTimer::new())
         .header_read_timeout(state.config.header_read_timeout)
         .keep_alive(true);
-    let max = state.config.max_connections_per_client.max(1);
+    let max = state.config.max_connections_per_address.max(1);
     let trusted = state.config.trusted_proxies.clone();
     let table = Arc::new(PerClient::default());
     let graceful = GracefulShutdown::new();

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use tron_core::values::Timestamp;
 use tron_core::Error;
 use tron_store::PageRequest;
 
@@ -42,7 +43,10 @@ fn is_json(req: &Request) -> bool {
 pub enum BodyRejection {
     UnsupportedMediaType,
     TooLarge,
-    Invalid(String),
+    Invalid {
+        message: String,
+        field: Option<String>,
+    },
 }
 
 impl IntoResponse for BodyRejection {
@@ -60,9 +64,12 @@ impl IntoResponse for BodyRejection {
                 "The body is larger than 64 KiB.",
                 None,
             ),
-            BodyRejection::Invalid(msg) => {
-                error_body(StatusCode::BAD_REQUEST, "validation_error", &msg, None)
-            }
+            BodyRejection::Invalid { message, field } => error_body(
+                StatusCode::BAD_REQUEST,
+                "validation_error",
+                &message,
+                field.as_deref(),
+            ),
         }
     }
 }
@@ -74,7 +81,10 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Bod
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 BodyRejection::TooLarge
             } else {
-                BodyRejection::Invalid("The body could not be read.".into())
+                BodyRejection::Invalid {
+                    message: "The body could not be read.".into(),
+                    field: None,
+                }
             }
         })
 }
@@ -83,16 +93,116 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
     // Every body is an object: serde would otherwise read a struct from an
     // array of its fields in order (`[null, null]`).
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(BodyRejection::Invalid(
-            "The body must be a JSON object.".into(),
-        ));
+        return Err(BodyRejection::Invalid {
+            message: "The body must be a JSON object.".into(),
+            field: None,
+        });
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        let msg = e.to_string();
-        // serde's messages name the field and the position; they never
-        // include the body itself.
-        BodyRejection::Invalid(format!("The body is not valid: {msg}."))
-    })
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| describe_json_error(&e))?;
+    de.end().map_err(|_| BodyRejection::Invalid {
+        message: "The body is not valid JSON.".into(),
+        field: None,
+    })?;
+    Ok(value)
+}
+
+/// A plain field name, the only kind of request text an error may repeat
+/// (SPEC §4): a token pasted as a key is not one.
+fn plain_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The field path of a JSON error, with every segment that is not a plain
+/// name or an index written as `?`.
+fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(if plain_name(key) { key } else { "?" });
+            }
+            Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The name between the first pair of backticks of a serde message.
+fn quoted_name(msg: &str) -> Option<&str> {
+    let rest = &msg[msg.find('`')? + 1..];
+    Some(&rest[..rest.find('`')?])
+}
+
+/// Turns a deserialization error into a message that names the field and
+/// what is wrong, and never repeats a value from the request: serde's own
+/// text (`invalid type: string "trn_sat_…"`, `unknown field `…``) is only
+/// classified, never passed on.
+fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> BodyRejection {
+    use serde_json::error::Category;
+    let inner = e.inner();
+    if !matches!(inner.classify(), Category::Data) {
+        return BodyRejection::Invalid {
+            message: "The body is not valid JSON.".into(),
+            field: None,
+        };
+    }
+    let mut field = field_path(e.path());
+    let join = |parent: &Option<String>, name: &str| match parent {
+        Some(p) => format!("{p}.{name}"),
+        None => name.to_string(),
+    };
+    let msg = inner.to_string();
+    let what = if msg.starts_with("missing field `") {
+        match quoted_name(&msg).filter(|n| plain_name(n)) {
+            Some(name) => {
+                field = Some(join(&field, name));
+                "is required"
+            }
+            None => "is missing a required field",
+        }
+    } else if msg.starts_with("unknown field `") {
+        // The path already ends with the unknown key (written `?` unless
+        // it is a plain name).
+        match quoted_name(&msg).filter(|n| plain_name(n)) {
+            Some(_) => "is not a known field",
+            None => {
+                let field = field.and_then(|f| {
+                    f.strip_suffix("?")
+                        .map(|p| p.trim_end_matches('.').to_string())
+                        .filter(|p| !p.is_empty())
+                });
+                // The name itself is not repeated.
+                let message = match &field {
+                    Some(f) => format!("The body has an unknown field in {f}."),
+                    None => "The body has an unknown field.".into(),
+                };
+                return BodyRejection::Invalid { message, field };
+            }
+        }
+    } else if msg.starts_with("duplicate field `") {
+        "appears more than once"
+    } else if msg.starts_with("invalid type") {
+        "has the wrong type"
+    } else if msg.starts_with("unknown variant") {
+        "is not one of the allowed values"
+    } else if msg.starts_with(Timestamp::EXPECTED) {
+        Timestamp::EXPECTED
+    } else {
+        "is not valid"
+    };
+    let message = match &field {
+        Some(f) => format!("{f} {what}."),
+        None => format!("The body {what}."),
+    };
+    BodyRejection::Invalid { message, field }
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {

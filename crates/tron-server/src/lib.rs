@@ -216,7 +216,7 @@ pub fn app(
         + Send
         + Sync
         + 'static,
-    routes::MisplacedRoutes,
+    routes::RouteError,
 > {
     let router = Router::new()
         .route("/healthz", get(healthz))

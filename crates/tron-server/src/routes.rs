@@ -34,16 +34,20 @@ impl Prefix for Org {
 
 pub struct Routes<P: Prefix> {
     router: Router<AppState>,
-    /// Organization routes registered here by mistake (see [`Routes::route`]).
+    /// Organization paths registered outside [`Routes<Org>`]: they would
+    /// skip the access context, so the table refuses to become a router.
     misplaced: Vec<String>,
     _prefix: PhantomData<P>,
 }
 
-/// Organization routes registered outside `Routes<Org>`: they would skip
-/// the organization access context, so the server refuses to start.
+/// A route table that cannot be served; the server refuses to start.
 #[derive(Debug, thiserror::Error)]
-#[error("organization routes registered outside Routes<Org>: {}", .0.join(", "))]
-pub struct MisplacedRoutes(pub Vec<String>);
+#[error(
+    "{path} must be registered through Routes<Org> (it would skip the organization access context)"
+)]
+pub struct RouteError {
+    pub path: String,
+}
 
 impl<P: Prefix> Default for Routes<P> {
     fn default() -> Self {
@@ -61,37 +65,31 @@ impl<P: Prefix> Routes<P> {
     }
 
     /// Adds `path` (relative to the prefix; `/` is the prefix itself).
-    pub fn route(self, path: &str, method_router: MethodRouter<AppState>) -> Self {
+    pub fn route(mut self, path: &str, method_router: MethodRouter<AppState>) -> Self {
         let full = if path == "/" {
             P::PREFIX.to_owned()
         } else {
             format!("{}{path}", P::PREFIX)
         };
         // An organization route registered anywhere else would skip the
-        // access context: it is not registered, and the table cannot be
-        // turned into a router (`into_router` says which).
-        let mut misplaced = self.misplaced;
+        // access context: such a table is never turned into a router
+        // (`into_router` answers the error, and the server does not start).
         if P::PREFIX != Org::PREFIX && full.starts_with("/api/v1/organizations/{") {
-            misplaced.push(full);
-            return Routes {
-                router: self.router,
-                misplaced,
-                _prefix: PhantomData,
-            };
+            self.misplaced.push(full);
+            return self;
         }
         Routes {
             router: self.router.route(&full, method_router),
-            misplaced,
+            misplaced: self.misplaced,
             _prefix: PhantomData,
         }
     }
 
-    pub fn merge(self, other: Routes<P>) -> Self {
-        let mut misplaced = self.misplaced;
-        misplaced.extend(other.misplaced);
+    pub fn merge(mut self, other: Routes<P>) -> Self {
+        self.misplaced.extend(other.misplaced);
         Routes {
             router: self.router.merge(other.router),
-            misplaced,
+            misplaced: self.misplaced,
             _prefix: PhantomData,
         }
     }
@@ -102,11 +100,11 @@ impl<P: Prefix> Routes<P> {
 }
 
 impl Routes<Api> {
-    pub fn into_router(self) -> Result<Router<AppState>, MisplacedRoutes> {
-        if self.misplaced.is_empty() {
-            Ok(self.router)
-        } else {
-            Err(MisplacedRoutes(self.misplaced))
+    /// The router, unless an organization path was registered here.
+    pub fn into_router(self) -> Result<Router<AppState>, RouteError> {
+        match self.misplaced.into_iter().next() {
+            Some(path) => Err(RouteError { path }),
+            None => Ok(self.router),
         }
     }
 }
@@ -117,23 +115,20 @@ mod tests {
 
     use super::*;
 
-    /// Issue 13, defect 16: a misplaced organization route is a start-up
-    /// error naming it, not a panic.
     #[test]
-    fn organization_routes_outside_their_table_are_refused() {
-        let ok = Routes::<Api>::new().route("/me", get(|| async {}));
-        assert!(ok.into_router().is_ok());
-        let bad = Routes::<Api>::new()
+    fn an_organization_path_outside_routes_org_is_a_start_up_error() {
+        let routes = Routes::<Api>::new()
             .route("/me", get(|| async {}))
-            .merge(Routes::<Api>::new().route("/organizations/{org}/secrets", get(|| async {})));
-        let err = bad
+            .route("/organizations/{org}/secrets", get(|| async {}));
+        let err = routes.into_router().err().map(|e| e.path);
+        assert_eq!(err.as_deref(), Some("/api/v1/organizations/{org}/secrets"));
+        // Merged from another table, too.
+        let merged = Routes::<Api>::new()
+            .merge(Routes::<Api>::new().route("/organizations/{org}/x", get(|| async {})));
+        assert!(merged.into_router().is_err());
+        assert!(Routes::<Api>::new()
+            .route("/organizations", get(|| async {}))
             .into_router()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("/api/v1/organizations/{org}/secrets"), "{err}");
-        // Through their own table they are fine.
-        let org = Routes::<Org>::new().route("/secrets", get(|| async {}));
-        assert!(org.misplaced.is_empty());
+            .is_ok());
     }
 }

@@ -33,8 +33,8 @@ pub struct Config {
     /// (`TRON_HEADER_READ_TIMEOUT_SECONDS`).
     pub header_read_timeout: StdDuration,
     /// Connections one client address may hold at once
-    /// (`TRON_MAX_CONNECTIONS_PER_CLIENT`; trusted proxies are exempt).
-    pub max_connections_per_client: usize,
+    /// (`TRON_MAX_CONNECTIONS_PER_ADDRESS`; trusted proxies are exempt).
+    pub max_connections_per_address: usize,
 }
 
 impl Config {
@@ -47,7 +47,7 @@ impl Config {
             cache_enabled: true,
             public_url: None,
             header_read_timeout: StdDuration::from_secs(10),
-            max_connections_per_client: 128,
+            max_connections_per_address: 256,
         }
     }
 }

@@ -482,7 +482,7 @@ impl Store {
         if old.revoked_at.is_some() {
             return Err(already_rotated());
         }
-        let revoke_at = now + grace;
+        let revoke_at = tron_core::values::add_clamped(now, grace);
         let new = make(&old, now)?;
         // Conditional as well as locked: the token is changed only while it
         // has no successor and no revocation.

@@ -57,8 +57,17 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TRON_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Lifetime of a login session, in hours.
-    #[arg(long, env = "TRON_SESSION_TTL_HOURS", default_value_t = 12)]
+    /// Seconds a connection may take to send a request's head (1 to 300).
+    #[arg(long, env = "TRON_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    header_read_timeout_seconds: u64,
+    /// Open connections allowed per client address (1 to 65535).
+    #[arg(long, env = "TRON_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65535))]
+    max_connections_per_address: u32,
+    /// Lifetime of a login session, in hours (1 to 8760, a year).
+    #[arg(long, env = "TRON_SESSION_TTL_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=8760))]
     session_ttl_hours: u32,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed.
     #[arg(
@@ -78,16 +87,6 @@ struct ServeArgs {
     /// with https, the portal's session cookie is marked Secure.
     #[arg(long, env = "TRON_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Seconds a client may take to send a request head (1–300); slower
-    /// clients are disconnected.
-    #[arg(long, env = "TRON_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=300))]
-    header_read_timeout_seconds: u64,
-    /// Connections one client address may hold at once (1–100000); trusted
-    /// proxies are exempt.
-    #[arg(long, env = "TRON_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128,
-          value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    max_connections_per_client: u64,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -200,12 +199,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let mut config = Config::new(secret);
     config.session_ttl = chrono::Duration::hours(i64::from(args.session_ttl_hours.max(1)));
     config.cache_enabled = args.cache == "on";
+    config.header_read_timeout = std::time::Duration::from_secs(args.header_read_timeout_seconds);
+    config.max_connections_per_address = args.max_connections_per_address as usize;
     config.usage_flush_interval =
         std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
     config.public_url = args.public_url.filter(|u| !u.trim().is_empty());
-    config.header_read_timeout = std::time::Duration::from_secs(args.header_read_timeout_seconds);
-    config.max_connections_per_client =
-        usize::try_from(args.max_connections_per_client).unwrap_or(usize::MAX);
     for cidr in args.trusted_proxies.iter().filter(|s| !s.trim().is_empty()) {
         let net = ipnet::IpNet::from_str(cidr.trim())
             .or_else(|_| std::net::IpAddr::from_str(cidr.trim()).map(ipnet::IpNet::from))

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tron_core::authz::{Action, Resource};
 use tron_core::principal::ActorType;
+use tron_core::values::Timestamp;
 use tron_core::Error;
 use tron_store::audit::AuditFilter;
 use tron_store::models::AuditEvent;
@@ -32,14 +33,12 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
         params
             .get(name)
             .map(|s| {
-                DateTime::parse_from_rfc3339(s)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ApiError(Error::validation(
-                            name,
-                            format!("{name} must be an RFC 3339 timestamp"),
-                        ))
-                    })
+                Timestamp::parse(s).map(Timestamp::get).ok_or_else(|| {
+                    ApiError(Error::validation(
+                        name,
+                        format!("{name} {}", Timestamp::EXPECTED),
+                    ))
+                })
             })
             .transpose()
     };

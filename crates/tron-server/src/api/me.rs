@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tron_core::ids::TokenId;
 use tron_core::principal::PrincipalKind;
 use tron_core::token::{SecretToken, TokenKind};
+use tron_core::values::Timestamp;
 use tron_core::{validate, Error};
 use tron_store::audit::Target;
 use tron_store::models::{TokenView, User};
@@ -284,7 +285,7 @@ pub async fn password_login(
             tron_core::AuthFailure::PrincipalDisabled,
         ));
     }
-    let expires_at = now + state.config.session_ttl;
+    let expires_at = tron_core::values::add_clamped(now, state.config.session_ttl);
     let (secret, new) = mint(
         state,
         TokenKind::Session,
@@ -472,9 +473,9 @@ pub struct CreateTokenBody {
     /// 1 to 100 characters, no control characters; trimmed.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// In the future.
+    /// In the future, before the year 10000.
     #[serde(default)]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Timestamp>,
 }
 
 #[utoipa::path(post, path = "/me/tokens", tag = "auth", request_body = CreateTokenBody,
@@ -487,7 +488,8 @@ async fn create_token(
     let user = current_user(&state, &caller.auth()).await?;
     let now = state.now();
     let name = validate::display_name("name", &body.name)?;
-    if body.expires_at.is_some_and(|e| e <= now) {
+    let expires_at = body.expires_at.map(Timestamp::get);
+    if expires_at.is_some_and(|e| e <= now) {
         return Err(Error::validation("expires_at", "expires_at must be in the future").into());
     }
     let (secret, new) = mint(
@@ -495,7 +497,7 @@ async fn create_token(
         TokenKind::Personal,
         name,
         NewTokenOwner::User(user.id),
-        body.expires_at,
+        expires_at,
     );
     let rec = state
         .store
@@ -532,9 +534,10 @@ pub struct RotateBody {
     #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
     #[schema(minimum = 0, maximum = 86400)]
     pub grace_period_seconds: Option<i64>,
-    /// In the future; by default the old token's lifetime from now.
+    /// In the future, before the year 10000; by default the old token's
+    /// lifetime from now.
     #[serde(default)]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Timestamp>,
 }
 
 pub type OptionalRotate = OptionalJson<RotateBody>;

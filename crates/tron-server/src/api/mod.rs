@@ -4,7 +4,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::access::organization_routes;
-use crate::routes::{Api, Org, Routes};
+use crate::routes::{Api, Org, RouteError, Routes};
 use crate::state::AppState;
 
 pub mod access_check;
@@ -18,7 +18,7 @@ pub mod tokens;
 pub mod users;
 
 /// Every API route, with its full path (see `crate::routes`).
-pub fn router(state: &AppState) -> Result<Router<AppState>, crate::routes::MisplacedRoutes> {
+pub fn router(state: &AppState) -> Result<Router<AppState>, RouteError> {
     let org_routes = Routes::<Org>::new()
         .merge(organizations::org_router())
         .merge(groups::router())

@@ -11,6 +11,7 @@ use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId};
 use tron_core::principal::PrincipalKind;
 use tron_core::settings::OrganizationSettings;
 use tron_core::token::{SecretToken, TokenKind};
+use tron_core::values::Timestamp;
 use tron_core::{validate, Error};
 use tron_store::models::ServiceAccount;
 use tron_store::models::{RequestMeta, ServiceAccountStatus, TokenRecord, TokenView};
@@ -241,7 +242,14 @@ async fn create_token(
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let sa: ServiceAccountId = path.id("sa_id")?;
-    let (view, secret) = issue_token(&state, &ctx, sa, &body.name, body.expires_at).await?;
+    let (view, secret) = issue_token(
+        &state,
+        &ctx,
+        sa,
+        &body.name,
+        body.expires_at.map(Timestamp::get),
+    )
+    .await?;
     let body = WithToken {
         inner: view,
         token: secret.reveal(),
@@ -319,8 +327,9 @@ pub(crate) async fn rotate_secret(
         )
         .into());
     }
-    if body.expires_at.is_some() {
-        settings.check_service_token_expiry(now, body.expires_at)?;
+    let requested = body.expires_at.map(Timestamp::get);
+    if requested.is_some() {
+        settings.check_service_token_expiry(now, requested)?;
     }
     let mut secret = None;
     let (_, rec) = state
@@ -333,8 +342,7 @@ pub(crate) async fn rotate_secret(
             token,
             Duration::seconds(grace),
             |old: &TokenRecord, now| {
-                let expires_at = body
-                    .expires_at
+                let expires_at = requested
                     .or_else(|| settings.rotated_expiry(now, old.created_at, old.expires_at));
                 let (s, new) = mint(
                     state,

@@ -11,6 +11,7 @@ use tron_core::authz::{Action, Resource, Scope};
 use tron_core::ids::{ApplicationId, EnvironmentId, MemberId};
 use tron_core::principal::ActorType;
 use tron_core::settings::SettingsPatch;
+use tron_core::values::{add_clamped, Timestamp};
 use tron_core::{validate, Error};
 use tron_store::audit::AuditFilter;
 use tron_store::models::{Member, PrincipalType, ServiceAccountStatus};
@@ -443,12 +444,15 @@ fn parse_time(field: &str, s: Option<&str>) -> Result<Option<DateTime<Utc>>, Err
     let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
+    let bad = || Error::validation(field, format!("{field} must be a date"));
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()));
+        return d
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| Timestamp::new(t.and_utc()))
+            .map(|t| Some(t.get()))
+            .ok_or_else(bad);
     }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| Error::validation(field, format!("{field} must be a date")))
+    Timestamp::parse(s).map(|t| Some(t.get())).ok_or_else(bad)
 }
 
 const AUDIT_PAGE: u32 = 50;
@@ -480,7 +484,7 @@ async fn audit_view(state: &AppState, ctx: &OrgCtx, q: &QueryMap) -> Result<Audi
         // A date as "until" includes that whole day.
         until: parse_time("until", q.get("until"))?.map(|t| {
             if q.get("until").is_some_and(|s| s.trim().len() == 10) {
-                t + chrono::Duration::days(1)
+                add_clamped(t, chrono::Duration::days(1))
             } else {
                 t
             }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tron_core::authz::{Action, Resource};
 use tron_core::ids::{GroupId, ServiceAccountId, TokenId};
 use tron_core::principal::ActorType;
+use tron_core::values::Timestamp;
 use tron_core::{validate, Error};
 use tron_store::models::{CreatedBy, ServiceAccountStatus, TokenStatus, TokenView};
 use tron_store::service_accounts::ServiceAccountPatch;
@@ -456,8 +457,11 @@ fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
                 .map_err(|_| Error::validation("expires_at", "choose the expiry date"))?;
             let at = date
                 .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc())
-                .ok_or_else(|| Error::validation("expires_at", "choose the expiry date"))?;
+                .and_then(|t| Timestamp::new(t.and_utc()))
+                .map(Timestamp::get)
+                .ok_or_else(|| {
+                    Error::validation("expires_at", "choose an expiry date before the year 10000")
+                })?;
             if at <= now {
                 return Err(Error::validation(
                     "expires_at",

@@ -45,13 +45,13 @@ async fn get_healthz(source: [u8; 4], to: SocketAddr) -> String {
 
 /// A client that sends half a request head is disconnected after the
 /// header-read timeout (before: held open for good); one client address
-/// holds at most `max_connections_per_client` connections while another
+/// holds at most `max_connections_per_address` connections while another
 /// is served (before: no limit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_heads_are_cut_and_one_client_cannot_take_every_connection() {
     let s = TestServer::start_configured(Db::Sqlite, |c| {
         c.header_read_timeout = Duration::from_secs(1);
-        c.max_connections_per_client = 8;
+        c.max_connections_per_address = 8;
     })
     .await;
 

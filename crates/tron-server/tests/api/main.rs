@@ -7,6 +7,7 @@ mod auth_hardening;
 mod connections;
 mod foundation;
 mod hot_path;
+mod http_hardening;
 mod openapi;
 mod outage;
 mod portal;
