@@ -741,6 +741,13 @@ async fn hostile_http_leaves_a_normal_client_served() {
         if let Some(code) = status {
             assert!(code < 500, "{name} answered {code}");
         }
+        if name == "non-UTF-8 token" {
+            let body = answer.as_deref().unwrap_or("");
+            assert!(
+                body.contains("\"invalid_token\""),
+                "a non-UTF-8 token must be invalid_token: {body}"
+            );
+        }
         answers.push((name, status));
     }
     let status = |n: &str| answers.iter().find(|(k, _)| *k == n).and_then(|(_, s)| *s);

@@ -34,3 +34,22 @@ async fn login_returns_only_to_local_paths() {
         assert_eq!(resp.headers()["location"], to, "{next}");
     }
 }
+
+/// Behind a trusted proxy that says the client used https, the portal's
+/// cookies are `Secure`; the same header from anyone else is not believed
+/// (the portal test checks that side).
+#[tokio::test]
+async fn a_trusted_proxys_https_makes_cookies_secure() {
+    let s = TestServer::start_configured(Db::Sqlite, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/login", s.base))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("login page");
+    let cookie = resp.headers()["set-cookie"].to_str().expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
