@@ -25,6 +25,9 @@ pub mod testing;
 pub mod verify;
 pub mod wire;
 
+#[cfg(test)]
+mod http_tests;
+
 pub use issuers::{Issuer, IssuerError, TrustedIssuers};
 pub use jwks::{KeySet, PublicKey};
 pub use keys::{FetchError, KeyCache, KeyCacheConfig, KeyError};
