@@ -3,8 +3,9 @@
 //! fetch counters, scripted failures, and signing of ordinary and hostile
 //! tokens.
 //!
-//! RSA keys are slow to make, so a process makes a few and every issuer
-//! reuses them under kids of its own; a key is only ever found by its kid.
+//! RSA keys are three shipped test keys (ring cannot make RSA keys) that
+//! every issuer reuses under kids of its own, rotating through them; a key
+//! is only ever found by its kid. EC keys are made fresh.
 //!
 //! Test support: a setup failure (no key, no random bytes) panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -91,18 +92,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-const RSA_POOL: usize = 3;
+/// Test-only RSA keys, shipped (see `testing_keys/README.md`).
+const RSA_KEYS: [&[u8]; 3] = [
+    include_bytes!("testing_keys/rsa-1.pkcs1.der"),
+    include_bytes!("testing_keys/rsa-2.pkcs1.der"),
+    include_bytes!("testing_keys/rsa-3.pkcs1.der"),
+];
 
 fn rsa_pool(i: usize) -> Arc<RsaKeyPair> {
-    static POOL: [OnceLock<Arc<RsaKeyPair>>; RSA_POOL] = [const { OnceLock::new() }; RSA_POOL];
-    POOL[i % RSA_POOL]
-        .get_or_init(|| {
-            use rsa::pkcs1::EncodeRsaPrivateKey;
-            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-                .expect("an RSA key for tests");
-            let der = key.to_pkcs1_der().expect("PKCS#1 DER");
-            Arc::new(RsaKeyPair::from_der(der.as_bytes()).expect("ring reads the key"))
-        })
+    static POOL: [OnceLock<Arc<RsaKeyPair>>; 3] = [const { OnceLock::new() }; 3];
+    let i = i % RSA_KEYS.len();
+    POOL[i]
+        .get_or_init(|| Arc::new(RsaKeyPair::from_der(RSA_KEYS[i]).expect("ring reads the key")))
         .clone()
 }
 
