@@ -557,3 +557,25 @@ async fn an_issuer_outside_the_list_is_never_fetched() {
     );
     assert_eq!(stranger.discovery_fetches(), 0);
 }
+
+#[tokio::test]
+async fn zero_durations_do_not_make_a_caller_fetch_forever() {
+    let zero = chrono::Duration::zero();
+    let s = setup_with(KeyCacheConfig {
+        refresh: zero,
+        unknown_kid_cooldown: zero,
+        failure_backoff: zero,
+        ..KeyCacheConfig::default()
+    })
+    .await;
+    s.issuer.set_jwks_reply(JwksReply::Status(500));
+    let kid = s.issuer.rsa_kid();
+    assert_eq!(
+        s.key(&kid).await.unwrap_err(),
+        KeyError::Unavailable(FetchError::Status(500))
+    );
+    assert_eq!(s.issuer.jwks_fetches(), 3);
+    s.issuer.set_jwks_reply(JwksReply::Keys);
+    assert_eq!(s.key("unknown").await.unwrap_err(), KeyError::UnknownKid);
+    assert_eq!(s.issuer.jwks_fetches(), 6);
+}

@@ -112,6 +112,10 @@ pub struct KeyCache {
     config: KeyCacheConfig,
 }
 
+/// Rounds of [`KeyCache::key`] (each at most one fetch) before it answers
+/// from what it has.
+const MAX_ROUNDS: u32 = 3;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -189,10 +193,22 @@ impl KeyCache {
     /// allow.
     pub async fn key(&self, iss: &str, kid: &str) -> Result<Arc<PublicKey>, KeyError> {
         let entry = self.entries.get(iss).ok_or(KeyError::UntrustedIssuer)?;
-        loop {
+        // Each round fetches at most once; the rules end the loop after one
+        // or two, the cap guards against a configuration of zero durations.
+        for round in 0.. {
             let now = self.clock.now();
             let (need, generation) = {
                 let s = lock(&entry.state);
+                if round >= MAX_ROUNDS {
+                    return match &s.keys {
+                        Some(keys) => keys.get(kid).ok_or(KeyError::UnknownKid),
+                        None => Err(KeyError::Unavailable(
+                            s.failure
+                                .as_ref()
+                                .map_or(FetchError::Unreachable, |(_, e)| e.clone()),
+                        )),
+                    };
+                }
                 let fresh = s.fetched_at.is_some_and(|t| now - t < self.config.refresh);
                 let failed_recently = s
                     .failure
@@ -252,6 +268,7 @@ impl KeyCache {
             }
             s.generation += 1;
         }
+        Err(KeyError::UnknownKid)
     }
 
     async fn fetch(&self, issuer: &Issuer) -> Result<KeySet, FetchError> {
