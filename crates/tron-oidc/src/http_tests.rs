@@ -579,3 +579,56 @@ async fn zero_durations_do_not_make_a_caller_fetch_forever() {
     assert_eq!(s.key("unknown").await.unwrap_err(), KeyError::UnknownKid);
     assert_eq!(s.issuer.jwks_fetches(), 6);
 }
+
+/// An issuer over raw TCP whose JWKS comes chunked, without a length, so
+/// that only counting the bytes read can stop it.
+async fn chunked_issuer(jwks_bytes: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = base.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                let _ = conn.write_all(head.as_bytes()).await;
+                let body = if request.starts_with("GET /.well-known/openid-configuration") {
+                    json!({"issuer": base, "jwks_uri": format!("{base}/jwks")}).to_string()
+                } else {
+                    format!("{{\"keys\": [], \"pad\": \"{}\"}}", "x".repeat(jwks_bytes))
+                };
+                for piece in body.as_bytes().chunks(8192) {
+                    let _ = conn
+                        .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                        .await;
+                    let _ = conn.write_all(piece).await;
+                    let _ = conn.write_all(b"\r\n").await;
+                }
+                let _ = conn.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    issuer
+}
+
+#[tokio::test]
+async fn a_document_without_a_length_is_cut_at_256_kib() {
+    for (size, want) in [
+        (200 * 1024, KeyError::UnknownKid),
+        (257 * 1024, KeyError::Unavailable(FetchError::TooLarge)),
+    ] {
+        let issuer = chunked_issuer(size).await;
+        let trusted = TrustedIssuers::parse(Some(&issuer)).unwrap();
+        let keys = KeyCache::new(
+            trusted,
+            Arc::new(OffsetClock::default()),
+            KeyCacheConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(keys.key(&issuer, "k").await.unwrap_err(), want, "{size}");
+    }
+}
