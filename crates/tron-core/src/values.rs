@@ -92,6 +92,9 @@ impl utoipa::PartialSchema for Timestamp {
             .description(Some(
                 "RFC 3339, between the years 1970 and 9999 (UTC offsets accepted).",
             ))
+            // The year range, for generators and validators that read the
+            // schema: a date-time whose year is 1970 to 9999.
+            .pattern(Some("^(19[7-9][0-9]|[2-9][0-9]{3})-"))
             .into()
     }
 }

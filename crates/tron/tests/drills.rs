@@ -140,6 +140,14 @@ async fn ok(
     body
 }
 
+/// `POST url body` must succeed; the id of what it created.
+async fn create(c: &reqwest::Client, url: &str, token: &str, body: Value) -> String {
+    ok(c, reqwest::Method::POST, url, token, Some(body)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 async fn login(s: &Server) -> String {
     let c = http();
     let resp = c
@@ -220,17 +228,13 @@ async fn kill9_under_write_load(database_url: &str, label: &str) {
     let s = Server::start(database_url);
     let root = login(&s).await;
     let c = http();
-    let org = ok(
+    let org = create(
         &c,
-        reqwest::Method::POST,
         &s.url("/organizations"),
         &root,
-        Some(json!({"name": "drill"})),
+        json!({"name": "drill"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("org id")
-        .to_owned();
+    .await;
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut writers = Vec::new();
     for w in 0..8 {
@@ -863,17 +867,13 @@ async fn races(database_url: &str, label: &str) {
         .as_str()
         .expect("id")
         .to_owned();
-    let app = ok(
+    let app = create(
         &c,
-        reqwest::Method::POST,
         &format!("{o}/applications"),
         &root,
-        Some(json!({"name": "web"})),
+        json!({"name": "web"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    .await;
 
     // Instance creation: one 201, the rest 200.
     let puts = burst(
@@ -890,28 +890,20 @@ async fn races(database_url: &str, label: &str) {
     );
 
     // Rotation: one successor.
-    let sa = ok(
+    let sa = create(
         &c,
-        reqwest::Method::POST,
         &format!("{o}/service-accounts"),
         &root,
-        Some(json!({"name": "ci"})),
+        json!({"name": "ci"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let token = ok(
+    .await;
+    let token = create(
         &c,
-        reqwest::Method::POST,
         &format!("{o}/service-accounts/{sa}/tokens"),
         &root,
-        Some(json!({"name": "ci"})),
+        json!({"name": "ci"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    .await;
     let rotations = burst(
         reqwest::Method::POST,
         format!("{o}/service-accounts/{sa}/tokens/{token}/rotate"),

@@ -76,8 +76,8 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
         ("actor_id" = Option<String>, Query, description = "Only events by this actor."),
         ("action" = Option<String>, Query, description = "An exact action, or a prefix ending in `.*`."),
         ("target_id" = Option<String>, Query, description = "Only events about this target."),
-        ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "From this time, inclusive."),
-        ("until" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Before this time."),),
+        ("since" = Option<tron_core::values::Timestamp>, Query, description = "From this time, inclusive."),
+        ("until" = Option<tron_core::values::Timestamp>, Query, description = "Before this time."),),
     responses((status = 200, description = "The organization's events, newest first.", body = Page<AuditEvent>)))]
 async fn organization(
     State(state): State<AppState>,
@@ -100,8 +100,8 @@ async fn organization(
         ("actor_id" = Option<String>, Query, description = "Only events by this actor."),
         ("action" = Option<String>, Query, description = "An exact action, or a prefix ending in `.*`."),
         ("target_id" = Option<String>, Query, description = "Only events about this target."),
-        ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "From this time, inclusive."),
-        ("until" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Before this time."),),
+        ("since" = Option<tron_core::values::Timestamp>, Query, description = "From this time, inclusive."),
+        ("until" = Option<tron_core::values::Timestamp>, Query, description = "Before this time."),),
     responses((status = 200, description = "Platform events (users, personal tokens, logins), newest first.", body = Page<AuditEvent>)))]
 async fn platform(
     State(state): State<AppState>,

@@ -1,12 +1,12 @@
 //! Issue 5: caches that never outlive a change, per-token rate limits,
 //! metrics, and several instances on one PostgreSQL database.
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::contract;
-use crate::kit::{Db, TestServer};
+use crate::kit::{until, Db, TestServer};
 
 contract!(
     cached_answers_never_outlive_changes,
@@ -385,18 +385,6 @@ async fn metrics_expose_requests_auth_cache_and_limits(s: TestServer) {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     assert!(!text.contains(&f.token[8..]), "a token leaked into metrics");
-}
-
-/// Polls `check` until it is true; returns how long that took.
-async fn until(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < deadline {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    None
 }
 
 /// Two servers on one PostgreSQL database: a change made on one is honoured

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -407,4 +408,17 @@ macro_rules! contract {
             }
         }
     )*};
+}
+
+/// Polls `check` every 5 ms until it is true, for at most `deadline`;
+/// how long that took.
+pub async fn until(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
 }

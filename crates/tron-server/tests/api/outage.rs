@@ -8,20 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::kit::{Db, TestServer};
+use crate::kit::{until, Db, TestServer};
 use crate::proxy::{upstream_of, Proxy};
-
-/// How long until `check` holds, polling every 5 ms, up to `deadline`.
-async fn until(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < deadline {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    None
-}
 
 /// How soon a revocation must reach the other instance: the SPEC's 1 s
 /// with a margin for a loaded test machine, and far below the 30 s cache
