@@ -403,6 +403,32 @@ async fn a_flood_of_unknown_kids_makes_at_most_one_fetch_a_minute() {
     assert_eq!(s.issuer.jwks_fetches(), 3);
 }
 
+/// An unknown `kid` whose refetch fails cannot be told from a key the
+/// issuer has just rotated to: the keys are unavailable (503), not the
+/// token wrong (400). Before, the answer was "unknown kid".
+#[tokio::test]
+async fn a_failed_refetch_for_an_unknown_kid_is_unavailable() {
+    let s = setup().await;
+    s.key(&s.issuer.rsa_kid()).await.unwrap();
+    let kid = s.issuer.unpublished_key(KeyKind::Rsa);
+    s.issuer.set_jwks_reply(JwksReply::Status(500));
+    let token = s.issuer.sign_with(
+        &json!({"alg": "RS256", "kid": kid}),
+        Signer::Rsa(kid.clone()),
+        &s.claims(),
+    );
+    let e = s.verify(&token).await.unwrap_err();
+    assert_eq!(e, Rejection::KeysUnavailable(FetchError::Status(500)));
+    assert!(e.is_unavailable());
+    assert_eq!(
+        s.issuer.jwks_fetches(),
+        2,
+        "the first fetch and one refetch"
+    );
+    // Known keys keep working meanwhile.
+    s.verify(&s.issuer.sign(&s.claims())).await.unwrap();
+}
+
 #[tokio::test]
 async fn concurrent_misses_share_one_fetch() {
     let s = Arc::new(setup().await);

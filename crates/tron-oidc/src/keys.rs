@@ -218,10 +218,16 @@ impl KeyCache {
                     (Some(keys), true) => match keys.get(kid) {
                         Some(key) => return Ok(key),
                         None => {
+                            // The keys are fresh, so a recent failure is
+                            // this kid's refetch: whether the issuer has
+                            // rotated to it cannot be told (503, not 400).
+                            if let (true, Some((_, e))) = (failed_recently, &s.failure) {
+                                return Err(KeyError::Unavailable(e.clone()));
+                            }
                             let may = s
                                 .last_kid_refetch
                                 .is_none_or(|t| now - t >= self.config.unknown_kid_cooldown);
-                            if !may || failed_recently {
+                            if !may {
                                 return Err(KeyError::UnknownKid);
                             }
                             (Need::KidRefetch, s.generation)
