@@ -227,7 +227,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             generated_password: Some(p),
         } => {
             println!("  First start: created the superuser {email} with the password {p}");
-            println!("  (shown once; change it with PATCH /api/v1/users/{{id}})");
+            println!("  (shown once; change it with PATCH /api/v1/users/{{id}} {{\"current_password\", \"password\"}})");
         }
         Bootstrap::Created {
             email,
