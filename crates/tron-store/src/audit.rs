@@ -205,7 +205,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(claimed)
     }
 

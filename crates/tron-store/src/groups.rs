@@ -240,7 +240,7 @@ impl Store {
             json!({"role": group.role, "scope": group.scope}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(group)
     }
 

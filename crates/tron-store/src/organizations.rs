@@ -148,7 +148,7 @@ impl Store {
             json!({"name": org.name, "admin_group_id": group_id, "creator_member_id": member_id}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(org)
     }
 

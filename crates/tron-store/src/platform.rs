@@ -180,7 +180,7 @@ impl Store {
             json!({"name": env.name}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(env)
     }
 
@@ -221,7 +221,7 @@ impl Store {
             json!({"name": name}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(env)
     }
 
@@ -311,7 +311,7 @@ impl Store {
             json!({"name": app.name, "repository": app.repository}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(app)
     }
 
@@ -358,7 +358,7 @@ impl Store {
             serde_json::Value::Object(details),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(app)
     }
 

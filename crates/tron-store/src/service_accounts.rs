@@ -153,7 +153,7 @@ impl Store {
         )
         .await?;
         let sa = fetch_sa(&mut tx, now, org, id).await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(sa)
     }
 
@@ -222,7 +222,7 @@ impl Store {
         // Nothing changes: nothing to write, no event (as for the other
         // idempotent operations).
         if name == current.name && description == current.description && status == current.status {
-            tx.commit().await.map_err(db_err)?;
+            self.commit(tx, &[]).await?;
             return Ok(current);
         }
         sqlx::query::<Any>(
@@ -367,7 +367,7 @@ impl Store {
             json!({"service_account_id": sa, "service_account": account.name, "hint": rec.hint, "expires_at": rec.expires_at}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(rec)
     }
 

@@ -228,7 +228,7 @@ impl Store {
             json!({"session_id": rec.id, "expires_at": rec.expires_at}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(rec)
     }
 
@@ -277,7 +277,7 @@ impl Store {
             json!({"user_id": user.id, "hint": rec.hint, "expires_at": rec.expires_at}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(rec)
     }
 

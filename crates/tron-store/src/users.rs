@@ -98,7 +98,7 @@ impl Store {
             json!({"email": user.email, "name": user.name, "is_superuser": user.is_superuser}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(user)
     }
 
@@ -156,7 +156,7 @@ impl Store {
             json!({"email": user.email, "name": user.name, "is_superuser": user.is_superuser}),
         )
         .await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx, &[]).await?;
         Ok(Some(user))
     }
 
