@@ -18,6 +18,7 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use chrono::{DateTime, Utc};
 use tower::layer::layer_fn;
 use tower::Service;
 use tron_core::authz::{
@@ -28,6 +29,7 @@ use tron_core::principal::{Principal, PrincipalKind};
 use tron_core::Error;
 use tron_store::members::MemberKey;
 use tron_store::models::{Membership, Organization, RequestMeta};
+use tron_store::OrgStore;
 
 use crate::auth::{Auth, ClientInfo};
 use crate::cache::{AccessEntry, AccessKey};
@@ -36,8 +38,9 @@ use crate::extract::PathParams;
 use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
-#[derive(Debug)]
 pub struct OrganizationAccessContext {
+    /// The store and the clock, for [`store`](Self::store).
+    state: AppState,
     principal: Principal,
     /// The organization and membership, shared with the cache.
     access: Arc<AccessEntry>,
@@ -78,6 +81,7 @@ impl OrganizationAccessContext {
             return Err(Error::NotFound);
         }
         Ok(OrganizationAccessContext {
+            state: state.clone(),
             principal,
             access,
             superuser,
@@ -85,6 +89,25 @@ impl OrganizationAccessContext {
             path,
             meta: OnceLock::new(),
         })
+    }
+
+    /// The only handle on this organization's data: the store opened with
+    /// the key the access path minted, this request's audit metadata and
+    /// the time now.
+    pub fn store(&self) -> OrgStore<'_> {
+        self.state
+            .store
+            .organization(self.access.key, self, self.state.clock.as_ref())
+    }
+
+    /// The server's state, for the operations' use of its keys and caches.
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The time now, for rules checked before the store is asked.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.now()
     }
 
     pub fn org_id(&self) -> OrganizationId {
@@ -139,13 +162,13 @@ impl OrganizationAccessContext {
     }
 
     /// `403 forbidden` unless the caller may perform `action` on `resource`.
-    pub fn require(&self, action: Action, resource: &Resource) -> Result<(), ApiError> {
+    pub fn require(&self, action: Action, resource: &Resource) -> Result<(), Error> {
         match requirement(resource, action) {
-            Requirement::Invalid => Err(ApiError(Error::internal(format!(
+            Requirement::Invalid => Err(Error::internal(format!(
                 "route asks for a meaningless permission {action:?} on {resource:?}"
-            )))),
+            ))),
             _ if self.allows(action, resource) => Ok(()),
-            _ => Err(ApiError(Error::Forbidden)),
+            _ => Err(Error::Forbidden),
         }
     }
 
@@ -155,6 +178,22 @@ impl OrganizationAccessContext {
 
     pub fn visible_applications(&self) -> Visible<ApplicationId> {
         tron_core::authz::visible_applications(self.grants(), self.superuser)
+    }
+}
+
+impl tron_store::Actor for OrganizationAccessContext {
+    fn meta(&self) -> &RequestMeta {
+        OrganizationAccessContext::meta(self)
+    }
+}
+
+impl std::fmt::Debug for OrganizationAccessContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrganizationAccessContext")
+            .field("principal", &self.principal)
+            .field("organization", &self.access.organization.id)
+            .field("superuser", &self.superuser)
+            .finish_non_exhaustive()
     }
 }
 
@@ -173,16 +212,7 @@ async fn load_access(
     }
     // Boxed: the cold path, kept out of every request's future.
     let epoch = state.cache.epoch();
-    let (organization, membership) = Box::pin(async {
-        let organization = state.store.get_organization(org).await?;
-        let membership = state.store.load_membership(org, who).await?;
-        Ok::<_, Error>((organization, membership))
-    })
-    .await?;
-    let entry = Arc::new(AccessEntry {
-        organization,
-        membership,
-    });
+    let entry = Arc::new(Box::pin(state.store.load_access(org, who)).await?);
     state.cache.put_access(key, entry.clone(), epoch);
     Ok(entry)
 }

@@ -2,6 +2,7 @@
 use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 use rand::Rng;
+use tron_core::values::Email;
 use tron_core::{validate, Error};
 use tron_store::models::RequestMeta;
 use tron_store::users::NewUser;
@@ -26,10 +27,11 @@ pub async fn ensure_admin(
     if store.count_users().await? > 0 {
         return Ok(Bootstrap::AlreadyHasUsers);
     }
-    let email = validate::email(
+    let email = Email::parse(
         "TRON_ADMIN_EMAIL",
         email.as_deref().unwrap_or("admin@localhost"),
-    )?;
+    )?
+    .into_string();
     let (password, generated) = match password {
         Some(p) => {
             validate::password("TRON_ADMIN_PASSWORD", &p)?;

@@ -32,7 +32,7 @@ use tron_core::ids::{ApplicationId, EnvironmentId, OrganizationId};
 use tron_core::token::TokenHash;
 use tron_store::invalidate::Invalidation;
 use tron_store::members::MemberKey;
-use tron_store::models::{Membership, Organization, ResolvedToken, TokenOwner};
+use tron_store::models::{ResolvedToken, TokenOwner};
 
 use crate::metrics::{CacheKind, Metrics};
 use crate::ratelimit::Limiter;
@@ -90,12 +90,9 @@ impl std::ops::Deref for CachedToken {
     }
 }
 
-/// The organization and the caller's membership (`None`: not a member).
-#[derive(Debug, Clone)]
-pub struct AccessEntry {
-    pub organization: Organization,
-    pub membership: Option<Membership>,
-}
+/// The organization, the caller's membership (`None`: not a member) and
+/// the key to the organization's data.
+pub use tron_store::Access as AccessEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AccessKey {

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use tron_core::values::Timestamp;
+use tron_core::values::{Timestamp, RULE_MESSAGES};
 use tron_core::Error;
 use tron_store::PageRequest;
 
@@ -195,6 +195,9 @@ fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Bod
         "is not one of the allowed values"
     } else if msg.starts_with(Timestamp::EXPECTED) {
         Timestamp::EXPECTED
+    } else if let Some(rule) = RULE_MESSAGES.iter().find(|r| msg.starts_with(**r)) {
+        // A value type's rule (`tron_core::values`): fixed text, no value.
+        rule
     } else {
         "is not valid"
     };

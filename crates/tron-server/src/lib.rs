@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod password;
 pub mod portal;
 pub mod ratelimit;

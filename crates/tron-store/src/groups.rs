@@ -1,6 +1,5 @@
 //! Groups: a role at a scope, and their members. Changes that could leave
 //! an organization without an active admin user are refused (`last_admin`).
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
@@ -13,7 +12,7 @@ use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::members::{count_active_admins, ensure_admin_kept, grants_of_groups};
 use crate::models::*;
-use crate::Store;
+use crate::scope::OrgStore;
 
 const GROUP_SELECT: &str = "SELECT g.id, g.name, g.description, g.role, g.scope_type, g.created_at, \
      (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count FROM org_groups g";
@@ -170,12 +169,9 @@ async fn fetch_member(
     Ok((get_str(&row, "label")?, id))
 }
 
-impl Store {
-    pub async fn list_groups(
-        &self,
-        org: OrganizationId,
-        page: &PageRequest,
-    ) -> Result<Page<Group>> {
+impl OrgStore<'_> {
+    pub async fn list_groups(&self, page: &PageRequest) -> Result<Page<Group>> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         let rows = sqlx::query::<Any>(&format!(
             "{GROUP_SELECT} WHERE g.organization_id = $1 AND g.id > $2 ORDER BY g.id LIMIT {}",
@@ -190,18 +186,14 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |g| g.id.to_string()))
     }
 
-    pub async fn get_group(&self, org: OrganizationId, id: GroupId) -> Result<Group> {
+    pub async fn get_group(&self, id: GroupId) -> Result<Group> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         fetch_group(&mut conn, org, id).await
     }
 
-    pub async fn create_group(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        new: NewGroup,
-    ) -> Result<Group> {
+    pub async fn create_group(&self, new: NewGroup) -> Result<Group> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let NewGroup {
             name,
             description,
@@ -244,14 +236,8 @@ impl Store {
         Ok(group)
     }
 
-    pub async fn update_group(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        id: GroupId,
-        patch: GroupPatch,
-    ) -> Result<Group> {
+    pub async fn update_group(&self, id: GroupId, patch: GroupPatch) -> Result<Group> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.lock_org(&mut tx, org).await?;
         let current = fetch_group(&mut tx, org, id).await?;
@@ -312,13 +298,8 @@ impl Store {
 
     /// Returns the deleted group and the ids of its members, whose access
     /// changed.
-    pub async fn delete_group(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        id: GroupId,
-    ) -> Result<Group> {
+    pub async fn delete_group(&self, id: GroupId) -> Result<Group> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.lock_org(&mut tx, org).await?;
         let group = fetch_group(&mut tx, org, id).await?;
@@ -350,14 +331,8 @@ impl Store {
     }
 
     /// Idempotent: returns whether anything changed.
-    pub async fn add_group_member(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        group: GroupId,
-        member: MemberId,
-    ) -> Result<bool> {
+    pub async fn add_group_member(&self, group: GroupId, member: MemberId) -> Result<bool> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         // A group or member deleted meanwhile fails the insert's foreign
         // key: `404`.
@@ -391,14 +366,8 @@ impl Store {
     }
 
     /// Idempotent: returns whether anything changed.
-    pub async fn remove_group_member(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        group: GroupId,
-        member: MemberId,
-    ) -> Result<bool> {
+    pub async fn remove_group_member(&self, group: GroupId, member: MemberId) -> Result<bool> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.lock_org(&mut tx, org).await?;
         let g = fetch_group(&mut tx, org, group).await?;

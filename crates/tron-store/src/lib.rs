@@ -2,9 +2,11 @@
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver: ids are UUID
 //! text, timestamps microseconds since the epoch and flags 0/1, so only the
-//! migrations differ per backend. Invariant: every function that reads or
-//! writes organization data takes the organization id and filters by it, and
-//! every mutation writes its audit event in the same transaction.
+//! migrations differ per backend. Invariant: organization data is reachable
+//! only through an [`OrgStore`], opened with the [`OrgKey`] that the access
+//! path mints (see `scope`); every query it runs filters by that
+//! organization, and every mutation writes its audit event in the same
+//! transaction.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod audit;
@@ -15,9 +17,11 @@ pub mod members;
 pub mod models;
 pub mod organizations;
 pub mod platform;
+mod scope;
 pub mod service_accounts;
 pub mod tokens;
 pub mod users;
 
 pub use db::{sqlite_path, Backend, Page, PageRequest, Store};
+pub use scope::{Access, Actor, OrgKey, OrgStore};
 pub use tron_core::{Error, Result};

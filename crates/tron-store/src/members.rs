@@ -2,7 +2,6 @@
 //! that the access context loads once per request.
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
@@ -14,6 +13,7 @@ use crate::audit::{record, Target};
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
+use crate::scope::OrgStore;
 use crate::Store;
 
 /// The principal whose membership is looked up.
@@ -214,14 +214,13 @@ impl Store {
         let grants = grants_of_groups(&mut conn, rows).await?;
         Ok(Some(Membership { member_id, grants }))
     }
+}
 
+impl OrgStore<'_> {
     /// The membership of any member by id (access-check about another
     /// member).
-    pub async fn load_membership_by_id(
-        &self,
-        org: OrganizationId,
-        member: MemberId,
-    ) -> Result<Option<Membership>> {
+    pub async fn load_membership_by_id(&self, member: MemberId) -> Result<Option<Membership>> {
+        let org = self.org;
         let row = sqlx::query::<Any>("SELECT user_id, service_account_id FROM members WHERE organization_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(member.to_string())
@@ -242,7 +241,8 @@ impl Store {
 
     /// Whether a member is a user with the superuser flag (access-check
     /// about another member).
-    pub async fn member_is_superuser(&self, org: OrganizationId, member: MemberId) -> Result<bool> {
+    pub async fn member_is_superuser(&self, member: MemberId) -> Result<bool> {
+        let org = self.org;
         let row = sqlx::query::<Any>(
             "SELECT u.is_superuser FROM members m JOIN users u ON u.id = m.user_id \
              WHERE m.organization_id = $1 AND m.id = $2 AND u.is_active = 1",
@@ -257,7 +257,8 @@ impl Store {
             .map(|b| b.unwrap_or(false))
     }
 
-    pub async fn get_member(&self, org: OrganizationId, id: MemberId) -> Result<Member> {
+    pub async fn get_member(&self, id: MemberId) -> Result<Member> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         let row = sqlx::query::<Any>(&format!(
             "{MEMBER_SELECT} WHERE m.organization_id = $1 AND m.id = $2"
@@ -278,11 +279,11 @@ impl Store {
 
     pub async fn list_members(
         &self,
-        org: OrganizationId,
         principal_type: Option<PrincipalType>,
         group: Option<GroupId>,
         page: &PageRequest,
     ) -> Result<Page<Member>> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         let mut sql = format!("{MEMBER_SELECT} WHERE m.organization_id = $1 AND m.id > $2");
         match principal_type {
@@ -312,13 +313,8 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |m| m.id.to_string()))
     }
 
-    pub async fn add_member(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        user: &User,
-    ) -> Result<Member> {
+    pub async fn add_member(&self, user: &User) -> Result<Member> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let id = MemberId::new();
         let mut tx = self.write.begin().await.map_err(db_err)?;
         sqlx::query::<Any>(
@@ -358,13 +354,8 @@ impl Store {
 
     /// Removes a user member. A service account's member leaves only by
     /// deleting the service account.
-    pub async fn remove_member(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        id: MemberId,
-    ) -> Result<Member> {
+    pub async fn remove_member(&self, id: MemberId) -> Result<Member> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.lock_org(&mut tx, org).await?;
         let row = sqlx::query::<Any>(&format!(

@@ -1,7 +1,7 @@
 //! What storage hands back. Types whose JSON is the API's shape derive
 //! `Serialize` directly.
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tron_core::authz::{Grant, Role, Scope};
 use tron_core::ids::*;
 use tron_core::principal::{Actor, ActorType};
@@ -210,7 +210,7 @@ pub enum TokenOwner {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceAccountStatus {
     Active,

@@ -12,6 +12,7 @@ use crate::audit::{record, Target};
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::{Organization, RequestMeta};
+use crate::scope::OrgStore;
 use crate::{Backend, Store};
 
 pub const ADMIN_GROUP_NAME: &str = "Administrators";
@@ -196,15 +197,15 @@ impl Store {
         let items = rows.iter().map(row_to_org).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit, |o| o.id.to_string()))
     }
+}
 
+impl OrgStore<'_> {
     pub async fn update_organization(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         name: Option<String>,
         settings_patch: Option<&tron_core::settings::SettingsPatch>,
     ) -> Result<Organization> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.lock_org(&mut tx, org).await?;
         let row = sqlx::query::<Any>(&format!(
@@ -252,12 +253,8 @@ impl Store {
     /// Deletes the organization and everything it owns. Its own audit
     /// events are kept (no foreign key) for forensics; the deletion itself
     /// goes to the platform log, the one place a superuser can still read.
-    pub async fn delete_organization(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-    ) -> Result<Organization> {
+    pub async fn delete_organization(&self) -> Result<Organization> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         let row = sqlx::query::<Any>(&format!(
             "SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1"

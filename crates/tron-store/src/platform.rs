@@ -13,8 +13,8 @@ use crate::audit::{record, Target};
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
+use crate::scope::OrgStore;
 use crate::tokens::row_to_created_by;
-use crate::Store;
 
 fn row_to_env(row: &AnyRow) -> Result<Environment> {
     Ok(Environment {
@@ -120,13 +120,13 @@ async fn get_row(
     .ok_or(Error::NotFound)
 }
 
-impl Store {
+impl OrgStore<'_> {
     pub async fn list_environments(
         &self,
-        org: OrganizationId,
         visible: &Visible<EnvironmentId>,
         page: &PageRequest,
     ) -> Result<Page<Environment>> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         list_named(
             &mut conn,
@@ -140,22 +140,14 @@ impl Store {
         .await
     }
 
-    pub async fn get_environment(
-        &self,
-        org: OrganizationId,
-        id: EnvironmentId,
-    ) -> Result<Environment> {
+    pub async fn get_environment(&self, id: EnvironmentId) -> Result<Environment> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         row_to_env(&get_row(&mut conn, "environments", org, id.to_string()).await?)
     }
 
-    pub async fn create_environment(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        name: String,
-    ) -> Result<Environment> {
+    pub async fn create_environment(&self, name: String) -> Result<Environment> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let env = Environment {
             id: EnvironmentId::new(),
             name,
@@ -186,12 +178,10 @@ impl Store {
 
     pub async fn update_environment(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         id: EnvironmentId,
         name: Option<String>,
     ) -> Result<Environment> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         let mut env = row_to_env(&get_row(&mut tx, "environments", org, id.to_string()).await?)?;
         if let Some(n) = &name {
@@ -227,13 +217,8 @@ impl Store {
 
     /// Deletes the environment and its instances, and takes it out of every
     /// group scope of the organization.
-    pub async fn delete_environment(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        id: EnvironmentId,
-    ) -> Result<Environment> {
+    pub async fn delete_environment(&self, id: EnvironmentId) -> Result<Environment> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let row = self
             .delete_scoped_resource(
                 meta,
@@ -249,10 +234,10 @@ impl Store {
 
     pub async fn list_applications(
         &self,
-        org: OrganizationId,
         visible: &Visible<ApplicationId>,
         page: &PageRequest,
     ) -> Result<Page<Application>> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         list_named(
             &mut conn,
@@ -266,23 +251,18 @@ impl Store {
         .await
     }
 
-    pub async fn get_application(
-        &self,
-        org: OrganizationId,
-        id: ApplicationId,
-    ) -> Result<Application> {
+    pub async fn get_application(&self, id: ApplicationId) -> Result<Application> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         row_to_app(&get_row(&mut conn, "applications", org, id.to_string()).await?)
     }
 
     pub async fn create_application(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         name: String,
         repository: Option<String>,
     ) -> Result<Application> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let app = Application {
             id: ApplicationId::new(),
             name,
@@ -317,13 +297,11 @@ impl Store {
 
     pub async fn update_application(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         id: ApplicationId,
         name: Option<String>,
         repository: Option<Option<String>>,
     ) -> Result<Application> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         let mut app = row_to_app(&get_row(&mut tx, "applications", org, id.to_string()).await?)?;
         let mut details = serde_json::Map::new();
@@ -364,13 +342,8 @@ impl Store {
 
     /// Deletes the application and its instances, and takes it out of every
     /// group scope of the organization.
-    pub async fn delete_application(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        id: ApplicationId,
-    ) -> Result<Application> {
+    pub async fn delete_application(&self, id: ApplicationId) -> Result<Application> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let row = self
             .delete_scoped_resource(
                 meta,
@@ -444,11 +417,11 @@ impl Store {
     /// environments.
     pub async fn list_instances_of_application(
         &self,
-        org: OrganizationId,
         app: ApplicationId,
         visible_envs: &Visible<EnvironmentId>,
         page: &PageRequest,
     ) -> Result<Page<Instance>> {
+        let org = self.org;
         self.list_instances(
             org,
             "application_id",
@@ -462,11 +435,11 @@ impl Store {
 
     pub async fn list_instances_of_environment(
         &self,
-        org: OrganizationId,
         env: EnvironmentId,
         visible_apps: &Visible<ApplicationId>,
         page: &PageRequest,
     ) -> Result<Page<Instance>> {
+        let org = self.org;
         self.list_instances(
             org,
             "environment_id",
@@ -523,10 +496,10 @@ impl Store {
 
     pub async fn get_instance(
         &self,
-        org: OrganizationId,
         app: ApplicationId,
         env: EnvironmentId,
     ) -> Result<Option<Instance>> {
+        let org = self.org;
         let row = sqlx::query::<Any>(
             "SELECT * FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
         )
@@ -545,14 +518,12 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn put_instance(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         app: ApplicationId,
         env: EnvironmentId,
         image: String,
         replicas: Option<i64>,
     ) -> Result<(Instance, bool)> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.hold_org(&mut tx, org).await?;
         let app_row = row_to_app(&get_row(&mut tx, "applications", org, app.to_string()).await?)?;
@@ -629,14 +600,8 @@ impl Store {
         ))
     }
 
-    pub async fn delete_instance(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        app: ApplicationId,
-        env: EnvironmentId,
-    ) -> Result<()> {
+    pub async fn delete_instance(&self, app: ApplicationId, env: EnvironmentId) -> Result<()> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         let r = sqlx::query::<Any>(
             "DELETE FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
@@ -671,11 +636,11 @@ impl Store {
 
     pub async fn list_deployments(
         &self,
-        org: OrganizationId,
         app: ApplicationId,
         env: EnvironmentId,
         page: &PageRequest,
     ) -> Result<Page<Deployment>> {
+        let org = self.org;
         // Newest first: ids are UUIDv7, which sort by time, and the cursor
         // (the last id of the previous page) continues with older ones.
         let mut sql = String::from(
@@ -704,14 +669,12 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn create_deployment(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         app: ApplicationId,
         env: EnvironmentId,
         image: String,
         version: Option<String>,
     ) -> Result<Deployment> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         self.hold_org(&mut tx, org).await?;
         let r = sqlx::query::<Any>(

@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
-use tron_core::clock::Clock;
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
@@ -14,10 +13,10 @@ use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::members::groups_of_members;
 use crate::models::*;
+use crate::scope::OrgStore;
 use crate::tokens::{
     insert_token, revoke_where, row_to_created_by, row_to_token, NewToken, TOKEN_COLUMNS,
 };
-use crate::Store;
 
 const SA_SELECT: &str = "SELECT sa.id, sa.organization_id, sa.name, sa.description, sa.status, sa.created_at, \
      sa.created_by_type, sa.created_by_id, sa.created_by_name, sa.last_used_at, m.id AS member_id, \
@@ -104,15 +103,13 @@ pub struct ServiceAccountPatch {
     pub status: Option<ServiceAccountStatus>,
 }
 
-impl Store {
+impl OrgStore<'_> {
     pub async fn create_service_account(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         name: String,
         description: String,
     ) -> Result<ServiceAccount> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let id = ServiceAccountId::new();
         let member_id = MemberId::new();
         let created_by = CreatedBy::from(&meta.actor);
@@ -157,12 +154,8 @@ impl Store {
         Ok(sa)
     }
 
-    pub async fn list_service_accounts(
-        &self,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        page: &PageRequest,
-    ) -> Result<Page<ServiceAccount>> {
+    pub async fn list_service_accounts(&self, page: &PageRequest) -> Result<Page<ServiceAccount>> {
+        let (now, org) = (self.now, self.org);
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         let rows = sqlx::query::<Any>(&format!(
             "{SA_SELECT} WHERE sa.organization_id = $2 AND sa.id > $3 ORDER BY sa.id LIMIT {}",
@@ -183,24 +176,18 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |s| s.id.to_string()))
     }
 
-    pub async fn get_service_account(
-        &self,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        id: ServiceAccountId,
-    ) -> Result<ServiceAccount> {
+    pub async fn get_service_account(&self, id: ServiceAccountId) -> Result<ServiceAccount> {
+        let (now, org) = (self.now, self.org);
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         fetch_sa(&mut conn, now, org, id).await
     }
 
     pub async fn update_service_account(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         id: ServiceAccountId,
         patch: ServiceAccountPatch,
     ) -> Result<ServiceAccount> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         // Locked before it is read: of concurrent copies of one change (ten
         // disables), the first changes it and the others find nothing to do.
@@ -275,11 +262,9 @@ impl Store {
     /// memberships go with it. Returns the ids of the tokens it had.
     pub async fn delete_service_account(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         id: ServiceAccountId,
     ) -> Result<(ServiceAccount, Vec<TokenId>)> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         // Locked first: a concurrent deletion that came first leaves
         // nothing (`404`), and a token being minted for it (which holds the
@@ -337,12 +322,10 @@ impl Store {
 
     pub async fn create_service_token(
         &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
         sa: ServiceAccountId,
         token: NewToken,
     ) -> Result<TokenRecord> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         // The account stays until this commits: a concurrent deletion either
         // came first (`404`) or waits, then takes this token along.
@@ -373,10 +356,10 @@ impl Store {
 
     pub async fn list_service_tokens(
         &self,
-        org: OrganizationId,
         sa: ServiceAccountId,
         page: &PageRequest,
     ) -> Result<Page<TokenRecord>> {
+        let org = self.org;
         let rows = sqlx::query::<Any>(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.organization_id = $1 AND t.service_account_id = $2 \
              AND t.id > $3 ORDER BY t.id LIMIT {}",
@@ -394,23 +377,17 @@ impl Store {
 
     pub async fn get_service_token(
         &self,
-        org: OrganizationId,
         sa: ServiceAccountId,
         id: TokenId,
     ) -> Result<TokenRecord> {
+        let org = self.org;
         let mut conn = self.read.acquire().await.map_err(db_err)?;
         fetch_token(&mut conn, org, sa, id).await
     }
 
     /// Idempotent; returns whether the token was active until now.
-    pub async fn revoke_service_token(
-        &self,
-        meta: &RequestMeta,
-        now: DateTime<Utc>,
-        org: OrganizationId,
-        sa: ServiceAccountId,
-        id: TokenId,
-    ) -> Result<bool> {
+    pub async fn revoke_service_token(&self, sa: ServiceAccountId, id: TokenId) -> Result<bool> {
+        let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         let token = fetch_token(&mut tx, org, sa, id).await?;
         let changed = revoke_where(&mut tx, now, "id = $2", id.to_string()).await? > 0;
@@ -445,14 +422,12 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_service_token(
         &self,
-        meta: &RequestMeta,
-        clock: &dyn Clock,
-        org: OrganizationId,
         sa: ServiceAccountId,
         old_id: TokenId,
         grace: Duration,
         make: impl FnOnce(&TokenRecord, DateTime<Utc>) -> Result<NewToken>,
     ) -> Result<(TokenRecord, TokenRecord)> {
+        let (meta, clock, org) = (self.meta(), self.clock, self.org);
         let mut tx = self.write.begin().await.map_err(db_err)?;
         // Locks in the order the deletions cascade: organization, account,
         // token.

@@ -266,15 +266,17 @@ async fn main() -> Result<()> {
                 },
         } => {
             let store = open_store(&db.database_url).await?;
-            let email =
-                tron_core::validate::email("email", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let email = tron_core::values::Email::parse("email", &email)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .into_string();
             let name = if name.trim().is_empty() {
                 email.clone()
             } else {
                 name
             };
-            let name = tron_core::validate::display_name("name", &name)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let name = tron_core::values::DisplayName::parse("name", &name)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .into_string();
             let (password, generated) = match password {
                 Some(p) => (p, false),
                 None => (tron_server::bootstrap::generate_password(), true),

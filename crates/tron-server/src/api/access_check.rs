@@ -1,5 +1,4 @@
 //! `GET /organizations/{org}/access-check`: the decision and its reasons.
-use axum::extract::State;
 use axum::routing::get;
 use axum::Json;
 use serde::Serialize;
@@ -13,8 +12,8 @@ use utoipa::ToSchema;
 use crate::access::OrgCtx;
 use crate::error::ApiResult;
 use crate::extract::Params;
+use crate::ops;
 use crate::routes::{Org, Routes};
-use crate::state::AppState;
 
 pub fn router() -> Routes<Org> {
     Routes::new().route("/access-check", get(check))
@@ -43,11 +42,7 @@ pub struct AccessDecision {
         ("member_id" = Option<uuid::Uuid>, Query, description = "Ask about another member (admins); the caller by default."),
     ),
     responses((status = 200, description = "The decision and the groups that grant it.", body = AccessDecision)))]
-async fn check(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    params: Params,
-) -> ApiResult<Json<AccessDecision>> {
+async fn check(ctx: OrgCtx, params: Params) -> ApiResult<Json<AccessDecision>> {
     let resource = params
         .get("resource")
         .and_then(Resource::parse)
@@ -59,20 +54,7 @@ async fn check(
             Error::validation("action", "action must be view, create, update or delete")
         })?;
     let member: Option<MemberId> = params.parse("member_id")?;
-    let about_other = member.is_some_and(|m| Some(m) != ctx.member_id());
-    let (grants, superuser) = if about_other {
-        ctx.require(Action::Update, &Resource::Members)?;
-        let id = member.ok_or(Error::NotFound)?;
-        let membership = state
-            .store
-            .load_membership_by_id(ctx.org_id(), id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let superuser = state.store.member_is_superuser(ctx.org_id(), id).await?;
-        (membership.grants, superuser)
-    } else {
-        (ctx.grants().to_vec(), ctx.is_superuser())
-    };
+    let (grants, superuser) = ops::organization::grants_of(&ctx, member).await?;
     let decision = decide(&grants, superuser, &resource, action).ok_or_else(|| {
         Error::validation("action", "this action does not apply to this resource")
     })?;

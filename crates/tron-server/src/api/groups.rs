@@ -1,14 +1,13 @@
 //! Groups and their members.
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tron_core::authz::{Action, Resource, Role, Scope};
+use tron_core::authz::{Role, Scope};
 use tron_core::ids::{GroupId, MemberId};
-use tron_core::{validate, Error};
-use tron_store::groups::{GroupPatch, NewGroup};
+use tron_core::values::{Description, DisplayName};
+use tron_core::Error;
 use tron_store::models::{Group, Member};
 use tron_store::Page;
 use utoipa::ToSchema;
@@ -16,8 +15,9 @@ use utoipa::ToSchema;
 use crate::access::OrgCtx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params, PathParams};
+use crate::ops;
+use crate::ops::groups::{Change, Draft};
 use crate::routes::{Org, Routes};
-use crate::state::AppState;
 
 pub fn router() -> Routes<Org> {
     Routes::new()
@@ -73,36 +73,18 @@ fn parse_scope(v: serde_json::Value) -> Result<Scope, ApiError> {
 
 #[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(crate::openapi::ListQuery),
     responses((status = 200, description = "Groups.", body = Page<Group>)))]
-async fn list(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::Groups)?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_groups(ctx.org_id(), &params.page()?)
-            .await?
-    )))
+async fn list(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
+    let page = params.page()?;
+    Ok(Json(json!(ops::groups::list(&ctx, &page).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateGroup)]
 struct CreateBody {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
-    )]
-    name: String,
+    name: DisplayName,
     #[serde(default)]
-    #[schema(
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    description: Option<String>,
+    description: Option<Description>,
     #[schema(value_type = Role)]
     role: String,
     #[schema(value_type = Scope)]
@@ -115,60 +97,32 @@ struct CreateBody {
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn create(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    ctx.require(Action::Create, &Resource::Groups)?;
-    let name = validate::display_name("name", &body.name)?;
-    let description =
-        validate::description("description", body.description.as_deref().unwrap_or(""))?;
-    let role = parse_role(&body.role)?;
-    let scope = parse_scope(body.scope)?;
-    let group = state
-        .store
-        .create_group(
-            ctx.meta(),
-            state.now(),
-            ctx.org_id(),
-            NewGroup {
-                name,
-                description,
-                role,
-                scope,
-            },
-        )
-        .await?;
+    let draft = Draft {
+        name: body.name,
+        description: body.description.unwrap_or_default(),
+        role: parse_role(&body.role)?,
+        scope: parse_scope(body.scope)?,
+    };
+    let group = ops::groups::create(&ctx, draft).await?;
     Ok((StatusCode::CREATED, Json(json!(group))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups/{group_id}", tag = "groups",
     responses((status = 200, description = "The group.", body = Group)))]
-async fn get_one(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::Groups)?;
+async fn get_one(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
     let id: GroupId = path.id("group_id")?;
-    Ok(Json(json!(state.store.get_group(ctx.org_id(), id).await?)))
+    Ok(Json(json!(ops::groups::get(&ctx, id).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateGroup)]
 struct PatchBody {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
-    )]
-    name: Option<String>,
-    #[schema(
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    description: Option<String>,
+    name: Option<DisplayName>,
+    description: Option<Description>,
     #[schema(value_type = Option<Role>)]
     role: Option<String>,
     #[schema(value_type = Option<Scope>)]
@@ -181,33 +135,18 @@ struct PatchBody {
         (status = 409, description = "The name is taken (`conflict`), or `last_admin`.", body = crate::openapi::ErrorBody),
     ))]
 async fn update(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     path: PathParams,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> ApiResult<Json<Value>> {
-    ctx.require(Action::Update, &Resource::Groups)?;
     let id: GroupId = path.id("group_id")?;
-    let patch = GroupPatch {
-        name: body
-            .name
-            .as_deref()
-            .map(|n| validate::display_name("name", n))
-            .transpose()?,
-        description: body
-            .description
-            .as_deref()
-            .map(|d| validate::description("description", d))
-            .transpose()?,
+    let change = Change {
+        name: body.name,
+        description: body.description,
         role: body.role.as_deref().map(parse_role).transpose()?,
         scope: body.scope.map(parse_scope).transpose()?,
     };
-    Ok(Json(json!(
-        state
-            .store
-            .update_group(ctx.meta(), state.now(), ctx.org_id(), id, patch)
-            .await?
-    )))
+    Ok(Json(json!(ops::groups::update(&ctx, id, change).await?)))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/groups/{group_id}", tag = "groups",
@@ -215,53 +154,26 @@ async fn update(
         (status = 204, description = "Deleted."),
         (status = 409, description = "`last_admin`.", body = crate::openapi::ErrorBody),
     ))]
-async fn remove(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<StatusCode> {
-    ctx.require(Action::Delete, &Resource::Groups)?;
+async fn remove(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     let id: GroupId = path.id("group_id")?;
-    state
-        .store
-        .delete_group(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await?;
+    ops::groups::delete(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups/{group_id}/members", tag = "groups", params(crate::openapi::ListQuery),
     responses((status = 200, description = "The group's members.", body = Page<Member>)))]
-async fn list_members(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::Groups)?;
+async fn list_members(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult<Json<Value>> {
     let id: GroupId = path.id("group_id")?;
-    state.store.get_group(ctx.org_id(), id).await?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_members(ctx.org_id(), None, Some(id), &params.page()?)
-            .await?
-    )))
+    let page = params.page()?;
+    Ok(Json(json!(ops::groups::members(&ctx, id, &page).await?)))
 }
 
 #[utoipa::path(put, path = "/organizations/{org}/groups/{group_id}/members/{member_id}", tag = "groups",
     responses((status = 204, description = "The member is in the group (idempotent).")))]
-async fn add_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<StatusCode> {
-    ctx.require(Action::Update, &Resource::Groups)?;
+async fn add_member(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     let group: GroupId = path.id("group_id")?;
     let member: MemberId = path.id("member_id")?;
-    state
-        .store
-        .add_group_member(ctx.meta(), state.now(), ctx.org_id(), group, member)
-        .await?;
+    ops::groups::add_member(&ctx, group, member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,18 +182,10 @@ async fn add_member(
         (status = 204, description = "The member is not in the group (idempotent)."),
         (status = 409, description = "`last_admin`.", body = crate::openapi::ErrorBody),
     ))]
-async fn remove_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<StatusCode> {
-    ctx.require(Action::Update, &Resource::Groups)?;
+async fn remove_member(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     let group: GroupId = path.id("group_id")?;
     let member: MemberId = path.id("member_id")?;
-    state
-        .store
-        .remove_group_member(ctx.meta(), state.now(), ctx.org_id(), group, member)
-        .await?;
+    ops::groups::remove_member(&ctx, group, member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

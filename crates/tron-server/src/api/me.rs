@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 use tron_core::ids::TokenId;
 use tron_core::principal::PrincipalKind;
 use tron_core::token::{SecretToken, TokenKind};
-use tron_core::values::Timestamp;
-use tron_core::{validate, Error};
+use tron_core::values::{DisplayName, Timestamp};
+use tron_core::Error;
 use tron_store::audit::Target;
 use tron_store::models::{TokenView, User};
-use tron_store::tokens::{NewToken, NewTokenOwner};
+use tron_store::tokens::NewTokenOwner;
 use tron_store::Page;
 use utoipa::{OpenApi, ToSchema};
 
@@ -37,26 +37,7 @@ pub fn router() -> Routes<Api> {
         )
 }
 
-/// Mints a token of `kind`: the secret (shown once) and what is stored.
-pub fn mint(
-    state: &AppState,
-    kind: TokenKind,
-    name: String,
-    owner: NewTokenOwner,
-    expires_at: Option<DateTime<Utc>>,
-) -> (SecretToken, NewToken) {
-    let secret = SecretToken::generate(kind);
-    let new = NewToken {
-        id: TokenId::new(),
-        kind,
-        hash: state.config.secret.hash(&secret),
-        hint: secret.hint(),
-        name,
-        owner,
-        expires_at,
-    };
-    (secret, new)
-}
+pub use crate::ops::tokens::mint;
 
 #[derive(OpenApi)]
 #[openapi(paths(login, logout, me, list_tokens, create_token, revoke_token))]
@@ -470,9 +451,7 @@ async fn list_tokens(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenBody {
-    /// 1 to 100 characters, no control characters; trimmed.
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
+    pub name: DisplayName,
     /// In the future, before the year 10000.
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
@@ -487,7 +466,6 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = current_user(&state, &caller.auth()).await?;
     let now = state.now();
-    let name = validate::display_name("name", &body.name)?;
     let expires_at = body.expires_at.map(Timestamp::get);
     if expires_at.is_some_and(|e| e <= now) {
         return Err(Error::validation("expires_at", "expires_at must be in the future").into());
@@ -495,7 +473,7 @@ async fn create_token(
     let (secret, new) = mint(
         &state,
         TokenKind::Personal,
-        name,
+        body.name.into(),
         NewTokenOwner::User(user.id),
         expires_at,
     );

@@ -5,11 +5,11 @@ use axum::routing::{delete, get};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tron_core::authz::{Action, Resource};
 use tron_core::ids::MemberId;
 use tron_core::principal::PrincipalKind;
 use tron_core::settings::SettingsPatch;
-use tron_core::{validate, Error};
+use tron_core::values::{DisplayName, Email};
+use tron_core::Error;
 use tron_store::models::PrincipalType;
 use tron_store::models::{Member, Organization};
 use tron_store::Page;
@@ -19,6 +19,7 @@ use crate::access::OrgCtx;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Params, PathParams};
+use crate::ops;
 use crate::routes::{Api, Org, Routes};
 use crate::state::AppState;
 
@@ -68,12 +69,7 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateOrganization)]
 struct CreateBody {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
-    )]
-    name: String,
+    name: DisplayName,
 }
 
 #[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateBody,
@@ -84,10 +80,9 @@ async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = caller.auth().require_user()?;
-    let name = validate::display_name("name", &body.name)?;
     let org = state
         .store
-        .create_organization(&caller.meta, state.now(), name, user)
+        .create_organization(&caller.meta, state.now(), body.name.into(), user)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(org))))
 }
@@ -95,20 +90,14 @@ async fn create(
 #[utoipa::path(get, path = "/organizations/{org}", tag = "organizations",
     responses((status = 200, description = "The organization.", body = Organization)))]
 async fn get_one(ctx: OrgCtx) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::Organization)?;
-    Ok(Json(json!(ctx.organization())))
+    Ok(Json(json!(ops::organization::get(&ctx)?)))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateOrganization)]
 struct PatchBody {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
-    )]
-    name: Option<String>,
+    name: Option<DisplayName>,
     /// Merged into the current settings.
     #[schema(value_type = Option<SettingsPatch>)]
     settings: Option<serde_json::Map<String, Value>>,
@@ -116,17 +105,7 @@ struct PatchBody {
 
 #[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = PatchBody,
     responses((status = 200, description = "The updated organization.", body = Organization)))]
-async fn update(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ApiJson(body): ApiJson<PatchBody>,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::Update, &Resource::Organization)?;
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| validate::display_name("name", n))
-        .transpose()?;
+async fn update(ctx: OrgCtx, ApiJson(body): ApiJson<PatchBody>) -> ApiResult<Json<Value>> {
     // An object only: serde would read the struct from an array too.
     let settings: Option<SettingsPatch> = body
         .settings
@@ -135,43 +114,21 @@ async fn update(
                 .map_err(|e| Error::validation("settings", format!("settings is not valid: {e}")))
         })
         .transpose()?;
-    if let Some(s) = &settings {
-        // Validate before writing, so the error names the field.
-        ctx.organization().settings.merge(s)?;
-    }
-    let org = state
-        .store
-        .update_organization(
-            ctx.meta(),
-            state.now(),
-            ctx.org_id(),
-            name,
-            settings.as_ref(),
-        )
-        .await?;
+    let org = ops::organization::update(&ctx, body.name, settings.as_ref()).await?;
     Ok(Json(json!(org)))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}", tag = "organizations",
     responses((status = 204, description = "Deleted with everything in it.")))]
-async fn remove(State(state): State<AppState>, ctx: OrgCtx) -> ApiResult<StatusCode> {
-    ctx.require(Action::Delete, &Resource::Organization)?;
-    state
-        .store
-        .delete_organization(ctx.meta(), state.now(), ctx.org_id())
-        .await?;
+async fn remove(ctx: OrgCtx) -> ApiResult<StatusCode> {
+    ops::organization::delete(&ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
     params(crate::openapi::ListQuery, ("principal_type" = inline(Option<tron_store::models::PrincipalType>), Query, description = "Only users or only service accounts.")),
     responses((status = 200, description = "Members.", body = Page<Member>)))]
-async fn list_members(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::Members)?;
+async fn list_members(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let principal_type = match params.get("principal_type") {
         None => None,
         Some("user") => Some(PrincipalType::User),
@@ -184,10 +141,7 @@ async fn list_members(
             .into())
         }
     };
-    let page = state
-        .store
-        .list_members(ctx.org_id(), principal_type, None, &params.page()?)
-        .await?;
+    let page = ops::members::list(&ctx, principal_type, None, &params.page()?).await?;
     Ok(Json(json!(page)))
 }
 
@@ -195,12 +149,7 @@ async fn list_members(
 #[serde(deny_unknown_fields)]
 struct AddMemberBody {
     /// An existing user's email.
-    #[schema(
-        min_length = 3,
-        max_length = 254,
-        pattern = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@\u0000-\u001F\u007F-\u009F]+$"
-    )]
-    email: String,
+    email: Email,
 }
 
 #[utoipa::path(post, path = "/organizations/{org}/members", tag = "members", request_body = AddMemberBody,
@@ -209,22 +158,10 @@ struct AddMemberBody {
         (status = 409, description = "Already a member.", body = crate::openapi::ErrorBody),
     ))]
 async fn add_member(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     ApiJson(body): ApiJson<AddMemberBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    ctx.require(Action::Create, &Resource::Members)?;
-    let email = validate::email("email", &body.email)?;
-    // Only admins get here, so saying that no such user exists is fine.
-    let user = state
-        .store
-        .find_user_by_email(&email)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let member = state
-        .store
-        .add_member(ctx.meta(), state.now(), ctx.org_id(), &user)
-        .await?;
+    let member = ops::members::add(&ctx, &body.email).await?;
     Ok((StatusCode::CREATED, Json(json!(member))))
 }
 
@@ -233,17 +170,9 @@ async fn add_member(
         (status = 204, description = "Removed."),
         (status = 409, description = "`last_admin`, or a service account's member (`conflict`).", body = crate::openapi::ErrorBody),
     ))]
-async fn remove_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<StatusCode> {
-    ctx.require(Action::Delete, &Resource::Members)?;
+async fn remove_member(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     let id: MemberId = path.id("member_id")?;
-    state
-        .store
-        .remove_member(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await?;
+    ops::members::remove(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,30 +1,28 @@
-//! Service accounts and service tokens.
+//! Service accounts and service tokens: JSON adapters of
+//! `ops::service_accounts` and `ops::tokens`.
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tron_core::authz::{Action, Resource};
-use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId};
+use tron_core::ids::{ServiceAccountId, TokenId};
 use tron_core::principal::PrincipalKind;
-use tron_core::settings::OrganizationSettings;
-use tron_core::token::{SecretToken, TokenKind};
-use tron_core::values::Timestamp;
-use tron_core::{validate, Error};
-use tron_store::models::ServiceAccount;
-use tron_store::models::{RequestMeta, ServiceAccountStatus, TokenRecord, TokenView};
-use tron_store::service_accounts::ServiceAccountPatch;
-use tron_store::tokens::NewTokenOwner;
+use tron_core::token::SecretToken;
+use tron_core::values::{Description, Name, Timestamp};
+use tron_core::Error;
+use tron_store::models::{ServiceAccount, ServiceAccountStatus, TokenView};
 use tron_store::Page;
 use utoipa::ToSchema;
 
-use crate::access::OrgCtx;
-use crate::api::me::{mint, CreateTokenBody, OptionalRotate, RotateBody, WithToken};
+use crate::access::{OrgCtx, OrganizationAccessContext};
+use crate::api::me::{CreateTokenBody, OptionalRotate, RotateBody, WithToken};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
+use crate::ops;
+use crate::ops::service_accounts::Change;
+use crate::ops::tokens::Rotation;
 use crate::routes::{Org, Routes};
 use crate::state::AppState;
 
@@ -53,36 +51,18 @@ pub fn router() -> Routes<Org> {
     responses(
         (status = 200, description = "Service accounts.", body = Page<ServiceAccount>),
     ))]
-async fn list(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::ServiceAccounts)?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_service_accounts(state.now(), ctx.org_id(), &params.page()?)
-            .await?
-    )))
+async fn list(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
+    let page = params.page()?;
+    Ok(Json(json!(ops::service_accounts::list(&ctx, &page).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateServiceAccount)]
 struct CreateBody {
-    #[schema(
-        min_length = 1,
-        max_length = 63,
-        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
-    )]
-    name: String,
+    name: Name,
     #[serde(default)]
-    #[schema(
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    description: Option<String>,
+    description: Option<Description>,
 }
 
 #[utoipa::path(post, path = "/organizations/{org}/service-accounts", tag = "service accounts", request_body = CreateBody,
@@ -91,17 +71,10 @@ struct CreateBody {
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn create(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    ctx.require(Action::Create, &Resource::ServiceAccounts)?;
-    let name = validate::slug_name("name", &body.name)?;
-    let description =
-        validate::description("description", body.description.as_deref().unwrap_or(""))?;
-    let sa = state
-        .store
-        .create_service_account(ctx.meta(), state.now(), ctx.org_id(), name, description)
+    let sa = ops::service_accounts::create(&ctx, body.name, body.description.unwrap_or_default())
         .await?;
     Ok((StatusCode::CREATED, Json(json!(sa))))
 }
@@ -110,38 +83,18 @@ async fn create(
     responses(
         (status = 200, description = "The service account.", body = ServiceAccount),
     ))]
-async fn get_one(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::ServiceAccounts)?;
+async fn get_one(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
     let id: ServiceAccountId = path.id("sa_id")?;
-    Ok(Json(json!(
-        state
-            .store
-            .get_service_account(state.now(), ctx.org_id(), id)
-            .await?
-    )))
+    Ok(Json(json!(ops::service_accounts::get(&ctx, id).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateServiceAccount)]
 struct PatchBody {
-    #[schema(
-        min_length = 1,
-        max_length = 63,
-        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
-    )]
-    name: Option<String>,
-    #[schema(
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    description: Option<String>,
-    #[schema(value_type = Option<ServiceAccountStatus>)]
-    status: Option<String>,
+    name: Option<Name>,
+    description: Option<Description>,
+    status: Option<ServiceAccountStatus>,
 }
 
 #[utoipa::path(patch, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts", request_body = PatchBody,
@@ -150,59 +103,28 @@ struct PatchBody {
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn update(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     path: PathParams,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> ApiResult<Json<Value>> {
-    ctx.require(Action::Update, &Resource::ServiceAccounts)?;
     let id: ServiceAccountId = path.id("sa_id")?;
-    let patch = ServiceAccountPatch {
-        name: body
-            .name
-            .as_deref()
-            .map(|n| validate::slug_name("name", n))
-            .transpose()?,
-        description: body
-            .description
-            .as_deref()
-            .map(|d| validate::description("description", d))
-            .transpose()?,
-        status: body
-            .status
-            .as_deref()
-            .map(|s| {
-                ServiceAccountStatus::parse(s).ok_or_else(|| {
-                    ApiError(Error::validation(
-                        "status",
-                        "status must be active or disabled",
-                    ))
-                })
-            })
-            .transpose()?,
+    let change = Change {
+        name: body.name,
+        description: body.description,
+        status: body.status,
     };
-    let sa = state
-        .store
-        .update_service_account(ctx.meta(), state.now(), ctx.org_id(), id, patch)
-        .await?;
-    Ok(Json(json!(sa)))
+    Ok(Json(json!(
+        ops::service_accounts::update(&ctx, id, change).await?
+    )))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts",
     responses(
         (status = 204, description = "Deleted: its tokens are revoked and its member removed."),
     ))]
-async fn remove(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<StatusCode> {
-    ctx.require(Action::Delete, &Resource::ServiceAccounts)?;
+async fn remove(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     let id: ServiceAccountId = path.id("sa_id")?;
-    state
-        .store
-        .delete_service_account(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await?;
+    ops::service_accounts::delete(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -210,25 +132,12 @@ async fn remove(
     responses(
         (status = 200, description = "The service account's tokens.", body = Page<TokenView>),
     ))]
-async fn list_tokens(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::ServiceTokens)?;
+async fn list_tokens(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult<Json<Value>> {
     let sa: ServiceAccountId = path.id("sa_id")?;
     let page = params.page()?;
-    state
-        .store
-        .get_service_account(state.now(), ctx.org_id(), sa)
-        .await?;
-    let now = state.now();
-    Ok(Json(json!(state
-        .store
-        .list_service_tokens(ctx.org_id(), sa, &page)
-        .await?
-        .map(|t| t.view(now)))))
+    let now = ctx.now();
+    let tokens = ops::tokens::list(&ctx, sa, &page).await?;
+    Ok(Json(json!(tokens.map(|t| t.view(now)))))
 }
 
 #[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens", tag = "service tokens", request_body = CreateTokenBody,
@@ -236,146 +145,34 @@ async fn list_tokens(
         (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
     ))]
 async fn create_token(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     path: PathParams,
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let sa: ServiceAccountId = path.id("sa_id")?;
-    let (view, secret) = issue_token(
-        &state,
-        &ctx,
-        sa,
-        &body.name,
-        body.expires_at.map(Timestamp::get),
-    )
-    .await?;
+    let minted =
+        ops::tokens::issue(&ctx, sa, body.name, body.expires_at.map(Timestamp::get)).await?;
+    Ok(created_with_token(minted))
+}
+
+/// `201` with the new token's object and its secret, shown once.
+fn created_with_token((view, secret): (TokenView, SecretToken)) -> (StatusCode, Json<Value>) {
     let body = WithToken {
         inner: view,
         token: secret.reveal(),
     };
-    Ok((StatusCode::CREATED, Json(json!(body))))
-}
-
-/// Mints a service token under the organization's lifetime policy; shared
-/// by the API and the portal. The secret is for the caller to show once.
-pub(crate) async fn issue_token(
-    state: &AppState,
-    ctx: &OrgCtx,
-    sa: ServiceAccountId,
-    name: &str,
-    expires_at: Option<DateTime<Utc>>,
-) -> ApiResult<(TokenView, SecretToken)> {
-    ctx.require(Action::Create, &Resource::ServiceTokens)?;
-    let now = state.now();
-    let name = validate::display_name("name", name)?;
-    ctx.organization()
-        .settings
-        .check_service_token_expiry(now, expires_at)?;
-    let (secret, new) = mint(
-        state,
-        TokenKind::Service,
-        name,
-        NewTokenOwner::ServiceAccount(sa, ctx.org_id()),
-        expires_at,
-    );
-    let rec = state
-        .store
-        .create_service_token(ctx.meta(), now, ctx.org_id(), sa, new)
-        .await?;
-    // The new token's own creation time is the clock read under the lock.
-    Ok((rec.view(rec.created_at), secret))
+    (StatusCode::CREATED, Json(json!(body)))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}", tag = "service tokens",
     responses(
         (status = 204, description = "Revoked (idempotent)."),
     ))]
-async fn revoke_token(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    path: PathParams,
-) -> ApiResult<StatusCode> {
-    ctx.require(Action::Delete, &Resource::ServiceTokens)?;
+async fn revoke_token(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     let sa: ServiceAccountId = path.id("sa_id")?;
     let token: TokenId = path.id("token_id")?;
-    state
-        .store
-        .revoke_service_token(ctx.meta(), state.now(), ctx.org_id(), sa, token)
-        .await?;
+    ops::tokens::revoke(&ctx, sa, token).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The rotation shared by the admin route, self-rotation and the portal.
-/// The new secret is for the caller to show once.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn rotate_secret(
-    state: &AppState,
-    meta: &RequestMeta,
-    org: OrganizationId,
-    settings: OrganizationSettings,
-    sa: ServiceAccountId,
-    token: TokenId,
-    body: RotateBody,
-) -> ApiResult<(TokenView, SecretToken)> {
-    let now = state.now();
-    let grace = body.grace_period_seconds.unwrap_or(0);
-    if !(0..=86_400).contains(&grace) {
-        return Err(Error::validation(
-            "grace_period_seconds",
-            "grace_period_seconds must be from 0 to 86400",
-        )
-        .into());
-    }
-    let requested = body.expires_at.map(Timestamp::get);
-    if requested.is_some() {
-        settings.check_service_token_expiry(now, requested)?;
-    }
-    let mut secret = None;
-    let (_, rec) = state
-        .store
-        .rotate_service_token(
-            meta,
-            state.clock.as_ref(),
-            org,
-            sa,
-            token,
-            Duration::seconds(grace),
-            |old: &TokenRecord, now| {
-                let expires_at = requested
-                    .or_else(|| settings.rotated_expiry(now, old.created_at, old.expires_at));
-                let (s, new) = mint(
-                    state,
-                    TokenKind::Service,
-                    old.name.clone(),
-                    NewTokenOwner::ServiceAccount(sa, org),
-                    expires_at,
-                );
-                secret = Some(s);
-                Ok(new)
-            },
-        )
-        .await?;
-    let secret = secret.ok_or_else(|| Error::internal("rotation minted no token"))?;
-    // The new token's own creation time is the clock read under the lock.
-    Ok((rec.view(rec.created_at), secret))
-}
-
-async fn rotate(
-    state: &AppState,
-    meta: &RequestMeta,
-    org: OrganizationId,
-    settings: OrganizationSettings,
-    sa: ServiceAccountId,
-    token: TokenId,
-    body: RotateBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (view, secret) = rotate_secret(state, meta, org, settings, sa, token, body).await?;
-    let body = WithToken {
-        inner: view,
-        token: secret.reveal(),
-    };
-    Ok((StatusCode::CREATED, Json(json!(body))))
 }
 
 #[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}/rotate", tag = "service tokens", request_body = RotateBody,
@@ -384,24 +181,20 @@ async fn rotate(
         (status = 409, description = "The token is revoked or expired, or was already rotated (it has its successor).", body = crate::openapi::ErrorBody),
     ))]
 async fn rotate_token(
-    State(state): State<AppState>,
     ctx: OrgCtx,
     path: PathParams,
     OptionalJson(body): OptionalRotate,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    ctx.require(Action::Update, &Resource::ServiceTokens)?;
     let sa: ServiceAccountId = path.id("sa_id")?;
     let token: TokenId = path.id("token_id")?;
-    rotate(
-        &state,
-        ctx.meta(),
-        ctx.org_id(),
-        ctx.organization().settings,
-        sa,
-        token,
-        body,
-    )
-    .await
+    let rotation = Rotation::new(
+        "grace_period_seconds",
+        body.grace_period_seconds,
+        body.expires_at.map(Timestamp::get),
+    )?;
+    Ok(created_with_token(
+        ops::tokens::rotate(&ctx, sa, token, rotation).await?,
+    ))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -425,30 +218,25 @@ pub async fn rotate_self(
     OptionalJson(body): OptionalJson<SelfRotateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let PrincipalKind::ServiceAccount {
-        id,
-        organization_id,
+        organization_id, ..
     } = caller.principal.kind
     else {
         return Err(Error::Forbidden.into());
     };
-    let settings = state
-        .store
-        .get_organization(organization_id)
-        .await?
-        .settings;
-    rotate(
+    let grace = Rotation::new("grace_period_seconds", body.grace_period_seconds, None)?;
+    // The account's own organization, opened through the access path like
+    // any other request's.
+    let ctx = OrganizationAccessContext::resolve(
         &state,
-        &caller.meta,
+        caller.principal,
         organization_id,
-        settings,
-        id,
-        caller.principal.token_id,
-        RotateBody {
-            grace_period_seconds: body.grace_period_seconds,
-            expires_at: None,
-        },
+        caller.client,
+        None,
     )
-    .await
+    .await?;
+    Ok(created_with_token(
+        ops::tokens::rotate_self(&ctx, grace.grace_seconds).await?,
+    ))
 }
 
 #[derive(utoipa::OpenApi)]

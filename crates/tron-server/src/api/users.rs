@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tron_core::ids::UserId;
 use tron_core::token::TokenKind;
+use tron_core::values::{DisplayName, Email};
 use tron_core::{validate, Error};
 use tron_store::models::User;
 use tron_store::users::{NewUser, UserPatch};
@@ -39,18 +40,8 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateUser)]
 struct CreateBody {
-    #[schema(
-        min_length = 3,
-        max_length = 254,
-        pattern = r"^[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@\u0000-\u001F\u007F-\u009F]+$"
-    )]
-    email: String,
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
-    )]
-    name: String,
+    email: Email,
+    name: DisplayName,
     #[schema(min_length = 12, max_length = 1024)]
     password: String,
     #[serde(default)]
@@ -68,8 +59,7 @@ async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.auth().require_superuser()?;
-    let email = validate::email("email", &body.email)?;
-    let name = validate::display_name("name", &body.name)?;
+    let (email, name) = (body.email.into_string(), body.name.into_string());
     validate::password("password", &body.password)?;
     let password_hash = state.passwords.hash(body.password).await?;
     let user = state
@@ -107,12 +97,7 @@ async fn get_one(
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateUser)]
 struct PatchBody {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\s\u0000-\u001F\u007F-\u009F]([^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$"
-    )]
-    name: Option<String>,
+    name: Option<DisplayName>,
     #[schema(min_length = 12, max_length = 1024)]
     password: Option<String>,
     /// Needed with `password` when changing one's own password; ignored
@@ -146,11 +131,7 @@ async fn update(
             return Err(Error::Forbidden.into());
         }
     }
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| validate::display_name("name", n))
-        .transpose()?;
+    let name = body.name.map(DisplayName::into_string);
     let mut current_password_hash = None;
     let password_hash = match body.password {
         Some(p) => {

@@ -3,14 +3,15 @@
 use std::collections::{HashMap, HashSet};
 
 use askama::Template;
-use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use tron_core::authz::{Action, Resource, Role, Scope};
 use tron_core::ids::{ApplicationId, EnvironmentId, GroupId, MemberId};
-use tron_core::{validate, Error};
-use tron_store::groups::{GroupPatch, NewGroup};
+use tron_core::values::{Description, DisplayName};
+use tron_core::Error;
 
 use crate::access::OrgCtx;
+use crate::ops;
+use crate::ops::groups::{Change, Draft};
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
 use crate::portal::orgs::{
@@ -18,7 +19,6 @@ use crate::portal::orgs::{
 };
 use crate::portal::session::PortalSession;
 use crate::portal::view::{collect, render, Choice, Layout};
-use crate::state::AppState;
 
 type PageResult = Result<Response, PortalError>;
 
@@ -75,22 +75,18 @@ fn group_url(ctx: &OrgCtx, id: GroupId) -> String {
     format!("{}/groups/{id}", org_url(ctx))
 }
 
-pub(crate) async fn create(State(state): State<AppState>, ctx: OrgCtx, form: Form) -> PageResult {
+pub(crate) async fn create(ctx: OrgCtx, form: Form) -> PageResult {
     let back = format!("{}#groups", org_url(&ctx));
     ctx.require(Action::Create, &Resource::Groups)
         .or_back(&back)?;
-    let group = NewGroup {
-        name: validate::display_name("name", form.text("name")).or_back(&back)?,
-        description: validate::description("description", form.text("description").trim())
+    let draft = Draft {
+        name: DisplayName::parse("name", form.text("name")).or_back(&back)?,
+        description: Description::parse("description", form.text("description").trim())
             .or_back(&back)?,
         role: role_from(&form).or_back(&back)?,
         scope: scope_from(&form).or_back(&back)?,
     };
-    let g = state
-        .store
-        .create_group(ctx.meta(), state.now(), ctx.org_id(), group)
-        .await
-        .or_back(&back)?;
+    let g = ops::groups::create(&ctx, draft).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=group_created", group_url(&ctx, g.id))).into_response())
 }
 
@@ -114,25 +110,12 @@ struct GroupPage {
     candidates: Vec<Choice>,
 }
 
-pub(crate) async fn show(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-    q: QueryMap,
-) -> PageResult {
-    ctx.require(Action::View, &Resource::Groups)
-        .or_back(&org_url(&ctx))?;
+pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: QueryMap) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
-    let org = ctx.org_id();
-    let store = &state.store;
-    let group = store.get_group(org, id).await?;
-    let visible_envs = &ctx.visible_environments();
-    let envs =
-        collect(|p| async move { store.list_environments(org, visible_envs, &p).await }).await?;
-    let visible_apps = &ctx.visible_applications();
-    let apps =
-        collect(|p| async move { store.list_applications(org, visible_apps, &p).await }).await?;
+    let group = ops::groups::get(&ctx, id).await.or_back(&org_url(&ctx))?;
+    let c = &ctx;
+    let envs = collect(|p| async move { ops::environments::list(c, &p).await }).await?;
+    let apps = collect(|p| async move { ops::applications::list(c, &p).await }).await?;
     let (scoped_envs, scoped_apps): (HashSet<EnvironmentId>, HashSet<ApplicationId>) =
         match &group.scope {
             Scope::Organization => Default::default(),
@@ -146,16 +129,15 @@ pub(crate) async fn show(
     let env_names: HashMap<_, _> = envs.iter().map(|e| (e.id, e.name.clone())).collect();
     let app_names: HashMap<_, _> = apps.iter().map(|a| (a.id, a.name.clone())).collect();
     let url = org_url(&ctx);
-    let members: Vec<MemberRow> =
-        collect(|p| async move { store.list_members(org, None, Some(id), &p).await })
-            .await?
-            .into_iter()
-            .map(|m| member_row(&url, m))
-            .collect();
+    let members: Vec<MemberRow> = collect(|p| async move { ops::groups::members(c, id, &p).await })
+        .await?
+        .into_iter()
+        .map(|m| member_row(&url, m))
+        .collect();
     let can_manage = ctx.allows(Action::Update, &Resource::Groups);
     let candidates = if can_manage {
         let inside: HashSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
-        collect(|p| async move { store.list_members(org, None, None, &p).await })
+        collect(|p| async move { ops::members::list(c, None, None, &p).await })
             .await?
             .into_iter()
             .map(|m| member_row(&url, m))
@@ -198,43 +180,29 @@ pub(crate) async fn show(
     Ok(render(&page))
 }
 
-pub(crate) async fn update(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn update(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);
     ctx.require(Action::Update, &Resource::Groups)
         .or_back(&back)?;
-    let patch = GroupPatch {
-        name: Some(validate::display_name("name", form.text("name")).or_back(&back)?),
+    let change = Change {
+        name: Some(DisplayName::parse("name", form.text("name")).or_back(&back)?),
         description: Some(
-            validate::description("description", form.text("description").trim()).or_back(&back)?,
+            Description::parse("description", form.text("description").trim()).or_back(&back)?,
         ),
         role: Some(role_from(&form).or_back(&back)?),
         scope: Some(scope_from(&form).or_back(&back)?),
     };
-    state
-        .store
-        .update_group(ctx.meta(), state.now(), ctx.org_id(), id, patch)
-        .await
-        .or_back(&back)?;
+    ops::groups::update(&ctx, id, change).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=group_saved")).into_response())
 }
 
-pub(crate) async fn delete_page(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-) -> PageResult {
+pub(crate) async fn delete_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);
     ctx.require(Action::Delete, &Resource::Groups)
         .or_back(&back)?;
-    let g = state.store.get_group(ctx.org_id(), id).await?;
+    let g = ops::groups::get(&ctx, id).await?;
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Delete group"),
         format!("Delete the group {}?", g.name),
@@ -249,30 +217,14 @@ pub(crate) async fn delete_page(
     )))
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    _form: Form,
-) -> PageResult {
+pub(crate) async fn delete(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);
-    ctx.require(Action::Delete, &Resource::Groups)
-        .or_back(&back)?;
-    state
-        .store
-        .delete_group(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await
-        .or_back(&back)?;
+    ops::groups::delete(&ctx, id).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=group_deleted#groups", org_url(&ctx))).into_response())
 }
 
-pub(crate) async fn add_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn add_member(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);
     ctx.require(Action::Update, &Resource::Groups)
@@ -282,28 +234,17 @@ pub(crate) async fn add_member(
         .parse()
         .map_err(|_| Error::validation("member_id", "choose a member to add"))
         .or_back(&back)?;
-    state
-        .store
-        .add_group_member(ctx.meta(), state.now(), ctx.org_id(), id, member)
+    ops::groups::add_member(&ctx, id, member)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=group_member_added")).into_response())
 }
 
-pub(crate) async fn remove_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    _form: Form,
-) -> PageResult {
+pub(crate) async fn remove_member(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);
-    ctx.require(Action::Update, &Resource::Groups)
-        .or_back(&back)?;
     let member: MemberId = ids.id("member_id")?;
-    state
-        .store
-        .remove_group_member(ctx.meta(), state.now(), ctx.org_id(), id, member)
+    ops::groups::remove_member(&ctx, id, member)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=group_member_removed")).into_response())

@@ -11,13 +11,14 @@ use tron_core::authz::{Action, Resource, Scope};
 use tron_core::ids::{ApplicationId, EnvironmentId, MemberId};
 use tron_core::principal::ActorType;
 use tron_core::settings::SettingsPatch;
-use tron_core::values::{add_clamped, Timestamp};
-use tron_core::{validate, Error};
+use tron_core::values::{add_clamped, DisplayName, Email, Name, ShortText, Timestamp};
+use tron_core::Error;
 use tron_store::audit::AuditFilter;
 use tron_store::models::{Member, PrincipalType, ServiceAccountStatus};
 use tron_store::PageRequest;
 
 use crate::access::OrgCtx;
+use crate::ops;
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
 use crate::portal::session::PortalSession;
@@ -92,10 +93,10 @@ pub(crate) async fn create(
         .principal
         .user_id()
         .ok_or(Error::internal("a portal session without a user"))?;
-    let name = validate::display_name("name", form.text("name")).or_back("/")?;
+    let name = DisplayName::parse("name", form.text("name")).or_back("/")?;
     let org = state
         .store
-        .create_organization(&session.meta(), state.now(), name, user)
+        .create_organization(&session.meta(), state.now(), name.into(), user)
         .await
         .or_back("/")?;
     Ok(Redirect::to(&format!("/orgs/{}?done=org_created", org.id)).into_response())
@@ -316,23 +317,17 @@ pub(crate) async fn show(
     q: QueryMap,
 ) -> PageResult {
     ctx.require(Action::View, &Resource::Organization)?;
-    let org = ctx.org_id();
     let url = org_url(&ctx);
     let can = Can::of(&ctx);
-    let store = &state.store;
-    let now = state.now();
+    let c = &ctx;
 
-    let visible_envs = &ctx.visible_environments();
-    let envs =
-        collect(|p| async move { store.list_environments(org, visible_envs, &p).await }).await?;
-    let visible_apps = &ctx.visible_applications();
-    let apps =
-        collect(|p| async move { store.list_applications(org, visible_apps, &p).await }).await?;
+    let envs = collect(|p| async move { ops::environments::list(c, &p).await }).await?;
+    let apps = collect(|p| async move { ops::applications::list(c, &p).await }).await?;
     let env_names: HashMap<_, _> = envs.iter().map(|e| (e.id, e.name.clone())).collect();
     let app_names: HashMap<_, _> = apps.iter().map(|a| (a.id, a.name.clone())).collect();
 
     let members = if can.view_members {
-        collect(|p| async move { store.list_members(org, None, None, &p).await })
+        collect(|p| async move { ops::members::list(c, None, None, &p).await })
             .await?
             .into_iter()
             .map(|m| member_row(&url, m))
@@ -341,7 +336,7 @@ pub(crate) async fn show(
         Vec::new()
     };
     let groups = if can.view_groups {
-        collect(|p| async move { store.list_groups(org, &p).await })
+        collect(|p| async move { ops::groups::list(c, &p).await })
             .await?
             .into_iter()
             .map(|g| GroupRow {
@@ -357,7 +352,7 @@ pub(crate) async fn show(
         Vec::new()
     };
     let service_accounts = if can.view_service_accounts {
-        collect(|p| async move { store.list_service_accounts(now, org, &p).await })
+        collect(|p| async move { ops::service_accounts::list(c, &p).await })
             .await?
             .into_iter()
             .map(|sa| SaRow {
@@ -576,15 +571,11 @@ async fn audit_view(state: &AppState, ctx: &OrgCtx, q: &QueryMap) -> Result<Audi
 
 // ---- settings -------------------------------------------------------------------
 
-pub(crate) async fn update_settings(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn update_settings(ctx: OrgCtx, form: Form) -> PageResult {
     let back = format!("{}#settings", org_url(&ctx));
     ctx.require(Action::Update, &Resource::Organization)
         .or_back(&back)?;
-    let name = validate::display_name("name", form.text("name")).or_back(&back)?;
+    let name = DisplayName::parse("name", form.text("name")).or_back(&back)?;
     let days = form.text("max_token_lifetime_days").trim();
     let max_token_lifetime_days = if days.is_empty() {
         Some(None)
@@ -613,11 +604,8 @@ pub(crate) async fn update_settings(
         max_token_lifetime_days,
         service_token_rate_limit_per_minute: Some(rate),
     };
-    ctx.organization().settings.merge(&patch).or_back(&back)?;
-    let name = (name != ctx.organization().name).then_some(name);
-    state
-        .store
-        .update_organization(ctx.meta(), state.now(), ctx.org_id(), name, Some(&patch))
+    let name = (name.as_str() != ctx.organization().name).then_some(name);
+    ops::organization::update(&ctx, name, Some(&patch))
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=settings_saved#settings", org_url(&ctx))).into_response())
@@ -675,51 +663,34 @@ pub(crate) async fn delete_page(session: PortalSession, ctx: OrgCtx) -> PageResu
     )))
 }
 
-pub(crate) async fn delete(State(state): State<AppState>, ctx: OrgCtx, _form: Form) -> PageResult {
+pub(crate) async fn delete(ctx: OrgCtx, _form: Form) -> PageResult {
     let url = org_url(&ctx);
-    ctx.require(Action::Delete, &Resource::Organization)
-        .or_back(&url)?;
-    state
-        .store
-        .delete_organization(ctx.meta(), state.now(), ctx.org_id())
-        .await
-        .or_back(&url)?;
+    ops::organization::delete(&ctx).await.or_back(&url)?;
     Ok(Redirect::to("/?done=org_deleted").into_response())
 }
 
 // ---- members ------------------------------------------------------------------------
 
-pub(crate) async fn add_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn add_member(ctx: OrgCtx, form: Form) -> PageResult {
     let back = format!("{}#members", org_url(&ctx));
     ctx.require(Action::Create, &Resource::Members)
         .or_back(&back)?;
-    let email = validate::email("email", form.text("email")).or_back(&back)?;
-    let user = state
-        .store
-        .find_user_by_email(&email)
+    let email = Email::parse("email", form.text("email")).or_back(&back)?;
+    ops::members::add(&ctx, &email)
         .await
-        .or_back(&back)?
-        .ok_or_else(|| {
-            PortalError::from(Error::validation(
+        .map_err(|e| match e {
+            // The form says which address it did not find.
+            Error::NotFound => Error::validation(
                 "email",
                 format!("no user has the email address {email}; a superuser creates users"),
-            ))
-            .back(&back)
-        })?;
-    state
-        .store
-        .add_member(ctx.meta(), state.now(), ctx.org_id(), &user)
-        .await
+            ),
+            e => e,
+        })
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=member_added#members", org_url(&ctx))).into_response())
 }
 
 pub(crate) async fn remove_member_page(
-    State(state): State<AppState>,
     session: PortalSession,
     ctx: OrgCtx,
     ids: Ids,
@@ -728,10 +699,7 @@ pub(crate) async fn remove_member_page(
     ctx.require(Action::Delete, &Resource::Members)
         .or_back(&back)?;
     let id: MemberId = ids.id("member_id")?;
-    let m = member_row(
-        &org_url(&ctx),
-        state.store.get_member(ctx.org_id(), id).await?,
-    );
+    let m = member_row(&org_url(&ctx), ops::members::get(&ctx, id).await?);
     if !m.is_user {
         return Err(PortalError::from(Error::conflict(
             "member_id",
@@ -752,45 +720,25 @@ pub(crate) async fn remove_member_page(
     )))
 }
 
-pub(crate) async fn remove_member(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    _form: Form,
-) -> PageResult {
+pub(crate) async fn remove_member(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let back = format!("{}#members", org_url(&ctx));
-    ctx.require(Action::Delete, &Resource::Members)
-        .or_back(&back)?;
     let id: MemberId = ids.id("member_id")?;
-    state
-        .store
-        .remove_member(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await
-        .or_back(&back)?;
+    ops::members::remove(&ctx, id).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=member_removed#members", org_url(&ctx))).into_response())
 }
 
 // ---- environments and applications -----------------------------------------------------
 
-pub(crate) async fn create_environment(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn create_environment(ctx: OrgCtx, form: Form) -> PageResult {
     let back = format!("{}#environments", org_url(&ctx));
     ctx.require(Action::Create, &Resource::Environments)
         .or_back(&back)?;
-    let name = validate::slug_name("name", form.text("name").trim()).or_back(&back)?;
-    state
-        .store
-        .create_environment(ctx.meta(), state.now(), ctx.org_id(), name)
-        .await
-        .or_back(&back)?;
+    let name = Name::parse("name", form.text("name").trim()).or_back(&back)?;
+    ops::environments::create(&ctx, name).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=env_created#environments", org_url(&ctx))).into_response())
 }
 
 pub(crate) async fn delete_environment_page(
-    State(state): State<AppState>,
     session: PortalSession,
     ctx: OrgCtx,
     ids: Ids,
@@ -799,7 +747,7 @@ pub(crate) async fn delete_environment_page(
     let id: EnvironmentId = ids.id("env_id")?;
     ctx.require(Action::Delete, &Resource::Environment(id))
         .or_back(&back)?;
-    let env = state.store.get_environment(ctx.org_id(), id).await?;
+    let env = ops::environments::get(&ctx, id).await?;
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Delete environment"),
         format!("Delete the environment {}?", env.name),
@@ -811,55 +759,29 @@ pub(crate) async fn delete_environment_page(
     )))
 }
 
-pub(crate) async fn delete_environment(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    _form: Form,
-) -> PageResult {
+pub(crate) async fn delete_environment(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let back = format!("{}#environments", org_url(&ctx));
     let id: EnvironmentId = ids.id("env_id")?;
-    ctx.require(Action::Delete, &Resource::Environment(id))
-        .or_back(&back)?;
-    state
-        .store
-        .delete_environment(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await
-        .or_back(&back)?;
+    ops::environments::delete(&ctx, id).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=env_deleted#environments", org_url(&ctx))).into_response())
 }
 
-pub(crate) async fn create_application(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn create_application(ctx: OrgCtx, form: Form) -> PageResult {
     let back = format!("{}#applications", org_url(&ctx));
     ctx.require(Action::Create, &Resource::Applications)
         .or_back(&back)?;
-    let name = validate::slug_name("name", form.text("name").trim()).or_back(&back)?;
-    let repository = form.text("repository").trim();
-    let repository = if repository.is_empty() {
-        None
-    } else if repository.chars().count() > 512 || repository.chars().any(char::is_control) {
-        return Err(PortalError::from(Error::validation(
-            "repository",
-            "the repository must be at most 512 characters without control characters",
-        ))
-        .back(&back));
-    } else {
-        Some(repository.to_string())
+    let name = Name::parse("name", form.text("name").trim()).or_back(&back)?;
+    let repository = match form.text("repository").trim() {
+        "" => None,
+        r => Some(ShortText::parse("repository", r).or_back(&back)?),
     };
-    state
-        .store
-        .create_application(ctx.meta(), state.now(), ctx.org_id(), name, repository)
+    ops::applications::create(&ctx, name, repository)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=app_created#applications", org_url(&ctx))).into_response())
 }
 
 pub(crate) async fn delete_application_page(
-    State(state): State<AppState>,
     session: PortalSession,
     ctx: OrgCtx,
     ids: Ids,
@@ -868,7 +790,7 @@ pub(crate) async fn delete_application_page(
     let id: ApplicationId = ids.id("app_id")?;
     ctx.require(Action::Delete, &Resource::Application(id))
         .or_back(&back)?;
-    let app = state.store.get_application(ctx.org_id(), id).await?;
+    let app = ops::applications::get(&ctx, id).await?;
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Delete application"),
         format!("Delete the application {}?", app.name),
@@ -880,20 +802,9 @@ pub(crate) async fn delete_application_page(
     )))
 }
 
-pub(crate) async fn delete_application(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    _form: Form,
-) -> PageResult {
+pub(crate) async fn delete_application(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let back = format!("{}#applications", org_url(&ctx));
     let id: ApplicationId = ids.id("app_id")?;
-    ctx.require(Action::Delete, &Resource::Application(id))
-        .or_back(&back)?;
-    state
-        .store
-        .delete_application(ctx.meta(), state.now(), ctx.org_id(), id)
-        .await
-        .or_back(&back)?;
+    ops::applications::delete(&ctx, id).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=app_deleted#applications", org_url(&ctx))).into_response())
 }

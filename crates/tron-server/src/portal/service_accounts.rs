@@ -6,7 +6,6 @@
 //! page's script replaces the POST's history entry with the account's
 //! address, so a reload is a GET that cannot show it again.
 use askama::Template;
-use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -14,14 +13,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tron_core::authz::{Action, Resource};
 use tron_core::ids::{GroupId, ServiceAccountId, TokenId};
 use tron_core::principal::ActorType;
-use tron_core::values::Timestamp;
-use tron_core::{validate, Error};
+use tron_core::values::{Description, DisplayName, Name, Timestamp};
+use tron_core::Error;
 use tron_store::models::{CreatedBy, ServiceAccountStatus, TokenStatus, TokenView};
-use tron_store::service_accounts::ServiceAccountPatch;
 
 use crate::access::OrgCtx;
-use crate::api::me::RotateBody;
-use crate::api::service_accounts::{issue_token, rotate_secret};
+use crate::ops;
+use crate::ops::service_accounts::Change;
+use crate::ops::tokens::Rotation;
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
 use crate::portal::orgs::{org_layout, org_url, ConfirmPage};
@@ -74,16 +73,12 @@ fn created_by(c: &CreatedBy) -> String {
     }
 }
 
-pub(crate) async fn create(State(state): State<AppState>, ctx: OrgCtx, form: Form) -> PageResult {
+pub(crate) async fn create(ctx: OrgCtx, form: Form) -> PageResult {
     let back = format!("{}#service-accounts", org_url(&ctx));
-    ctx.require(Action::Create, &Resource::ServiceAccounts)
-        .or_back(&back)?;
-    let name = validate::slug_name("name", form.text("name").trim()).or_back(&back)?;
+    let name = Name::parse("name", form.text("name").trim()).or_back(&back)?;
     let description =
-        validate::description("description", form.text("description").trim()).or_back(&back)?;
-    let sa = state
-        .store
-        .create_service_account(ctx.meta(), state.now(), ctx.org_id(), name, description)
+        Description::parse("description", form.text("description").trim()).or_back(&back)?;
+    let sa = ops::service_accounts::create(&ctx, name, description)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{}?done=sa_created", sa_url(&ctx, sa.id))).into_response())
@@ -199,24 +194,19 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
 }
 
 async fn page(
-    state: &AppState,
     session: &PortalSession,
     ctx: &OrgCtx,
     id: ServiceAccountId,
     notice: Option<&str>,
     new_token: Option<NewToken>,
 ) -> PageResult {
-    let org = ctx.org_id();
     let back = format!("{}#service-accounts", org_url(ctx));
-    ctx.require(Action::View, &Resource::ServiceAccounts)
-        .or_back(&back)?;
-    let now = state.now();
-    let store = &state.store;
-    let sa = store.get_service_account(now, org, id).await?;
+    let now = ctx.now();
+    let sa = ops::service_accounts::get(ctx, id).await.or_back(&back)?;
     let can_assign = ctx.allows(Action::Update, &Resource::Groups);
     let can_view_tokens = ctx.allows(Action::View, &Resource::ServiceTokens);
     let assignable = if can_assign {
-        collect(|p| async move { store.list_groups(org, &p).await })
+        collect(|p| async move { ops::groups::list(ctx, &p).await })
             .await?
             .into_iter()
             .filter(|g| !sa.groups.iter().any(|mine| mine.id == g.id))
@@ -232,8 +222,7 @@ async fn page(
         Vec::new()
     };
     let tokens = if can_view_tokens {
-        let mut records =
-            collect(|p| async move { store.list_service_tokens(org, id, &p).await }).await?;
+        let mut records = collect(|p| async move { ops::tokens::list(ctx, id, &p).await }).await?;
         // Newest first (ids are time-ordered).
         records.reverse();
         records
@@ -288,15 +277,9 @@ async fn page(
     Ok(render(&page))
 }
 
-pub(crate) async fn show(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-    q: QueryMap,
-) -> PageResult {
+pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: QueryMap) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
-    page(&state, &session, &ctx, id, q.get("done"), None).await
+    page(&session, &ctx, id, q.get("done"), None).await
 }
 
 async fn tokens_anchor(ctx: OrgCtx, ids: Ids) -> PageResult {
@@ -304,56 +287,33 @@ async fn tokens_anchor(ctx: OrgCtx, ids: Ids) -> PageResult {
     Ok(Redirect::to(&format!("{}#tokens", sa_url(&ctx, id))).into_response())
 }
 
-pub(crate) async fn update(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    form: Form,
-) -> PageResult {
+pub(crate) async fn update(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
-    ctx.require(Action::Update, &Resource::ServiceAccounts)
-        .or_back(&back)?;
-    let patch = ServiceAccountPatch {
-        name: Some(validate::slug_name("name", form.text("name").trim()).or_back(&back)?),
+    let change = Change {
+        name: Some(Name::parse("name", form.text("name").trim()).or_back(&back)?),
         description: Some(
-            validate::description("description", form.text("description").trim()).or_back(&back)?,
+            Description::parse("description", form.text("description").trim()).or_back(&back)?,
         ),
         status: None,
     };
-    state
-        .store
-        .update_service_account(ctx.meta(), state.now(), ctx.org_id(), id, patch)
+    ops::service_accounts::update(&ctx, id, change)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=sa_saved")).into_response())
 }
 
-async fn set_status(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    ids: Ids,
-    form: Form,
-) -> PageResult {
+async fn set_status(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
-    ctx.require(Action::Update, &Resource::ServiceAccounts)
-        .or_back(&back)?;
     let status = ServiceAccountStatus::parse(form.text("status"))
         .ok_or_else(|| Error::validation("status", "the status must be active or disabled"))
         .or_back(&back)?;
-    state
-        .store
-        .update_service_account(
-            ctx.meta(),
-            state.now(),
-            ctx.org_id(),
-            id,
-            ServiceAccountPatch {
-                status: Some(status),
-                ..Default::default()
-            },
-        )
+    let change = Change {
+        status: Some(status),
+        ..Default::default()
+    };
+    ops::service_accounts::update(&ctx, id, change)
         .await
         .or_back(&back)?;
     let done = match status {
@@ -363,20 +323,12 @@ async fn set_status(
     Ok(Redirect::to(&format!("{back}?done={done}")).into_response())
 }
 
-async fn delete_page(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-) -> PageResult {
+async fn delete_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
     ctx.require(Action::Delete, &Resource::ServiceAccounts)
         .or_back(&back)?;
-    let sa = state
-        .store
-        .get_service_account(state.now(), ctx.org_id(), id)
-        .await?;
+    let sa = ops::service_accounts::get(&ctx, id).await?;
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Delete service account"),
         format!("Delete the service account {}?", sa.name),
@@ -391,14 +343,10 @@ async fn delete_page(
     )))
 }
 
-async fn delete(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
+async fn delete(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
-    ctx.require(Action::Delete, &Resource::ServiceAccounts)
-        .or_back(&back)?;
-    state
-        .store
-        .delete_service_account(ctx.meta(), state.now(), ctx.org_id(), id)
+    ops::service_accounts::delete(&ctx, id)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!(
@@ -408,7 +356,7 @@ async fn delete(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: For
     .into_response())
 }
 
-async fn assign(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
+async fn assign(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
     ctx.require(Action::Update, &Resource::Groups)
@@ -418,31 +366,21 @@ async fn assign(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, form: Form
         .parse()
         .map_err(|_| Error::validation("group_id", "choose a group"))
         .or_back(&back)?;
-    let sa = state
-        .store
-        .get_service_account(state.now(), ctx.org_id(), id)
-        .await?;
-    state
-        .store
-        .add_group_member(ctx.meta(), state.now(), ctx.org_id(), group, sa.member_id)
+    let sa = ops::service_accounts::get(&ctx, id).await?;
+    ops::groups::add_member(&ctx, group, sa.member_id)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=sa_group_added")).into_response())
 }
 
-async fn unassign(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
+async fn unassign(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
     ctx.require(Action::Update, &Resource::Groups)
         .or_back(&back)?;
     let group: GroupId = ids.id("group_id")?;
-    let sa = state
-        .store
-        .get_service_account(state.now(), ctx.org_id(), id)
-        .await?;
-    state
-        .store
-        .remove_group_member(ctx.meta(), state.now(), ctx.org_id(), group, sa.member_id)
+    let sa = ops::service_accounts::get(&ctx, id).await?;
+    ops::groups::remove_member(&ctx, group, sa.member_id)
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=sa_group_removed")).into_response())
@@ -480,19 +418,12 @@ fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
     }
 }
 
-async fn generate(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-    form: Form,
-) -> PageResult {
+async fn generate(session: PortalSession, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = format!("{}#tokens", sa_url(&ctx, id));
-    ctx.require(Action::Create, &Resource::ServiceTokens)
-        .or_back(&back)?;
-    let expires_at = expiry_from(&form, state.now()).or_back(&back)?;
-    let (view, secret) = issue_token(&state, &ctx, id, form.text("name"), expires_at)
+    let expires_at = expiry_from(&form, ctx.now()).or_back(&back)?;
+    let name = DisplayName::parse("name", form.text("name")).or_back(&back)?;
+    let (view, secret) = ops::tokens::issue(&ctx, id, name, expires_at)
         .await
         .or_back(&back)?;
     let new = NewToken {
@@ -501,32 +432,23 @@ async fn generate(
         expires: ts_or(view.expires_at, "never"),
         rotated: None,
     };
-    page(&state, &session, &ctx, id, None, Some(new)).await
+    page(&session, &ctx, id, None, Some(new)).await
 }
 
 async fn token_of(
-    state: &AppState,
     ctx: &OrgCtx,
     ids: &Ids,
 ) -> Result<(ServiceAccountId, TokenView, String), PortalError> {
     let sa: ServiceAccountId = ids.id("sa_id")?;
     let token: TokenId = ids.id("token_id")?;
-    let rec = state
-        .store
-        .get_service_token(ctx.org_id(), sa, token)
-        .await?;
-    Ok((sa, rec.view(state.now()), sa_url(ctx, sa)))
+    let rec = ops::tokens::get(ctx, sa, token).await?;
+    Ok((sa, rec.view(ctx.now()), sa_url(ctx, sa)))
 }
 
-async fn revoke_page(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-) -> PageResult {
+async fn revoke_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
     ctx.require(Action::Delete, &Resource::ServiceTokens)
         .or_back(&org_url(&ctx))?;
-    let (_, t, back) = token_of(&state, &ctx, &ids).await?;
+    let (_, t, back) = token_of(&ctx, &ids).await?;
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Revoke token"),
         format!("Revoke the token {} (…{})?", t.name, t.hint),
@@ -537,15 +459,11 @@ async fn revoke_page(
     )))
 }
 
-async fn revoke(State(state): State<AppState>, ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
+async fn revoke(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     ctx.require(Action::Delete, &Resource::ServiceTokens)
         .or_back(&org_url(&ctx))?;
-    let (sa, t, back) = token_of(&state, &ctx, &ids).await?;
-    state
-        .store
-        .revoke_service_token(ctx.meta(), state.now(), ctx.org_id(), sa, t.id)
-        .await
-        .or_back(&back)?;
+    let (sa, t, back) = token_of(&ctx, &ids).await?;
+    ops::tokens::revoke(&ctx, sa, t.id).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=token_revoked#tokens")).into_response())
 }
 
@@ -556,15 +474,10 @@ const GRACE_CHOICES: [(i64, &str); 4] = [
     (86_400, "after 24 hours"),
 ];
 
-async fn rotate_page(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-) -> PageResult {
+async fn rotate_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
     ctx.require(Action::Update, &Resource::ServiceTokens)
         .or_back(&org_url(&ctx))?;
-    let (_, t, back) = token_of(&state, &ctx, &ids).await?;
+    let (_, t, back) = token_of(&ctx, &ids).await?;
     if t.status != TokenStatus::Active {
         return Err(PortalError::from(Error::conflict(
             "token_id",
@@ -589,16 +502,10 @@ async fn rotate_page(
     Ok(render(&confirm))
 }
 
-async fn rotate(
-    State(state): State<AppState>,
-    session: PortalSession,
-    ctx: OrgCtx,
-    ids: Ids,
-    form: Form,
-) -> PageResult {
+async fn rotate(session: PortalSession, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     ctx.require(Action::Update, &Resource::ServiceTokens)
         .or_back(&org_url(&ctx))?;
-    let (sa, old, back) = token_of(&state, &ctx, &ids).await?;
+    let (sa, old, back) = token_of(&ctx, &ids).await?;
     let back = format!("{back}#tokens");
     let grace = form
         .text("grace_period_seconds")
@@ -610,27 +517,17 @@ async fn rotate(
             )
         })
         .or_back(&back)?;
-    let (view, secret) = rotate_secret(
-        &state,
-        ctx.meta(),
-        ctx.org_id(),
-        ctx.organization().settings,
-        sa,
-        old.id,
-        RotateBody {
-            grace_period_seconds: Some(grace),
-            expires_at: None,
-        },
-    )
-    .await
-    .or_back(&back)?;
+    let rotation = Rotation::new("grace_period_seconds", Some(grace), None).or_back(&back)?;
+    let (view, secret) = ops::tokens::rotate(&ctx, sa, old.id, rotation)
+        .await
+        .or_back(&back)?;
     let rotated = if grace == 0 {
         format!("The old token …{} has stopped working.", old.hint)
     } else {
         format!(
             "The old token …{} keeps working until {}, then stops.",
             old.hint,
-            ts(state.now() + Duration::seconds(grace))
+            ts(ctx.now() + Duration::seconds(grace))
         )
     };
     let new = NewToken {
@@ -639,5 +536,5 @@ async fn rotate(
         expires: ts_or(view.expires_at, "never"),
         rotated: Some(rotated),
     };
-    page(&state, &session, &ctx, sa, None, Some(new)).await
+    page(&session, &ctx, sa, None, Some(new)).await
 }

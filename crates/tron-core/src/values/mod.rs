@@ -2,6 +2,9 @@
 //! a request lies between the years 1970 and 9999, so no arithmetic on it
 //! (a lifetime kept through rotation, a grace period) can leave chrono's
 //! range; anything else is refused at the edge, naming the field.
+mod text;
+pub use text::{Description, DisplayName, Email, ImageRef, Name, ShortText, RULE_MESSAGES};
+
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, SecondsFormat, TimeZone, Utc};
