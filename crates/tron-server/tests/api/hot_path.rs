@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::contract;
-use crate::kit::{until, Db, TestServer};
+use crate::kit::{env_scope, until, Db, Robot, TestServer};
 
 contract!(
     cached_answers_never_outlive_changes,
@@ -30,20 +30,21 @@ struct Fixture {
 async fn fixture(s: &TestServer) -> Fixture {
     let org = s.org(&s.root, "Acme").await;
     let staging = s.env(&s.root, &org, "staging").await;
-    let (sa, member) = s.service_account(&s.root, &org, "ci-deployer").await;
     let group = s
         .group(
             &s.root,
             &org,
             "staging editors",
             "editor",
-            json!({"type": "environment", "environment_ids": [staging]}),
+            env_scope(&[&staging]),
         )
         .await;
-    s.join(&s.root, &org, &group, &member).await;
-    let (token_id, token) = s
-        .service_token(&s.root, &org, &sa, json!({"name": "ci"}))
-        .await;
+    let Robot {
+        id: sa,
+        member,
+        token_id,
+        token,
+    } = s.robot_in(&s.root, &org, "ci-deployer", &group, "ci").await;
     Fixture {
         org,
         staging,

@@ -3,6 +3,7 @@
 //! server named by `TRON_TEST_POSTGRES_URL`) and drives it over HTTP.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +68,75 @@ pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
 /// An id the kit handed out as a string.
 pub fn id(s: &str) -> Uuid {
     s.parse().unwrap_or_else(|_| panic!("{s:?} is not an id"))
+}
+
+// ---------------------------------------------------------------------------
+// Paths, values and assertions shared by the test files
+// ---------------------------------------------------------------------------
+
+/// `/organizations/{org}{path}`.
+pub fn o(org: &str, path: &str) -> String {
+    format!("/organizations/{org}{path}")
+}
+
+pub fn str_of(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// The `items` of a list answer.
+pub fn items(v: &Value) -> Vec<Value> {
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .clone()
+}
+
+/// The ids of a list answer's items.
+pub fn ids_of(list: &Value) -> BTreeSet<String> {
+    list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+pub fn set<I: IntoIterator<Item = S>, S: ToString>(items: I) -> BTreeSet<String> {
+    items.into_iter().map(|s| s.to_string()).collect()
+}
+
+/// Asserts an error answer: its status and its `error.code`.
+pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str, what: &str) {
+    assert_eq!(status, want, "{what}: {body}");
+    assert_eq!(body["error"]["code"], code, "{what}: {body}");
+}
+
+/// The group scope `{"type": "organization"}`.
+pub fn org_scope() -> Value {
+    json!({"type": "organization"})
+}
+
+/// An environment group scope over `ids`.
+pub fn env_scope<S: AsRef<str>>(ids: &[S]) -> Value {
+    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    json!({"type": "environment", "environment_ids": ids})
+}
+
+/// An application group scope over `ids`.
+pub fn app_scope<S: AsRef<str>>(ids: &[S]) -> Value {
+    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    json!({"type": "application", "application_ids": ids})
+}
+
+/// A service account with one token, as [`TestServer::robot`] makes it.
+#[derive(Debug, Clone)]
+pub struct Robot {
+    pub id: String,
+    pub member: String,
+    pub token_id: String,
+    pub token: String,
 }
 
 pub struct TestServer {
@@ -377,6 +447,138 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("create service token: {e}"));
         (created.item.id.to_string(), created.token.into_inner())
+    }
+
+    /// A user who created an organization (and so is its admin), acting
+    /// with a personal token without expiry (tests that move the clock past
+    /// session expiry need one): `ann@example.com` and `Acme`. Returns
+    /// `(token, org)`.
+    pub async fn admin_and_org(&self) -> (String, String) {
+        let (_, session) = self.user("ann@example.com").await;
+        let (status, pat) = self
+            .post("/me/tokens", &session, json!({"name": "admin"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{pat}");
+        let ann = str_of(&pat["token"]);
+        let org = self.org(&ann, "Acme").await;
+        (ann, org)
+    }
+
+    /// A group of organization scope; returns its id.
+    pub async fn org_group(&self, admin: &str, org: &str, name: &str, role: &str) -> String {
+        self.group(admin, org, name, role, org_scope()).await
+    }
+
+    /// The member id of a user, by email, read as `token`.
+    pub async fn member_of(&self, token: &str, org: &str, email: &str) -> String {
+        let (status, list) = self.get(&o(org, "/members?limit=200"), token).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|m| m["user"]["email"] == email)
+            .map(|m| str_of(&m["id"]))
+            .unwrap_or_else(|| panic!("{email} is not a member: {list}"))
+    }
+
+    /// The group of that name, read as `token`.
+    pub async fn group_named(&self, token: &str, org: &str, name: &str) -> Value {
+        let (status, list) = self.get(&o(org, "/groups?limit=200"), token).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|g| g["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no group {name}: {list}"))
+    }
+
+    /// The id of the organization's auto-created Administrators group.
+    pub async fn admins_group(&self, token: &str, org: &str) -> String {
+        str_of(&self.group_named(token, org, "Administrators").await["id"])
+    }
+
+    /// Creates the instance of `app` in `env` (image
+    /// `registry.example/app:1`); asserts 201.
+    pub async fn put_instance(&self, token: &str, org: &str, app: &str, env: &str) {
+        let (status, body) = self
+            .put(
+                &o(org, &format!("/applications/{app}/instances/{env}")),
+                token,
+                Some(json!({"image": "registry.example/app:1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Counts the organization's audit events with this exact action.
+    pub async fn audit_count(&self, token: &str, org: &str, action: &str) -> usize {
+        let (status, events) = self
+            .get(
+                &o(org, &format!("/audit-events?limit=200&action={action}")),
+                token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        events["items"].as_array().expect("items").len()
+    }
+
+    /// Asks the organization's access-check, as `token`; `query` is
+    /// `resource=…&action=…[&member_id=…]`.
+    pub async fn access_check(&self, token: &str, org: &str, query: &str) -> (StatusCode, Value) {
+        self.get(&o(org, &format!("/access-check?{query}")), token)
+            .await
+    }
+
+    /// A service account put in `group`; returns `(id, member_id)`.
+    pub async fn service_account_in(
+        &self,
+        admin: &str,
+        org: &str,
+        name: &str,
+        group: &str,
+    ) -> (String, String) {
+        let (sa, member) = self.service_account(admin, org, name).await;
+        self.join(admin, org, group, &member).await;
+        (sa, member)
+    }
+
+    /// A service account with one token named `token_name`.
+    pub async fn robot(&self, admin: &str, org: &str, name: &str, token_name: &str) -> Robot {
+        let (id, member) = self.service_account(admin, org, name).await;
+        let (token_id, token) = self
+            .service_token(admin, org, &id, json!({ "name": token_name }))
+            .await;
+        Robot {
+            id,
+            member,
+            token_id,
+            token,
+        }
+    }
+
+    /// A service account put in `group`, then given one token named
+    /// `token_name`.
+    pub async fn robot_in(
+        &self,
+        admin: &str,
+        org: &str,
+        name: &str,
+        group: &str,
+        token_name: &str,
+    ) -> Robot {
+        let (id, member) = self.service_account_in(admin, org, name, group).await;
+        let (token_id, token) = self
+            .service_token(admin, org, &id, json!({ "name": token_name }))
+            .await;
+        Robot {
+            id,
+            member,
+            token_id,
+            token,
+        }
     }
 
     pub fn advance(&self, by: chrono::Duration) {

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::contract;
-use crate::kit::TestServer;
+use crate::kit::{app_scope, assert_error, env_scope, ids_of, o, set, str_of, Robot, TestServer};
 
 contract!(
     group_crud_and_validation,
@@ -25,86 +25,6 @@ contract!(
     instance_lists_do_not_reveal_existence,
     rbac_property,
 );
-
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-fn o(org: &str, path: &str) -> String {
-    format!("/organizations/{org}{path}")
-}
-
-fn ids_of(list: &Value) -> BTreeSet<String> {
-    list["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {list}"))
-        .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-fn set<I: IntoIterator<Item = S>, S: ToString>(items: I) -> BTreeSet<String> {
-    items.into_iter().map(|s| s.to_string()).collect()
-}
-
-fn str_of(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-/// The member id of a user, by email, read as `token`.
-async fn member_of(s: &TestServer, token: &str, org: &str, email: &str) -> String {
-    let (status, list) = s.get(&o(org, "/members?limit=200"), token).await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|m| m["user"]["email"] == email)
-        .map(|m| str_of(&m["id"]))
-        .unwrap_or_else(|| panic!("{email} is not a member: {list}"))
-}
-
-async fn group_named(s: &TestServer, token: &str, org: &str, name: &str) -> Value {
-    let (status, list) = s.get(&o(org, "/groups?limit=200"), token).await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|g| g["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no group {name}: {list}"))
-}
-
-async fn put_instance(s: &TestServer, token: &str, org: &str, app: &str, env: &str) {
-    let (status, body) = s
-        .put(
-            &o(org, &format!("/applications/{app}/instances/{env}")),
-            token,
-            Some(json!({"image": "registry.example/app:1"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-}
-
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str, what: &str) {
-    assert_eq!(status, want, "{what}: {body}");
-    assert_eq!(body["error"]["code"], code, "{what}: {body}");
-}
-
-/// Counts the organization's audit events with this exact action.
-async fn audit_count(s: &TestServer, token: &str, org: &str, action: &str) -> usize {
-    let (status, events) = s
-        .get(
-            &o(org, &format!("/audit-events?limit=200&action={action}")),
-            token,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{events}");
-    events["items"].as_array().expect("items").len()
-}
 
 // ---------------------------------------------------------------------------
 // The reference model: the spec's §3 tables, written out again here, on
@@ -398,14 +318,7 @@ async fn group_crud_and_validation(s: TestServer) {
     assert_error(status, &body, StatusCode::CONFLICT, "conflict", "rename");
     assert_eq!(body["error"]["field"], "name", "{body}");
     // The same name in another organization is fine.
-    s.group(
-        &ann,
-        &other_org,
-        "Deployers",
-        "viewer",
-        json!({"type": "organization"}),
-    )
-    .await;
+    s.org_group(&ann, &other_org, "Deployers", "viewer").await;
 
     // Validation: 400 validation_error, nothing created.
     let bad_bodies = vec![
@@ -621,7 +534,7 @@ async fn group_crud_and_validation(s: TestServer) {
     assert_eq!(one, up);
 
     // Unknown and foreign groups are not found.
-    let foreign_group = str_of(&group_named(&s, &ann, &other_org, "Deployers").await["id"]);
+    let foreign_group = str_of(&s.group_named(&ann, &other_org, "Deployers").await["id"]);
     for id in [uuid::Uuid::new_v4().to_string(), foreign_group.clone()] {
         let (status, _) = s.get(&o(&org, &format!("/groups/{id}")), &ann).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -660,17 +573,10 @@ async fn group_crud_and_validation(s: TestServer) {
 
     // Every change is audited.
     for action in ["group.create", "group.update", "group.delete"] {
-        assert!(audit_count(&s, &ann, &org, action).await >= 1, "{action}");
+        assert!(s.audit_count(&ann, &org, action).await >= 1, "{action}");
     }
     // A group name may be reused after deletion.
-    s.group(
-        &ann,
-        &org,
-        "Web team",
-        "viewer",
-        json!({"type": "organization"}),
-    )
-    .await;
+    s.org_group(&ann, &org, "Web team", "viewer").await;
 }
 
 async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
@@ -683,15 +589,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     let (sa, sa_member) = s.service_account(&ann, &org, "ci").await;
     let foreign_member = s.add_member(&carol, &other, "bob@example.com").await;
     let (_, foreign_sa_member) = s.service_account(&carol, &other, "ci").await;
-    let gid = s
-        .group(
-            &ann,
-            &org,
-            "Readers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let gid = s.org_group(&ann, &org, "Readers", "viewer").await;
     let path = |m: &str| o(&org, &format!("/groups/{gid}/members/{m}"));
 
     // PUT twice: 204 both times, one member, one audit event.
@@ -703,7 +601,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (_, g) = s.get(&o(&org, &format!("/groups/{gid}")), &ann).await;
     assert_eq!(g["member_count"], 2, "{g}");
-    assert_eq!(audit_count(&s, &ann, &org, "group.member_add").await, 2);
+    assert_eq!(s.audit_count(&ann, &org, "group.member_add").await, 2);
     let (status, list) = s
         .get(&o(&org, &format!("/groups/{gid}/members")), &ann)
         .await;
@@ -744,7 +642,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     }
     let (_, g) = s.get(&o(&org, &format!("/groups/{gid}")), &ann).await;
     assert_eq!(g["member_count"], 1, "{g}");
-    assert_eq!(audit_count(&s, &ann, &org, "group.member_remove").await, 1);
+    assert_eq!(s.audit_count(&ann, &org, "group.member_remove").await, 1);
     // Removing someone who never was in the group is also fine.
     let (status, _) = s.delete(&path(&bob), &ann).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -779,7 +677,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     assert_eq!(g["member_count"], 1, "{g}");
     // A group of the other organization cannot be reached from this one,
     // nor can its admin put this organization's members in it.
-    let other_admins = str_of(&group_named(&s, &carol, &other, "Administrators").await["id"]);
+    let other_admins = s.admins_group(&carol, &other).await;
     let (status, _) = s
         .put(
             &o(&org, &format!("/groups/{other_admins}/members/{bob}")),
@@ -840,8 +738,8 @@ async fn last_admin_rule(s: TestServer) {
     let (bob_id, bob) = s.user("bob@example.com").await;
     let org = s.org(&ann, "Acme").await;
     let env = s.env(&ann, &org, "prod").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
+    let admins = s.admins_group(&ann, &org).await;
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let in_admins = |m: &str| o(&org, &format!("/groups/{admins}/members/{m}"));
 
@@ -914,46 +812,24 @@ async fn last_admin_rule(s: TestServer) {
     // The superuser is held to the same rule.
     all_refused(&s, &s.root, &org, &admins, &ann_m).await;
     // No refused change left an audit event behind.
-    assert_eq!(audit_count(&s, &ann, &org, "group.member_remove").await, 0);
-    assert_eq!(audit_count(&s, &ann, &org, "group.delete").await, 0);
-    assert_eq!(audit_count(&s, &ann, &org, "member.remove").await, 0);
+    assert_eq!(s.audit_count(&ann, &org, "group.member_remove").await, 0);
+    assert_eq!(s.audit_count(&ann, &org, "group.delete").await, 0);
+    assert_eq!(s.audit_count(&ann, &org, "member.remove").await, 0);
 
     // A service account in an admin group does not count as an admin.
     let (_, sa_m) = s.service_account(&ann, &org, "robot").await;
     s.join(&ann, &org, &admins, &sa_m).await;
-    let robots = s
-        .group(
-            &ann,
-            &org,
-            "Robot admins",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let robots = s.org_group(&ann, &org, "Robot admins", "admin").await;
     s.join(&ann, &org, &robots, &sa_m).await;
     all_refused(&s, &ann, &org, &admins, &ann_m).await;
     // Neither does a user in an admin group of a narrower scope.
     let env_admins = s
-        .group(
-            &ann,
-            &org,
-            "Prod admins",
-            "admin",
-            json!({"type": "environment", "environment_ids": [env]}),
-        )
+        .group(&ann, &org, "Prod admins", "admin", env_scope(&[&env]))
         .await;
     s.join(&ann, &org, &env_admins, &bob_m).await;
     all_refused(&s, &ann, &org, &admins, &ann_m).await;
     // Nor an editor at organization scope.
-    let editors = s
-        .group(
-            &ann,
-            &org,
-            "Editors",
-            "editor",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let editors = s.org_group(&ann, &org, "Editors", "editor").await;
     s.join(&ann, &org, &editors, &bob_m).await;
     all_refused(&s, &ann, &org, &admins, &ann_m).await;
     // The service account may be removed from admin groups at will.
@@ -963,15 +839,7 @@ async fn last_admin_rule(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // A disabled user does not count either.
-    let backup = s
-        .group(
-            &ann,
-            &org,
-            "Backup admins",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let backup = s.org_group(&ann, &org, "Backup admins", "admin").await;
     s.join(&ann, &org, &backup, &bob_m).await;
     let (status, _) = s
         .patch(
@@ -1037,7 +905,7 @@ async fn last_admin_rule(s: TestServer) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // An admin may even remove themselves when another admin stays.
     s.add_member(&bob, &org, "ann@example.com").await;
-    let ann_m = member_of(&s, &bob, &org, "ann@example.com").await;
+    let ann_m = s.member_of(&bob, &org, "ann@example.com").await;
     s.join(&bob, &org, &backup, &ann_m).await;
     let (status, _) = s.delete(&o(&org, &format!("/members/{bob_m}")), &bob).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -1050,8 +918,8 @@ async fn superuser_may_disable_the_last_admin(s: TestServer) {
     let (ann_id, ann) = s.user("ann@example.com").await;
     let (_, carol) = s.user("carol@example.com").await;
     let org = s.org(&ann, "Acme").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
+    let admins = s.admins_group(&ann, &org).await;
     let (_, sa_m) = s.service_account(&ann, &org, "robot").await;
     s.join(&ann, &org, &admins, &sa_m).await;
 
@@ -1197,6 +1065,67 @@ impl<'a> Probe<'a> {
     }
 }
 
+const OK: StatusCode = StatusCode::OK;
+const CREATED: StatusCode = StatusCode::CREATED;
+const NO_CONTENT: StatusCode = StatusCode::NO_CONTENT;
+
+/// One row of the matrix: a call below the organization's path, the
+/// resource and action of §3 it needs, and its status when allowed (when
+/// refused it is 403 `forbidden`).
+struct Route {
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+    res: Res,
+    act: Act,
+    ok: StatusCode,
+}
+
+impl Route {
+    fn new(
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        res: Res,
+        act: Act,
+        ok: StatusCode,
+    ) -> Self {
+        Route {
+            method,
+            path: path.to_owned(),
+            body,
+            res,
+            act,
+            ok,
+        }
+    }
+
+    /// A `GET` answering 200 when allowed.
+    fn get(path: &str, res: Res, act: Act) -> Self {
+        Route::new(reqwest::Method::GET, path, None, res, act, OK)
+    }
+}
+
+impl Probe<'_> {
+    /// Calls each route in turn, expecting what the model decides for the
+    /// caller's groups; a mismatch names the route, its resource and its
+    /// action.
+    async fn expect_all(&mut self, org: &str, groups: &[&model::Group], routes: Vec<Route>) {
+        for r in routes {
+            let allowed = model::allowed(groups, &r.res, r.act);
+            let before = self.failures.len();
+            self.call(r.method, &o(org, &r.path), r.body, want(allowed, r.ok))
+                .await;
+            for f in &mut self.failures[before..] {
+                f.push_str(&format!(
+                    " ({:?} on {:?}, allowed: {allowed})",
+                    r.act, r.res
+                ));
+            }
+        }
+    }
+}
+
 fn want(allowed: bool, ok: StatusCode) -> StatusCode {
     if allowed {
         ok
@@ -1304,23 +1233,17 @@ async fn matrix_case(
     let a_out = s.app(owner, &org, "a-out").await;
     for a in [&a_in, &a_out] {
         for e in [&e_in, &e_out] {
-            put_instance(s, owner, &org, a, e).await;
+            s.put_instance(owner, &org, a, e).await;
         }
     }
-    let (robot, robot_m) = s.service_account(owner, &org, "robot").await;
-    let (robot_token, _) = s
-        .service_token(owner, &org, &robot, json!({"name": "t"}))
-        .await;
+    let Robot {
+        id: robot,
+        member: robot_m,
+        token_id: robot_token,
+        ..
+    } = s.robot(owner, &org, "robot", "t").await;
     let (doomed, _) = s.service_account(owner, &org, "doomed").await;
-    let other = s
-        .group(
-            owner,
-            &org,
-            "other",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let other = s.org_group(owner, &org, "other", "viewer").await;
     let email = format!("u{i}@example.com");
     let (user_id, token) = s.user(&email).await;
     let spare = format!("spare{i}@example.com");
@@ -1356,59 +1279,45 @@ async fn matrix_case(
     p.get(&o(&org, ""), StatusCode::OK).await;
 
     // Lists hold what the caller may view.
-    let (_, list) = p.get(&o(&org, "/environments"), StatusCode::OK).await;
-    let seen = ids_of(&list);
-    let visible = set([&e_in, &e_out]
-        .into_iter()
-        .filter(|e| may(Res::Env((*e).clone()), Act::View)));
-    if seen != visible {
-        p.fail(format!("environments listed {seen:?}, visible {visible:?}"));
-    }
-    let (_, list) = p.get(&o(&org, "/applications"), StatusCode::OK).await;
-    let seen = ids_of(&list);
-    let visible = set([&a_in, &a_out]
-        .into_iter()
-        .filter(|a| may(Res::App((*a).clone()), Act::View)));
-    if seen != visible {
-        p.fail(format!("applications listed {seen:?}, visible {visible:?}"));
-    }
-    let all_apps = set([&a_in, &a_out]);
     let all_envs = set([&e_in, &e_out]);
-    for e in [&e_in, &e_out] {
-        let expected = model_env_instances(&g, e, &all_apps);
-        let path = o(&org, &format!("/environments/{e}/instances"));
-        let (status, list) = p
-            .get(
-                &path,
-                if expected.is_some() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::FORBIDDEN
-                },
-            )
-            .await;
-        if let (Some(want), StatusCode::OK) = (&expected, status) {
-            let got = instance_keys(&list, "application_id");
-            if &got != want {
-                p.fail(format!("{path} listed {got:?}, want {want:?}"));
-            }
+    let all_apps = set([&a_in, &a_out]);
+    let to_env: fn(String) -> Res = Res::Env;
+    let lists = [
+        ("environments", &all_envs, to_env),
+        ("applications", &all_apps, Res::App),
+    ];
+    for (what, all, res) in lists {
+        let (_, list) = p.get(&o(&org, &format!("/{what}")), StatusCode::OK).await;
+        let seen = ids_of(&list);
+        let visible = set(all.iter().filter(|id| may(res((*id).clone()), Act::View)));
+        if seen != visible {
+            p.fail(format!("{what} listed {seen:?}, visible {visible:?}"));
         }
     }
+    // The instance lists of each environment and each application: the
+    // path, what the model expects (`None`: 403), and the key of the other
+    // side in each listed instance.
+    let mut instance_lists = Vec::new();
+    for e in [&e_in, &e_out] {
+        instance_lists.push((
+            format!("/environments/{e}/instances"),
+            model_env_instances(&g, e, &all_apps),
+            "application_id",
+        ));
+    }
     for a in [&a_in, &a_out] {
-        let expected = model_app_instances(&g, a, &all_envs);
-        let path = o(&org, &format!("/applications/{a}/instances"));
-        let (status, list) = p
-            .get(
-                &path,
-                if expected.is_some() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::FORBIDDEN
-                },
-            )
-            .await;
+        instance_lists.push((
+            format!("/applications/{a}/instances"),
+            model_app_instances(&g, a, &all_envs),
+            "environment_id",
+        ));
+    }
+    for (path, expected, key) in instance_lists {
+        let path = o(&org, &path);
+        let ok = want(expected.is_some(), StatusCode::OK);
+        let (status, list) = p.get(&path, ok).await;
         if let (Some(want), StatusCode::OK) = (&expected, status) {
-            let got = instance_keys(&list, "environment_id");
+            let got = instance_keys(&list, key);
             if &got != want {
                 p.fail(format!("{path} listed {got:?}, want {want:?}"));
             }
@@ -1416,54 +1325,52 @@ async fn matrix_case(
     }
 
     // Environments and applications: view and update.
+    let mut routes = Vec::new();
     for e in [&e_in, &e_out] {
-        let r = Res::Env(e.clone());
-        p.get(
-            &o(&org, &format!("/environments/{e}")),
-            want(may(r.clone(), Act::View), StatusCode::OK),
-        )
-        .await;
-        p.call(
+        let (path, r) = (format!("/environments/{e}"), Res::Env(e.clone()));
+        routes.push(Route::get(&path, r.clone(), Act::View));
+        routes.push(Route::new(
             Method::PATCH,
-            &o(&org, &format!("/environments/{e}")),
+            &path,
             Some(json!({})),
-            want(may(r, Act::Update), StatusCode::OK),
-        )
-        .await;
+            r,
+            Act::Update,
+            OK,
+        ));
     }
     for a in [&a_in, &a_out] {
-        let r = Res::App(a.clone());
-        p.get(
-            &o(&org, &format!("/applications/{a}")),
-            want(may(r.clone(), Act::View), StatusCode::OK),
-        )
-        .await;
-        p.call(
+        let (path, r) = (format!("/applications/{a}"), Res::App(a.clone()));
+        routes.push(Route::get(&path, r.clone(), Act::View));
+        let body = json!({"repository": "https://git.example/x"});
+        routes.push(Route::new(
             Method::PATCH,
-            &o(&org, &format!("/applications/{a}")),
-            Some(json!({"repository": "https://git.example/x"})),
-            want(may(r, Act::Update), StatusCode::OK),
-        )
-        .await;
+            &path,
+            Some(body),
+            r,
+            Act::Update,
+            OK,
+        ));
     }
+    p.expect_all(&org, &g, routes).await;
 
     // Instances and deployments.
     for a in [&a_in, &a_out] {
         for e in [&e_in, &e_out] {
             let r = Res::Inst(a.clone(), e.clone());
-            let inst = o(&org, &format!("/applications/{a}/instances/{e}"));
+            let inst = format!("/applications/{a}/instances/{e}");
             let deps = format!("{inst}/deployments");
-            p.get(&inst, want(may(r.clone(), Act::View), StatusCode::OK))
-                .await;
-            p.get(&deps, want(may(r.clone(), Act::View), StatusCode::OK))
-                .await;
-            p.call(
-                Method::PUT,
-                &inst,
-                Some(json!({"image": "registry.example/app:2"})),
-                want(may(r.clone(), Act::Update), StatusCode::OK),
+            let image = |tag: u8| Some(json!({"image": format!("registry.example/app:{tag}")}));
+            p.expect_all(
+                &org,
+                &g,
+                vec![
+                    Route::get(&inst, r.clone(), Act::View),
+                    Route::get(&deps, r.clone(), Act::View),
+                    Route::new(Method::PUT, &inst, image(2), r.clone(), Act::Update, OK),
+                ],
             )
             .await;
+            let (inst, deps) = (o(&org, &inst), o(&org, &deps));
             let (status, d) = p
                 .call(
                     Method::POST,
@@ -1489,12 +1396,12 @@ async fn matrix_case(
                 .call(
                     Method::PUT,
                     &inst,
-                    Some(json!({"image": "registry.example/app:4"})),
+                    image(4),
                     want(may(r.clone(), Act::Create), StatusCode::CREATED),
                 )
                 .await;
             if status != StatusCode::CREATED {
-                put_instance(s, owner, &org, a, e).await;
+                s.put_instance(owner, &org, a, e).await;
             }
             p.call(
                 Method::DELETE,
@@ -1508,18 +1415,27 @@ async fn matrix_case(
 
     // Creating environments and applications needs editor at organization
     // scope.
-    p.call(
-        Method::POST,
-        &o(&org, "/environments"),
-        Some(json!({"name": "new-env"})),
-        want(may(Res::EnvList, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::POST,
-        &o(&org, "/applications"),
-        Some(json!({"name": "new-app"})),
-        want(may(Res::AppList, Act::Create), StatusCode::CREATED),
+    p.expect_all(
+        &org,
+        &g,
+        vec![
+            Route::new(
+                Method::POST,
+                "/environments",
+                Some(json!({"name": "new-env"})),
+                Res::EnvList,
+                Act::Create,
+                CREATED,
+            ),
+            Route::new(
+                Method::POST,
+                "/applications",
+                Some(json!({"name": "new-app"})),
+                Res::AppList,
+                Act::Create,
+                CREATED,
+            ),
+        ],
     )
     .await;
 
@@ -1542,113 +1458,113 @@ async fn matrix_case(
     } else {
         s.add_member(owner, &org, &spare).await
     };
-    p.call(
-        Method::DELETE,
-        &o(&org, &format!("/members/{spare_m}")),
-        None,
-        want(may(Res::Members, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
 
-    // Groups and group membership.
-    let view_groups = want(may(Res::Groups, Act::View), StatusCode::OK);
-    p.get(&o(&org, "/groups"), view_groups).await;
-    p.get(&o(&org, &format!("/groups/{other}")), view_groups)
-        .await;
-    p.get(&o(&org, &format!("/groups/{other}/members")), view_groups)
-        .await;
-    p.call(
-        Method::POST,
-        &o(&org, "/groups"),
-        Some(json!({"name": "made", "role": "viewer", "scope": {"type": "organization"}})),
-        want(may(Res::Groups, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::PATCH,
-        &o(&org, &format!("/groups/{other}")),
-        Some(json!({"description": "changed"})),
-        want(may(Res::Groups, Act::Update), StatusCode::OK),
-    )
-    .await;
-    for method in [Method::PUT, Method::DELETE] {
-        p.call(
-            method,
-            &o(&org, &format!("/groups/{other}/members/{robot_m}")),
-            None,
-            want(may(Res::Groups, Act::Update), StatusCode::NO_CONTENT),
-        )
-        .await;
-    }
-    p.call(
-        Method::DELETE,
-        &o(&org, &format!("/groups/{other}")),
-        None,
-        want(may(Res::Groups, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
-
-    // Service accounts and service tokens.
-    let view_sas = want(may(Res::ServiceAccounts, Act::View), StatusCode::OK);
-    p.get(&o(&org, "/service-accounts"), view_sas).await;
-    p.get(&o(&org, &format!("/service-accounts/{robot}")), view_sas)
-        .await;
-    p.call(
-        Method::POST,
-        &o(&org, "/service-accounts"),
-        Some(json!({"name": "made-sa"})),
-        want(may(Res::ServiceAccounts, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::PATCH,
-        &o(&org, &format!("/service-accounts/{robot}")),
-        Some(json!({"description": "changed"})),
-        want(may(Res::ServiceAccounts, Act::Update), StatusCode::OK),
-    )
-    .await;
-    p.call(
-        Method::DELETE,
-        &o(&org, &format!("/service-accounts/{doomed}")),
-        None,
-        want(
-            may(Res::ServiceAccounts, Act::Delete),
-            StatusCode::NO_CONTENT,
-        ),
-    )
-    .await;
-    let tokens = o(&org, &format!("/service-accounts/{robot}/tokens"));
-    p.get(
-        &tokens,
-        want(may(Res::ServiceTokens, Act::View), StatusCode::OK),
-    )
-    .await;
-    p.call(
-        Method::POST,
-        &tokens,
-        Some(json!({"name": "t2"})),
-        want(may(Res::ServiceTokens, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::POST,
-        &format!("{tokens}/{robot_token}/rotate"),
-        Some(json!({})),
-        want(may(Res::ServiceTokens, Act::Update), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::DELETE,
-        &format!("{tokens}/{robot_token}"),
-        None,
-        want(may(Res::ServiceTokens, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
-
-    // The audit log.
-    p.get(
-        &o(&org, "/audit-events"),
-        want(may(Res::AuditEvents, Act::View), StatusCode::OK),
+    let tokens = format!("/service-accounts/{robot}/tokens");
+    let group = format!("/groups/{other}");
+    let new_group = json!({"name": "made", "role": "viewer", "scope": {"type": "organization"}});
+    let sa = format!("/service-accounts/{robot}");
+    let sa_change = Some(json!({"description": "changed"}));
+    let group_change = Some(json!({"description": "changed"}));
+    let in_group = format!("/groups/{other}/members/{robot_m}");
+    use Act::{Create, Delete, Update, View};
+    let (groups, sas, toks) = (Res::Groups, Res::ServiceAccounts, Res::ServiceTokens);
+    p.expect_all(
+        &org,
+        &g,
+        vec![
+            Route::new(
+                Method::DELETE,
+                &format!("/members/{spare_m}"),
+                None,
+                Res::Members,
+                Delete,
+                NO_CONTENT,
+            ),
+            // Groups and group membership.
+            Route::get("/groups", groups.clone(), View),
+            Route::get(&group, groups.clone(), View),
+            Route::get(&format!("{group}/members"), groups.clone(), View),
+            Route::new(
+                Method::POST,
+                "/groups",
+                Some(new_group),
+                groups.clone(),
+                Create,
+                CREATED,
+            ),
+            Route::new(
+                Method::PATCH,
+                &group,
+                group_change,
+                groups.clone(),
+                Update,
+                OK,
+            ),
+            Route::new(
+                Method::PUT,
+                &in_group,
+                None,
+                groups.clone(),
+                Update,
+                NO_CONTENT,
+            ),
+            Route::new(
+                Method::DELETE,
+                &in_group,
+                None,
+                groups.clone(),
+                Update,
+                NO_CONTENT,
+            ),
+            Route::new(Method::DELETE, &group, None, groups, Delete, NO_CONTENT),
+            // Service accounts and service tokens.
+            Route::get("/service-accounts", sas.clone(), View),
+            Route::get(&sa, sas.clone(), View),
+            Route::new(
+                Method::POST,
+                "/service-accounts",
+                Some(json!({"name": "made-sa"})),
+                sas.clone(),
+                Create,
+                CREATED,
+            ),
+            Route::new(Method::PATCH, &sa, sa_change, sas.clone(), Update, OK),
+            Route::new(
+                Method::DELETE,
+                &format!("/service-accounts/{doomed}"),
+                None,
+                sas,
+                Delete,
+                NO_CONTENT,
+            ),
+            Route::get(&tokens, toks.clone(), View),
+            Route::new(
+                Method::POST,
+                &tokens,
+                Some(json!({"name": "t2"})),
+                toks.clone(),
+                Create,
+                CREATED,
+            ),
+            Route::new(
+                Method::POST,
+                &format!("{tokens}/{robot_token}/rotate"),
+                Some(json!({})),
+                toks.clone(),
+                Update,
+                CREATED,
+            ),
+            Route::new(
+                Method::DELETE,
+                &format!("{tokens}/{robot_token}"),
+                None,
+                toks,
+                Delete,
+                NO_CONTENT,
+            ),
+            // The audit log.
+            Route::get("/audit-events", Res::AuditEvents, View),
+        ],
     )
     .await;
 
@@ -1694,34 +1610,26 @@ async fn matrix_case(
     }
 
     // Deleting environments and applications, then the organization.
-    for (path, r) in [
+    let mut routes: Vec<Route> = [
         (format!("/environments/{e_out}"), Res::Env(e_out.clone())),
         (format!("/environments/{e_in}"), Res::Env(e_in.clone())),
         (format!("/applications/{a_out}"), Res::App(a_out.clone())),
         (format!("/applications/{a_in}"), Res::App(a_in.clone())),
-    ] {
-        p.call(
-            Method::DELETE,
-            &o(&org, &path),
-            None,
-            want(may(r, Act::Delete), StatusCode::NO_CONTENT),
-        )
-        .await;
-    }
-    p.call(
-        Method::PATCH,
-        &o(&org, ""),
-        Some(json!({"name": "renamed"})),
-        want(may(Res::Org, Act::Update), StatusCode::OK),
-    )
-    .await;
-    p.call(
+    ]
+    .into_iter()
+    .map(|(path, r)| Route::new(Method::DELETE, &path, None, r, Delete, NO_CONTENT))
+    .collect();
+    let rename = Some(json!({"name": "renamed"}));
+    routes.push(Route::new(Method::PATCH, "", rename, Res::Org, Update, OK));
+    routes.push(Route::new(
         Method::DELETE,
-        &o(&org, ""),
+        "",
         None,
-        want(may(Res::Org, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
+        Res::Org,
+        Delete,
+        NO_CONTENT,
+    ));
+    p.expect_all(&org, &g, routes).await;
     (p.failures, p.checked)
 }
 
@@ -1734,7 +1642,7 @@ async fn tenant_isolation_of_ids(s: TestServer) {
     let mine = s.org(&ann, "Mine").await;
     let theirs = s.org(&carol, "Theirs").await;
     let (my_sa, _) = s.service_account(&ann, &mine, "ci").await;
-    let admins = str_of(&group_named(&s, &ann, &mine, "Administrators").await["id"]);
+    let admins = s.admins_group(&ann, &mine).await;
     let my_sa_m = str_of(
         &s.get(&o(&mine, &format!("/service-accounts/{my_sa}")), &ann)
             .await
@@ -1747,21 +1655,15 @@ async fn tenant_isolation_of_ids(s: TestServer) {
 
     let env = s.env(&carol, &theirs, "prod").await;
     let app = s.app(&carol, &theirs, "web").await;
-    put_instance(&s, &carol, &theirs, &app, &env).await;
-    let (sa, sa_m) = s.service_account(&carol, &theirs, "ci").await;
-    let (tok, _) = s
-        .service_token(&carol, &theirs, &sa, json!({"name": "t"}))
-        .await;
-    let group = s
-        .group(
-            &carol,
-            &theirs,
-            "g",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
-    let carol_m = member_of(&s, &carol, &theirs, "carol@example.com").await;
+    s.put_instance(&carol, &theirs, &app, &env).await;
+    let Robot {
+        id: sa,
+        member: sa_m,
+        token_id: tok,
+        ..
+    } = s.robot(&carol, &theirs, "ci", "t").await;
+    let group = s.org_group(&carol, &theirs, "g", "viewer").await;
+    let carol_m = s.member_of(&carol, &theirs, "carol@example.com").await;
 
     let inst = format!("/applications/{app}/instances/{env}");
     let calls: Vec<(Method, String, Option<Value>)> = vec![
@@ -1922,49 +1824,27 @@ async fn access_check_answers(s: TestServer) {
     let e2 = s.env(&ann, &org, "prod").await;
     let a1 = s.app(&ann, &org, "web").await;
     let a2 = s.app(&ann, &org, "api").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
+    let admins = s.admins_group(&ann, &org).await;
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let env_viewers = s
-        .group(
-            &ann,
-            &org,
-            "Env viewers",
-            "viewer",
-            json!({"type": "environment", "environment_ids": [e1]}),
-        )
+        .group(&ann, &org, "Env viewers", "viewer", env_scope(&[&e1]))
         .await;
     let app_editors = s
-        .group(
-            &ann,
-            &org,
-            "App editors",
-            "editor",
-            json!({"type": "application", "application_ids": [a1]}),
-        )
+        .group(&ann, &org, "App editors", "editor", app_scope(&[&a1]))
         .await;
     s.join(&ann, &org, &env_viewers, &bob_m).await;
     s.join(&ann, &org, &app_editors, &bob_m).await;
-    let (robot, robot_m) = s.service_account(&ann, &org, "robot").await;
-    let robots = s
-        .group(
-            &ann,
-            &org,
-            "Robots",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
-    s.join(&ann, &org, &robots, &robot_m).await;
-    let (_, robot_token) = s
-        .service_token(&ann, &org, &robot, json!({"name": "t"}))
-        .await;
+    let robots = s.org_group(&ann, &org, "Robots", "admin").await;
+    let Robot {
+        member: robot_m,
+        token: robot_token,
+        ..
+    } = s.robot_in(&ann, &org, "robot", &robots, "t").await;
 
     let check = |token: &str, q: String| {
-        let path = o(&org, &format!("/access-check?{q}"));
-        let token = token.to_owned();
-        let s = &s;
-        async move { s.get(&path, &token).await }
+        let (token, org, s) = (token.to_owned(), org.clone(), &s);
+        async move { s.access_check(&token, &org, &q).await }
     };
 
     // One granting group: the whole group in granted_by.
@@ -2227,7 +2107,7 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
     let a1 = s.app(&ann, &org, "web").await;
     let a2 = s.app(&ann, &org, "api").await;
     for (a, e) in [(&a1, &e1), (&a1, &e2), (&a2, &e1), (&a2, &e2)] {
-        put_instance(&s, &ann, &org, a, e).await;
+        s.put_instance(&ann, &org, a, e).await;
     }
     let (status, _) = s
         .post(
@@ -2243,42 +2123,22 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let carol_m = s.add_member(&ann, &org, "carol@example.com").await;
     let only_dev = s
-        .group(
-            &ann,
-            &org,
-            "Dev editors",
-            "editor",
-            json!({"type": "environment", "environment_ids": [e1]}),
-        )
+        .group(&ann, &org, "Dev editors", "editor", env_scope(&[&e1]))
         .await;
     let both = s
-        .group(
-            &ann,
-            &org,
-            "All viewers",
-            "viewer",
-            json!({"type": "environment", "environment_ids": [e1, e2]}),
-        )
+        .group(&ann, &org, "All viewers", "viewer", env_scope(&[&e1, &e2]))
         .await;
     let only_web = s
-        .group(
-            &ann,
-            &org,
-            "Web admins",
-            "admin",
-            json!({"type": "application", "application_ids": [a1]}),
-        )
+        .group(&ann, &org, "Web admins", "admin", app_scope(&[&a1]))
         .await;
     s.join(&ann, &org, &only_dev, &bob_m).await;
     s.join(&ann, &org, &both, &carol_m).await;
     s.join(&ann, &org, &only_web, &carol_m).await;
     let (_, ans) = s
-        .get(
-            &o(
-                &org,
-                &format!("/access-check?resource=environment:{e1}&action=update"),
-            ),
+        .access_check(
             &bob,
+            &org,
+            &format!("resource=environment:{e1}&action=update"),
         )
         .await;
     assert_eq!(granted_ids(&ans), set([&only_dev]));
@@ -2294,7 +2154,7 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         .delete(&o(&org, &format!("/environments/{e1}")), &ann)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(audit_count(&s, &ann, &org, "environment.delete").await, 1);
+    assert_eq!(s.audit_count(&ann, &org, "environment.delete").await, 1);
     // The groups stay; dev left their lists.
     let (status, g) = s.get(&o(&org, &format!("/groups/{only_dev}")), &ann).await;
     assert_eq!(status, StatusCode::OK);
@@ -2331,13 +2191,7 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         (format!("instance:{a2}:{e2}"), "update"),
     ] {
         let (status, ans) = s
-            .get(
-                &o(
-                    &org,
-                    &format!("/access-check?resource={resource}&action={action}"),
-                ),
-                &bob,
-            )
+            .access_check(&bob, &org, &format!("resource={resource}&action={action}"))
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(ans["allowed"], false, "{resource}: {ans}");
@@ -2421,7 +2275,7 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         .delete(&o(&org, &format!("/applications/{a1}")), &ann)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(audit_count(&s, &ann, &org, "application.delete").await, 1);
+    assert_eq!(s.audit_count(&ann, &org, "application.delete").await, 1);
     let (status, _) = s.get(&o(&org, &format!("/applications/{a1}")), &ann).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, g) = s.get(&o(&org, &format!("/groups/{only_web}")), &ann).await;
@@ -2444,23 +2298,19 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
     let (_, apps) = s.get(&o(&org, "/applications"), &carol).await;
     assert_eq!(ids_of(&apps), BTreeSet::new());
     let (_, ans) = s
-        .get(
-            &o(
-                &org,
-                &format!("/access-check?resource=application:{a1}&action=delete"),
-            ),
+        .access_check(
             &carol,
+            &org,
+            &format!("resource=application:{a1}&action=delete"),
         )
         .await;
     assert_eq!(ans["allowed"], false, "{ans}");
     // carol still views prod through her other group.
     let (_, ans) = s
-        .get(
-            &o(
-                &org,
-                &format!("/access-check?resource=instance:{a2}:{e2}&action=view"),
-            ),
+        .access_check(
             &carol,
+            &org,
+            &format!("resource=instance:{a2}:{e2}&action=view"),
         )
         .await;
     assert_eq!(granted_ids(&ans), set([&both]));
@@ -2500,7 +2350,7 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
             &org,
             "re-scoped env",
             "viewer",
-            json!({"type": "environment", "environment_ids": [keep_env]}),
+            env_scope(&[&keep_env]),
         )
         .await;
     let rescoped_app = s
@@ -2509,7 +2359,7 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
             &org,
             "re-scoped app",
             "viewer",
-            json!({"type": "application", "application_ids": [keep_app]}),
+            app_scope(&[&keep_app]),
         )
         .await;
     for round in 0..12 {
@@ -2600,18 +2450,10 @@ async fn last_admin_holds_under_concurrency(s: TestServer) {
     let (_, ann) = s.user("ann@example.com").await;
     s.user("bob@example.com").await;
     let org = s.org(&ann, "Acme").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
     let mut bob_m = s.add_member(&ann, &org, "bob@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
-    let backup = s
-        .group(
-            &ann,
-            &org,
-            "Backup",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let admins = s.admins_group(&ann, &org).await;
+    let backup = s.org_group(&ann, &org, "Backup", "admin").await;
     for round in 0..12 {
         // ann in Administrators, bob in Backup: two admins.
         s.join(&s.root, &org, &admins, &ann_m).await;
@@ -2784,10 +2626,10 @@ async fn filtered_lists_paginate(s: TestServer) {
         apps.push(s.app(&ann, &org, &format!("app-{k}")).await);
     }
     for a in &apps {
-        put_instance(&s, &ann, &org, a, &envs[0]).await;
+        s.put_instance(&ann, &org, a, &envs[0]).await;
     }
     for e in &envs[1..] {
-        put_instance(&s, &ann, &org, &apps[0], e).await;
+        s.put_instance(&ann, &org, &apps[0], e).await;
     }
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let seen_envs: Vec<&String> = envs.iter().step_by(2).collect();
@@ -3125,7 +2967,7 @@ async fn build_world(
         ..World::default()
     };
     let org = w.org.clone();
-    let admins = str_of(&group_named(s, owner, &org, "Administrators").await["id"]);
+    let admins = s.admins_group(owner, &org).await;
     w.groups.push(model::Group {
         id: admins.clone(),
         name: "Administrators".into(),
@@ -3134,7 +2976,7 @@ async fn build_world(
     });
     w.who.push(Who {
         label: "owner".into(),
-        member: member_of(s, owner, &org, "owner@example.com").await,
+        member: s.member_of(owner, &org, "owner@example.com").await,
         token: owner.to_owned(),
         id: PrincipalId::User(owner_id.to_owned()),
         groups: set([&admins]),
@@ -3148,7 +2990,7 @@ async fn build_world(
     for a in &w.apps {
         for e in &w.envs {
             if rng.percent(50) {
-                put_instance(s, owner, &org, a, e).await;
+                s.put_instance(owner, &org, a, e).await;
                 w.instances.insert((a.clone(), e.clone()));
             }
         }
@@ -3167,10 +3009,9 @@ async fn build_world(
     }
     for k in 0..rng.between(1, 2) {
         let name = format!("bot-{k}");
-        let (id, member) = s.service_account(owner, &org, &name).await;
-        let (_, token) = s
-            .service_token(owner, &org, &id, json!({"name": "t"}))
-            .await;
+        let Robot {
+            id, member, token, ..
+        } = s.robot(owner, &org, &name, "t").await;
         w.service_accounts.push(id.clone());
         w.who.push(Who {
             label: format!("service account {name}"),

@@ -11,7 +11,7 @@ use tron_core::clock::Clock;
 use tron_core::token::SecretToken;
 
 use crate::contract;
-use crate::kit::TestServer;
+use crate::kit::{env_scope, items, str_of, Robot, TestServer};
 
 contract!(
     service_account_lifecycle,
@@ -42,19 +42,6 @@ fn ts(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .unwrap_or_else(|e| panic!("bad timestamp {s}: {e}"))
         .with_timezone(&Utc)
-}
-
-fn str_of(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-fn items(v: &Value) -> Vec<Value> {
-    v["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .clone()
 }
 
 fn keys(v: &Value) -> Vec<String> {
@@ -118,19 +105,6 @@ fn server_now(s: &TestServer) -> DateTime<Utc> {
     s.clock.now()
 }
 
-/// A user who created an organization (and so is its admin), acting with a
-/// personal token without expiry: tests move the clock past session expiry.
-async fn admin_and_org(s: &TestServer) -> (String, String) {
-    let (_, session) = s.user("ann@example.com").await;
-    let (status, pat) = s
-        .post("/me/tokens", &session, json!({"name": "admin"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{pat}");
-    let ann = str_of(&pat["token"]);
-    let org = s.org(&ann, "Acme").await;
-    (ann, org)
-}
-
 async fn token_list(s: &TestServer, admin: &str, org: &str, sa: &str) -> Vec<Value> {
     let (status, body) = s
         .get(
@@ -157,7 +131,7 @@ fn rotate_path(org: &str, sa: &str, token_id: &str) -> String {
 // ---- 1. service accounts ------------------------------------------------
 
 async fn service_account_lifecycle(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let ann_id = str_of(&s.get("/me", &ann).await.1["principal"]["id"]);
     let base = format!("/organizations/{org}/service-accounts");
 
@@ -325,7 +299,7 @@ async fn service_account_lifecycle(s: TestServer) {
 }
 
 async fn service_account_names(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let base = format!("/organizations/{org}/service-accounts");
     let long = "a".repeat(64);
     for bad in [
@@ -380,7 +354,7 @@ async fn service_account_names(s: TestServer) {
 }
 
 async fn service_account_membership_and_groups(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, member) = s.service_account(&ann, &org, "ci-deployer").await;
     let members = format!("/organizations/{org}/members");
 
@@ -411,23 +385,9 @@ async fn service_account_membership_and_groups(s: TestServer) {
     // Group membership shows in `groups`, on the account and the member.
     let env = s.env(&ann, &org, "staging").await;
     let deployers = s
-        .group(
-            &ann,
-            &org,
-            "Deployers",
-            "editor",
-            json!({"type": "environment", "environment_ids": [env]}),
-        )
+        .group(&ann, &org, "Deployers", "editor", env_scope(&[&env]))
         .await;
-    let readers = s
-        .group(
-            &ann,
-            &org,
-            "Readers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let readers = s.org_group(&ann, &org, "Readers", "viewer").await;
     s.join(&ann, &org, &deployers, &member).await;
     s.join(&ann, &org, &deployers, &member).await; // idempotent
     s.join(&ann, &org, &readers, &member).await;
@@ -500,9 +460,10 @@ async fn service_account_membership_and_groups(s: TestServer) {
 }
 
 async fn service_account_permissions_by_role(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (token_id, _) = s.service_token(&ann, &org, &sa, json!({"name": "t"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa, token_id, ..
+    } = s.robot(&ann, &org, "ci-deployer", "t").await;
     let env = s.env(&ann, &org, "staging").await;
     let mut who = Vec::new();
     for (email, role, scope) in [
@@ -593,7 +554,7 @@ async fn service_account_permissions_by_role(s: TestServer) {
 // ---- 2. service tokens ------------------------------------------------------
 
 async fn service_token_lifecycle(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let ann_id = str_of(&s.get("/me", &ann).await.1["principal"]["id"]);
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let tokens = format!("/organizations/{org}/service-accounts/{sa}/tokens");
@@ -749,7 +710,7 @@ async fn service_token_lifecycle(s: TestServer) {
 }
 
 async fn service_token_expiry_and_policy(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let tokens = format!("/organizations/{org}/service-accounts/{sa}/tokens");
 
@@ -867,11 +828,13 @@ async fn service_token_expiry_and_policy(s: TestServer) {
 // ---- 3. rotation --------------------------------------------------------------
 
 async fn rotation_with_grace_period(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (old_id, old) = s
-        .service_token(&ann, &org, &sa, json!({"name": "deploy key"}))
-        .await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa,
+        token_id: old_id,
+        token: old,
+        ..
+    } = s.robot(&ann, &org, "ci-deployer", "deploy key").await;
 
     // Grace of 30 seconds: both work until it passes.
     let (status, rotated) = s
@@ -966,9 +929,13 @@ async fn rotation_with_grace_period(s: TestServer) {
 }
 
 async fn rotation_refusals(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (id, secret) = s.service_token(&ann, &org, &sa, json!({"name": "t"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa,
+        token_id: id,
+        token: secret,
+        ..
+    } = s.robot(&ann, &org, "ci-deployer", "t").await;
 
     // Grace outside 0..=86400.
     for bad in [json!(-1), json!(86401), json!("30"), json!(1.5)] {
@@ -1067,11 +1034,13 @@ async fn rotation_refusals(s: TestServer) {
 /// token cannot multiply itself. Its successor can; an explicit revocation
 /// still cuts the grace period short.
 async fn rotated_token_cannot_rotate_again(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (old_id, old) = s
-        .service_token(&ann, &org, &sa, json!({"name": "ci"}))
-        .await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa,
+        token_id: old_id,
+        token: old,
+        ..
+    } = s.robot(&ann, &org, "ci-deployer", "ci").await;
     let (status, first) = s
         .post(
             &rotate_path(&org, &sa, &old_id),
@@ -1150,7 +1119,7 @@ async fn rotated_token_cannot_rotate_again(s: TestServer) {
 }
 
 async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let close = |a: Duration, b: Duration| (a - b).num_milliseconds().abs() <= 1000;
     let lifetime = |t: &Value| ts(&t["expires_at"]) - ts(&t["created_at"]);
@@ -1290,7 +1259,7 @@ async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
 /// revoked, with grace it already has its successor, so it never gets a
 /// second one.
 async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     for (round, grace) in [0, 0, 30, 86_400].into_iter().enumerate() {
         let (id, secret) = s
@@ -1357,7 +1326,7 @@ async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
 }
 
 async fn self_rotation(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let (old_id, old) = s
         .service_token(
@@ -1466,17 +1435,9 @@ async fn self_rotation(s: TestServer) {
 // ---- 4. disable, enable, delete ---------------------------------------------
 
 async fn disable_enable_and_delete(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, member) = s.service_account(&ann, &org, "ci-deployer").await;
-    let group = s
-        .group(
-            &ann,
-            &org,
-            "Readers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let group = s.org_group(&ann, &org, "Readers", "viewer").await;
     s.join(&ann, &org, &group, &member).await;
     let (_, t1) = s.service_token(&ann, &org, &sa, json!({"name": "a"})).await;
     let (_, t2) = s.service_token(&ann, &org, &sa, json!({"name": "b"})).await;
@@ -1745,10 +1706,7 @@ async fn what_a_service_token_can_never_do(s: TestServer) {
 
     // Not a superuser, even with a superuser's creation and admin group.
     let (status, check) = s
-        .get(
-            &format!("/organizations/{org}/access-check?resource=organization&action=update"),
-            &token,
-        )
+        .access_check(&token, &org, "resource=organization&action=update")
         .await;
     assert_eq!(status, StatusCode::OK, "{check}");
     assert_eq!(check["superuser"], false);
@@ -1764,7 +1722,7 @@ async fn what_a_service_token_can_never_do(s: TestServer) {
 }
 
 async fn service_token_identity_and_minimal_access(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let expires = server_now(&s) + Duration::days(1);
     let (token_id, token) = s
@@ -1856,9 +1814,13 @@ async fn service_token_identity_and_minimal_access(s: TestServer) {
 // ---- 6. last_used_at --------------------------------------------------------
 
 async fn last_used_at_is_recorded(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (used_id, used) = s.service_token(&ann, &org, &sa, json!({"name": "a"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa,
+        token_id: used_id,
+        token: used,
+        ..
+    } = s.robot(&ann, &org, "ci-deployer", "a").await;
     let (unused_id, _) = s.service_token(&ann, &org, &sa, json!({"name": "b"})).await;
     let before = server_now(&s);
     assert_works(&s, &used).await;
@@ -1921,9 +1883,13 @@ async fn last_used_at_is_recorded(s: TestServer) {
 // ---- 7. leaked tokens -------------------------------------------------------
 
 async fn revoke_leaked_service_token(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (id, token) = s.service_token(&ann, &org, &sa, json!({"name": "t"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa,
+        token_id: id,
+        token,
+        ..
+    } = s.robot(&ann, &org, "ci-deployer", "t").await;
     let (_, kept) = s.service_token(&ann, &org, &sa, json!({"name": "k"})).await;
 
     let (status, body) = s
@@ -2004,9 +1970,13 @@ async fn revoke_leaked_service_token(s: TestServer) {
 // ---- 8. rejection events ------------------------------------------------------
 
 async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (revoked_id, revoked) = s.service_token(&ann, &org, &sa, json!({"name": "r"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let Robot {
+        id: sa,
+        token_id: revoked_id,
+        token: revoked,
+        ..
+    } = s.robot(&ann, &org, "ci-deployer", "r").await;
     let (expired_id, expired) = s
         .service_token(
             &ann,
@@ -2111,7 +2081,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
 
 async fn ci_pipeline_story(s: TestServer) {
     // An admin sets the organization up.
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let staging = s.env(&ann, &org, "staging").await;
     let production = s.env(&ann, &org, "production").await;
     let app = s.app(&ann, &org, "web").await;
@@ -2122,7 +2092,7 @@ async fn ci_pipeline_story(s: TestServer) {
             &org,
             "Staging deployers",
             "editor",
-            json!({"type": "environment", "environment_ids": [staging]}),
+            env_scope(&[&staging]),
         )
         .await;
     s.join(&ann, &org, &group, &member).await;
