@@ -130,6 +130,9 @@ pub fn app_scope<S: AsRef<str>>(ids: &[S]) -> Value {
     json!({"type": "application", "application_ids": ids})
 }
 
+/// A row of [`TestServer::expect_each`]: method, path, body, status.
+pub type Expect = (Method, String, Option<Value>, StatusCode);
+
 /// A service account with one token, as [`TestServer::robot`] makes it.
 #[derive(Debug, Clone)]
 pub struct Robot {
@@ -300,6 +303,16 @@ impl TestServer {
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Sends each call of the table in turn as `token` and asserts its
+    /// status; a failure names the call.
+    pub async fn expect_each(&self, token: &str, calls: Vec<Expect>) {
+        for (method, path, body, want) in calls {
+            let what = format!("{method} {path}");
+            let (status, resp) = self.call(method, &path, Some(token), body).await;
+            assert_eq!(status, want, "{what}: {resp}");
+        }
     }
 
     /// The typed client presenting `token`.

@@ -4,7 +4,7 @@
 //! property test comparing the server with a reference model written here.
 use std::collections::{BTreeMap, BTreeSet};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::contract;
@@ -430,41 +430,37 @@ async fn group_crud_and_validation(s: TestServer) {
             what,
         );
     }
-    // The field names the culprit.
-    let (_, resp) = s
-        .post(
-            &o(&org, "/groups"),
-            &ann,
+    // The field names the culprit: `role` itself, or a field below
+    // `scope` (`exact` false).
+    for (what, body, field, exact) in [
+        (
+            "bad role",
             json!({"name": "x", "role": "owner", "scope": {"type": "organization"}}),
-        )
-        .await;
-    assert_eq!(resp["error"]["field"], "role", "{resp}");
-    let (_, resp) = s
-        .post(
-            &o(&org, "/groups"),
-            &ann,
+            "role",
+            true,
+        ),
+        (
+            "empty environment list",
             json!({"name": "x", "role": "viewer", "scope": {"type": "environment", "environment_ids": []}}),
-        )
-        .await;
-    assert!(
-        resp["error"]["field"]
-            .as_str()
-            .is_some_and(|f| f.starts_with("scope")),
-        "{resp}"
-    );
-    let (_, resp) = s
-        .post(
-            &o(&org, "/groups"),
-            &ann,
+            "scope",
+            false,
+        ),
+        (
+            "application of another organization",
             json!({"name": "x", "role": "viewer", "scope": {"type": "application", "application_ids": [foreign_app]}}),
-        )
-        .await;
-    assert!(
-        resp["error"]["field"]
-            .as_str()
-            .is_some_and(|f| f.starts_with("scope")),
-        "{resp}"
-    );
+            "scope",
+            false,
+        ),
+    ] {
+        let (_, resp) = s.post(&o(&org, "/groups"), &ann, body).await;
+        let got = resp["error"]["field"].as_str();
+        let named = if exact {
+            got == Some(field)
+        } else {
+            got.is_some_and(|f| f.starts_with(field))
+        };
+        assert!(named, "{what}: field {got:?}, want {field}: {resp}");
+    }
     let (_, list) = s.get(&o(&org, "/groups"), &ann).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2), "{list}");
 
@@ -678,33 +674,21 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     // A group of the other organization cannot be reached from this one,
     // nor can its admin put this organization's members in it.
     let other_admins = s.admins_group(&carol, &other).await;
-    let (status, _) = s
-        .put(
-            &o(&org, &format!("/groups/{other_admins}/members/{bob}")),
-            &ann,
-            None,
+    for (token, group_org, member) in [
+        (&ann, &org, &bob),
+        (&carol, &other, &bob),
+        (&carol, &other, &sa_member),
+    ] {
+        let path = o(
+            group_org,
+            &format!("/groups/{other_admins}/members/{member}"),
+        );
+        s.expect_each(
+            token,
+            vec![(Method::PUT, path, None, StatusCode::NOT_FOUND)],
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = s
-        .put(
-            &o(&other, &format!("/groups/{other_admins}/members/{bob}")),
-            &carol,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = s
-        .put(
-            &o(
-                &other,
-                &format!("/groups/{other_admins}/members/{sa_member}"),
-            ),
-            &carol,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    }
 
     // Removing a member from the organization removes it from its groups.
     s.join(&ann, &org, &gid, &bob).await;
@@ -943,34 +927,38 @@ async fn superuser_may_disable_the_last_admin(s: TestServer) {
 
     // The organization stays manageable by the superuser: no active admin
     // user is left, so nothing it does can lose one.
-    let (status, _) = s.get(&o(&org, "/members"), &s.root).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = s
-        .patch(&o(&org, ""), &s.root, json!({"name": "Acme (rescued)"}))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, body) = s
-        .delete(
-            &o(&org, &format!("/groups/{admins}/members/{sa_m}")),
-            &s.root,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{admins}")),
-            &s.root,
-            json!({"description": "rescue"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = s
-        .delete(
-            &o(&org, &format!("/groups/{admins}/members/{ann_m}")),
-            &s.root,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let group = o(&org, &format!("/groups/{admins}"));
+    s.expect_each(
+        &s.root,
+        vec![
+            (Method::GET, o(&org, "/members"), None, StatusCode::OK),
+            (
+                Method::PATCH,
+                o(&org, ""),
+                Some(json!({"name": "Acme (rescued)"})),
+                StatusCode::OK,
+            ),
+            (
+                Method::DELETE,
+                format!("{group}/members/{sa_m}"),
+                None,
+                StatusCode::NO_CONTENT,
+            ),
+            (
+                Method::PATCH,
+                group.clone(),
+                Some(json!({"description": "rescue"})),
+                StatusCode::OK,
+            ),
+            (
+                Method::DELETE,
+                format!("{group}/members/{ann_m}"),
+                None,
+                StatusCode::NO_CONTENT,
+            ),
+        ],
+    )
+    .await;
     // The superuser appoints a new admin, who is then protected.
     let carol_m = s.add_member(&s.root, &org, "carol@example.com").await;
     s.join(&s.root, &org, &admins, &carol_m).await;
@@ -1144,21 +1132,12 @@ fn model_env_instances(
     env: &str,
     apps_here: &BTreeSet<String>,
 ) -> Option<BTreeSet<String>> {
-    if model::allowed(groups, &Res::Env(env.into()), Act::View) {
-        return Some(apps_here.clone());
-    }
-    let app_scoped = groups
-        .iter()
-        .any(|g| matches!(&g.scope, Scope::Apps(ids) if !ids.is_empty()));
-    if !app_scoped {
-        return None;
-    }
-    Some(
-        apps_here
-            .iter()
-            .filter(|a| model::allowed(groups, &Res::Inst((*a).clone(), env.into()), Act::View))
-            .cloned()
-            .collect(),
+    model_instances(
+        groups,
+        Res::Env(env.into()),
+        |scope| matches!(scope, Scope::Apps(ids) if !ids.is_empty()),
+        apps_here,
+        |a| Res::Inst(a.into(), env.into()),
     )
 }
 
@@ -1169,19 +1148,35 @@ fn model_app_instances(
     app: &str,
     envs_here: &BTreeSet<String>,
 ) -> Option<BTreeSet<String>> {
-    if model::allowed(groups, &Res::App(app.into()), Act::View) {
-        return Some(envs_here.clone());
+    model_instances(
+        groups,
+        Res::App(app.into()),
+        |scope| matches!(scope, Scope::Envs(ids) if !ids.is_empty()),
+        envs_here,
+        |e| Res::Inst(app.into(), e.into()),
+    )
+}
+
+/// The instance list below `owner` (an environment or an application):
+/// all of `here` when `owner` is viewable; else, when some scope of the
+/// caller is `cross` (of the other kind), the instances it may view; else
+/// `None` (403).
+fn model_instances(
+    groups: &[&model::Group],
+    owner: Res,
+    cross: impl Fn(&Scope) -> bool,
+    here: &BTreeSet<String>,
+    instance: impl Fn(&str) -> Res,
+) -> Option<BTreeSet<String>> {
+    if model::allowed(groups, &owner, Act::View) {
+        return Some(here.clone());
     }
-    let env_scoped = groups
-        .iter()
-        .any(|g| matches!(&g.scope, Scope::Envs(ids) if !ids.is_empty()));
-    if !env_scoped {
+    if !groups.iter().any(|g| cross(&g.scope)) {
         return None;
     }
     Some(
-        envs_here
-            .iter()
-            .filter(|e| model::allowed(groups, &Res::Inst(app.into(), (*e).clone()), Act::View))
+        here.iter()
+            .filter(|other| model::allowed(groups, &instance(other), Act::View))
             .cloned()
             .collect(),
     )
@@ -1225,7 +1220,6 @@ async fn matrix_case(
     role: Option<Role>,
     kind: &str,
 ) -> (Vec<String>, usize) {
-    use reqwest::Method;
     let org = s.org(owner, &format!("Matrix {i}")).await;
     let e_in = s.env(owner, &org, "e-in").await;
     let e_out = s.env(owner, &org, "e-out").await;
@@ -1636,7 +1630,6 @@ async fn matrix_case(
 /// Ids of another organization never reach its data, whatever the caller's
 /// power in its own organization.
 async fn tenant_isolation_of_ids(s: TestServer) {
-    use reqwest::Method;
     let (_, ann) = s.user("ann@example.com").await;
     let (_, carol) = s.user("carol@example.com").await;
     let mine = s.org(&ann, "Mine").await;
@@ -2225,42 +2218,26 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"]["environment_ids"], json!([]));
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{only_dev}")),
-            &ann,
-            json!({"scope": {"type": "environment", "environment_ids": []}}),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "empty",
-    );
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{only_dev}")),
-            &ann,
-            json!({"scope": {"type": "environment", "environment_ids": [e1]}}),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "deleted id",
-    );
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{only_dev}")),
-            &ann,
-            json!({"scope": {"type": "environment", "environment_ids": [dev_again]}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // Re-scoping: (what, the new environments, `None` when accepted, else
+    // the error code).
+    let no_env: [&str; 0] = [];
+    for (what, scope, refused) in [
+        ("empty", env_scope(&no_env), Some("validation_error")),
+        ("deleted id", env_scope(&[&e1]), Some("validation_error")),
+        ("new id", env_scope(&[&dev_again]), None),
+    ] {
+        let (status, body) = s
+            .patch(
+                &o(&org, &format!("/groups/{only_dev}")),
+                &ann,
+                json!({ "scope": scope }),
+            )
+            .await;
+        match refused {
+            Some(code) => assert_error(status, &body, StatusCode::BAD_REQUEST, code, what),
+            None => assert_eq!(status, StatusCode::OK, "{what}: {body}"),
+        }
+    }
     let (status, _) = s
         .get(&o(&org, &format!("/environments/{dev_again}")), &bob)
         .await;
@@ -2339,7 +2316,6 @@ fn spawn_call(
 /// being deleted never keep its id: whichever commits first, the deletion
 /// takes the id out of every scope, or the group change is refused.
 async fn scope_cleanup_races_with_group_changes(s: TestServer) {
-    use reqwest::Method;
     let (_, ann) = s.user("ann@example.com").await;
     let org = s.org(&ann, "Acme").await;
     let keep_env = s.env(&ann, &org, "keep").await;
@@ -2446,7 +2422,6 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
 /// Two changes that each leave one admin, but together none, never both
 /// succeed, whatever the interleaving.
 async fn last_admin_holds_under_concurrency(s: TestServer) {
-    use reqwest::Method;
     let (_, ann) = s.user("ann@example.com").await;
     s.user("bob@example.com").await;
     let org = s.org(&ann, "Acme").await;
@@ -3184,7 +3159,6 @@ async fn check_world(s: &TestServer, owner: &str, mut w: World, rng: &mut Rng, t
 /// One random route call as `who`, compared with the model; updates the
 /// world when the call changes it.
 async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -> Option<String> {
-    use reqwest::Method;
     let org = w.org.clone();
     let grants_owned: Vec<model::Group> = w.grants(who).into_iter().cloned().collect();
     let g: Vec<&model::Group> = grants_owned.iter().collect();
