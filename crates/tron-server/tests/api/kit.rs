@@ -526,16 +526,32 @@ impl TestServer {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
+    /// The organization's audit events matching `query` (newest first), as
+    /// seen by `token`.
+    pub async fn audit_events(&self, token: &str, org: &str, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&o(org, &format!("/audit-events?limit=200&{query}")), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        items(&body)
+    }
+
+    /// The organization's audit events of `action` about `target`.
+    pub async fn audit_events_about(
+        &self,
+        token: &str,
+        org: &str,
+        action: &str,
+        target: &str,
+    ) -> Vec<Value> {
+        let query = format!("action={action}&target_id={target}");
+        self.audit_events(token, org, &query).await
+    }
+
     /// Counts the organization's audit events with this exact action.
     pub async fn audit_count(&self, token: &str, org: &str, action: &str) -> usize {
-        let (status, events) = self
-            .get(
-                &o(org, &format!("/audit-events?limit=200&action={action}")),
-                token,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{events}");
-        events["items"].as_array().expect("items").len()
+        let query = format!("action={action}");
+        self.audit_events(token, org, &query).await.len()
     }
 
     /// Asks the organization's access-check, as `token`; `query` is
@@ -570,6 +586,19 @@ impl TestServer {
             token_id,
             token,
         }
+    }
+
+    /// A service account with one token named `token_name`; returns
+    /// `(id, token_id, token)`.
+    pub async fn sa_with_token(
+        &self,
+        admin: &str,
+        org: &str,
+        name: &str,
+        token_name: &str,
+    ) -> (String, String, String) {
+        let robot = self.robot(admin, org, name, token_name).await;
+        (robot.id, robot.token_id, robot.token)
     }
 
     /// A service account put in `group`, then given one token named

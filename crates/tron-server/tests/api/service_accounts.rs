@@ -11,7 +11,7 @@ use tron_core::clock::Clock;
 use tron_core::token::SecretToken;
 
 use crate::contract;
-use crate::kit::{env_scope, items, str_of, Robot, TestServer};
+use crate::kit::{env_scope, items, str_of, TestServer};
 
 contract!(
     service_account_lifecycle,
@@ -85,19 +85,6 @@ async fn assert_401(s: &TestServer, token: &str, code: &str) {
 async fn assert_works(s: &TestServer, token: &str) {
     let (status, body) = s.get("/me", token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-/// The organization's audit events matching `query` (newest first), as
-/// seen by `admin`.
-async fn events(s: &TestServer, admin: &str, org: &str, query: &str) -> Vec<Value> {
-    let (status, body) = s
-        .get(
-            &format!("/organizations/{org}/audit-events?limit=200&{query}"),
-            admin,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    items(&body)
 }
 
 /// The server's current time (the injectable clock).
@@ -273,7 +260,7 @@ async fn service_account_lifecycle(s: TestServer) {
     assert_eq!(items(&list).len(), 1);
 
     // Every change is in the audit log, by the admin, with what changed.
-    let log = events(&s, &ann, &org, &format!("target_id={id}")).await;
+    let log = s.audit_events(&ann, &org, &format!("target_id={id}")).await;
     assert_eq!(
         log[3]["details"],
         json!({"name": "ci-deploy", "description": "new words"})
@@ -461,9 +448,7 @@ async fn service_account_membership_and_groups(s: TestServer) {
 
 async fn service_account_permissions_by_role(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa, token_id, ..
-    } = s.robot(&ann, &org, "ci-deployer", "t").await;
+    let (sa, token_id, _) = s.sa_with_token(&ann, &org, "ci-deployer", "t").await;
     let env = s.env(&ann, &org, "staging").await;
     let mut who = Vec::new();
     for (email, role, scope) in [
@@ -637,7 +622,7 @@ async fn service_token_lifecycle(s: TestServer) {
     assert_eq!(first, expected);
 
     // Nor does any audit event.
-    let log = events(&s, &ann, &org, "").await;
+    let log = s.audit_events(&ann, &org, "").await;
     let log_text = serde_json::to_string(&log).expect("json");
     assert!(!log_text.contains(&secret) && !log_text.contains(&second_secret));
     let create_event = log
@@ -699,13 +684,9 @@ async fn service_token_lifecycle(s: TestServer) {
     // The other token is untouched.
     assert_works(&s, &second_secret).await;
     // One revoke event, although it was revoked twice.
-    let revokes = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.revoke&target_id={id}"),
-    )
-    .await;
+    let revokes = s
+        .audit_events_about(&ann, &org, "service_token.revoke", &id)
+        .await;
     assert_eq!(revokes.len(), 1);
 }
 
@@ -829,12 +810,9 @@ async fn service_token_expiry_and_policy(s: TestServer) {
 
 async fn rotation_with_grace_period(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa,
-        token_id: old_id,
-        token: old,
-        ..
-    } = s.robot(&ann, &org, "ci-deployer", "deploy key").await;
+    let (sa, old_id, old) = s
+        .sa_with_token(&ann, &org, "ci-deployer", "deploy key")
+        .await;
 
     // Grace of 30 seconds: both work until it passes.
     let (status, rotated) = s
@@ -870,13 +848,9 @@ async fn rotation_with_grace_period(s: TestServer) {
     let listed = token_in_list(&s, &ann, &org, &sa, &old_id).await;
     assert_eq!(listed["status"], "revoked");
     ts(&listed["revoked_at"]);
-    let rot = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.rotate&target_id={old_id}"),
-    )
-    .await;
+    let rot = s
+        .audit_events_about(&ann, &org, "service_token.rotate", &old_id)
+        .await;
     assert_eq!(rot.len(), 1);
     assert_eq!(rot[0]["actor"]["type"], "user");
     assert!(!rot[0].to_string().contains(&new));
@@ -930,12 +904,7 @@ async fn rotation_with_grace_period(s: TestServer) {
 
 async fn rotation_refusals(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa,
-        token_id: id,
-        token: secret,
-        ..
-    } = s.robot(&ann, &org, "ci-deployer", "t").await;
+    let (sa, id, secret) = s.sa_with_token(&ann, &org, "ci-deployer", "t").await;
 
     // Grace outside 0..=86400.
     for bad in [json!(-1), json!(86401), json!("30"), json!(1.5)] {
@@ -1035,12 +1004,7 @@ async fn rotation_refusals(s: TestServer) {
 /// still cuts the grace period short.
 async fn rotated_token_cannot_rotate_again(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa,
-        token_id: old_id,
-        token: old,
-        ..
-    } = s.robot(&ann, &org, "ci-deployer", "ci").await;
+    let (sa, old_id, old) = s.sa_with_token(&ann, &org, "ci-deployer", "ci").await;
     let (status, first) = s
         .post(
             &rotate_path(&org, &sa, &old_id),
@@ -1070,13 +1034,9 @@ async fn rotated_token_cannot_rotate_again(s: TestServer) {
     }
     // Nothing was minted and the one event tells the real revocation time.
     assert_eq!(token_list(&s, &ann, &org, &sa).await.len(), 2);
-    let rot = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.rotate&target_id={old_id}"),
-    )
-    .await;
+    let rot = s
+        .audit_events_about(&ann, &org, "service_token.rotate", &old_id)
+        .await;
     assert_eq!(rot.len(), 1);
     s.advance(Duration::seconds(3));
     assert_401(&s, &old, "token_revoked").await;
@@ -1108,13 +1068,9 @@ async fn rotated_token_cannot_rotate_again(s: TestServer) {
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_401(&s, &secret, "token_revoked").await;
     }
-    let revokes = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.revoke&target_id={id}"),
-    )
-    .await;
+    let revokes = s
+        .audit_events_about(&ann, &org, "service_token.revoke", &id)
+        .await;
     assert_eq!(revokes.len(), 1);
 }
 
@@ -1305,13 +1261,9 @@ async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
             );
         }
         assert_eq!(created, 1, "round {round}: {results:?}");
-        let rotations = events(
-            &s,
-            &ann,
-            &org,
-            &format!("action=service_token.rotate&target_id={id}"),
-        )
-        .await;
+        let rotations = s
+            .audit_events_about(&ann, &org, "service_token.rotate", &id)
+            .await;
         assert_eq!(rotations.len(), 1, "round {round}");
         let replacements = token_list(&s, &ann, &org, &sa)
             .await
@@ -1361,13 +1313,9 @@ async fn self_rotation(s: TestServer) {
     assert_401(&s, &old, "token_revoked").await;
     assert_works(&s, &new).await;
     // The event names the service account (and its token) as the actor.
-    let rot = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.rotate&target_id={old_id}"),
-    )
-    .await;
+    let rot = s
+        .audit_events_about(&ann, &org, "service_token.rotate", &old_id)
+        .await;
     assert_eq!(rot.len(), 1);
     assert_eq!(rot[0]["actor"]["type"], "service_account");
     assert_eq!(rot[0]["actor"]["id"], sa.as_str());
@@ -1475,7 +1423,8 @@ async fn disable_enable_and_delete(s: TestServer) {
     for t in [&t1, &t2, &t3] {
         assert_works(&s, t).await;
     }
-    let kinds: Vec<String> = events(&s, &ann, &org, &format!("target_id={sa}"))
+    let kinds: Vec<String> = s
+        .audit_events(&ann, &org, &format!("target_id={sa}"))
         .await
         .iter()
         .map(|e| str_of(&e["action"]))
@@ -1530,13 +1479,9 @@ async fn disable_enable_and_delete(s: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let deleted = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_account.delete&target_id={sa}"),
-    )
-    .await;
+    let deleted = s
+        .audit_events_about(&ann, &org, "service_account.delete", &sa)
+        .await;
     assert_eq!(deleted.len(), 1);
     // The name is free again.
     let (status, _) = s
@@ -1815,12 +1760,7 @@ async fn service_token_identity_and_minimal_access(s: TestServer) {
 
 async fn last_used_at_is_recorded(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa,
-        token_id: used_id,
-        token: used,
-        ..
-    } = s.robot(&ann, &org, "ci-deployer", "a").await;
+    let (sa, used_id, used) = s.sa_with_token(&ann, &org, "ci-deployer", "a").await;
     let (unused_id, _) = s.service_token(&ann, &org, &sa, json!({"name": "b"})).await;
     let before = server_now(&s);
     assert_works(&s, &used).await;
@@ -1884,12 +1824,7 @@ async fn last_used_at_is_recorded(s: TestServer) {
 
 async fn revoke_leaked_service_token(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa,
-        token_id: id,
-        token,
-        ..
-    } = s.robot(&ann, &org, "ci-deployer", "t").await;
+    let (sa, id, token) = s.sa_with_token(&ann, &org, "ci-deployer", "t").await;
     let (_, kept) = s.service_token(&ann, &org, &sa, json!({"name": "k"})).await;
 
     let (status, body) = s
@@ -1907,7 +1842,9 @@ async fn revoke_leaked_service_token(s: TestServer) {
     let t = token_in_list(&s, &ann, &org, &sa, &id).await;
     assert_eq!(t["status"], "revoked");
 
-    let log = events(&s, &ann, &org, "action=service_token.revoke_leaked").await;
+    let log = s
+        .audit_events(&ann, &org, "action=service_token.revoke_leaked")
+        .await;
     assert_eq!(log.len(), 1, "{log:?}");
     let e = &log[0];
     assert_eq!(e["actor"]["type"], "anonymous");
@@ -1916,7 +1853,7 @@ async fn revoke_leaked_service_token(s: TestServer) {
     assert_eq!(e["target"]["id"], id.as_str());
     assert!(!e.to_string().contains(&token));
     // Filtering by actor type finds it too.
-    let anon = events(&s, &ann, &org, "actor_type=anonymous").await;
+    let anon = s.audit_events(&ann, &org, "actor_type=anonymous").await;
     assert!(anon
         .iter()
         .any(|x| x["action"] == "service_token.revoke_leaked"));
@@ -1938,7 +1875,7 @@ async fn revoke_leaked_service_token(s: TestServer) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"revoked": 0}));
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.revoke_leaked")
+        s.audit_events(&ann, &org, "action=service_token.revoke_leaked")
             .await
             .len(),
         1
@@ -1971,12 +1908,7 @@ async fn revoke_leaked_service_token(s: TestServer) {
 
 async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     let (ann, org) = s.admin_and_org().await;
-    let Robot {
-        id: sa,
-        token_id: revoked_id,
-        token: revoked,
-        ..
-    } = s.robot(&ann, &org, "ci-deployer", "r").await;
+    let (sa, revoked_id, revoked) = s.sa_with_token(&ann, &org, "ci-deployer", "r").await;
     let (expired_id, expired) = s
         .service_token(
             &ann,
@@ -1996,7 +1928,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
 
     // Nothing yet: no rejection happened.
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         0
@@ -2008,7 +1940,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let by_token = |id: &str| format!("action=service_token.rejected&target_id={id}");
-    let r = events(&s, &ann, &org, &by_token(&revoked_id)).await;
+    let r = s.audit_events(&ann, &org, &by_token(&revoked_id)).await;
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0]["actor"]["type"], "service_account");
     assert_eq!(r[0]["actor"]["id"], sa.as_str());
@@ -2016,7 +1948,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     assert_eq!(r[0]["target"]["type"], "service_token");
     assert_eq!(r[0]["details"]["reason"], "token_revoked");
     assert!(!r[0].to_string().contains(&revoked));
-    let e = events(&s, &ann, &org, &by_token(&expired_id)).await;
+    let e = s.audit_events(&ann, &org, &by_token(&expired_id)).await;
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0]["details"]["reason"], "token_expired");
 
@@ -2033,11 +1965,11 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     for _ in 0..3 {
         assert_401(&s, &disabled, "principal_disabled").await;
     }
-    let d = events(&s, &ann, &org, &by_token(&disabled_id)).await;
+    let d = s.audit_events(&ann, &org, &by_token(&disabled_id)).await;
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0]["details"]["reason"], "principal_disabled");
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         3
@@ -2058,7 +1990,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     assert_eq!(status, StatusCode::OK);
     assert_works(&s, &disabled).await;
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         3
@@ -2070,7 +2002,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_401(&s, &str_of(&pat["token"]), "token_revoked").await;
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         3
@@ -2144,12 +2076,12 @@ async fn ci_pipeline_story(s: TestServer) {
     let (_, inst) = s.get(&staging_instance, &token).await;
     assert_eq!(inst["image"], "registry.example.com/web:1.2");
     // The audit log says a service account did it, with which token.
-    let deploys = events(&s, &ann, &org, "action=deployment.create").await;
+    let deploys = s.audit_events(&ann, &org, "action=deployment.create").await;
     assert_eq!(deploys.len(), 1);
     assert_eq!(deploys[0]["actor"]["type"], "service_account");
     assert_eq!(deploys[0]["actor"]["id"], sa.as_str());
     assert_eq!(deploys[0]["actor"]["token_id"], token_id.as_str());
-    let by_sa = events(&s, &ann, &org, &format!("actor_id={sa}")).await;
+    let by_sa = s.audit_events(&ann, &org, &format!("actor_id={sa}")).await;
     assert_eq!(by_sa.len(), 2, "instance.create and deployment.create");
 
     // Production is out of reach.
