@@ -113,6 +113,17 @@ pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &s
     assert_eq!(body["error"]["code"], code, "{what}: {body}");
 }
 
+/// Asserts a 400 `validation_error`.
+pub fn assert_invalid(status: StatusCode, body: &Value, what: &str) {
+    assert_error(
+        status,
+        body,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        what,
+    );
+}
+
 /// The group scope `{"type": "organization"}`.
 pub fn org_scope() -> Value {
     json!({"type": "organization"})
@@ -128,6 +139,21 @@ pub fn env_scope<S: AsRef<str>>(ids: &[S]) -> Value {
 pub fn app_scope<S: AsRef<str>>(ids: &[S]) -> Value {
     let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
     json!({"type": "application", "application_ids": ids})
+}
+
+/// ann@example.com, who created the organization Acme (and so is its
+/// admin); bob@example.com and carol@example.com, users who are not members
+/// yet; Acme's environments dev and prod and applications web and api. The
+/// strings are session tokens and ids.
+pub struct Acme {
+    pub ann: String,
+    pub bob: String,
+    pub carol: String,
+    pub org: String,
+    pub dev: String,
+    pub prod: String,
+    pub web: String,
+    pub api: String,
 }
 
 /// A row of [`TestServer::expect_each`]: method, path, body, status.
@@ -475,6 +501,28 @@ impl TestServer {
         let ann = str_of(&pat["token"]);
         let org = self.org(&ann, "Acme").await;
         (ann, org)
+    }
+
+    /// The organization of [`Acme`], with its three users.
+    pub async fn acme(&self) -> Acme {
+        let (_, ann) = self.user("ann@example.com").await;
+        let (_, bob) = self.user("bob@example.com").await;
+        let (_, carol) = self.user("carol@example.com").await;
+        let org = self.org(&ann, "Acme").await;
+        let dev = self.env(&ann, &org, "dev").await;
+        let prod = self.env(&ann, &org, "prod").await;
+        let web = self.app(&ann, &org, "web").await;
+        let api = self.app(&ann, &org, "api").await;
+        Acme {
+            ann,
+            bob,
+            carol,
+            org,
+            dev,
+            prod,
+            web,
+            api,
+        }
     }
 
     /// A group of organization scope; returns its id.

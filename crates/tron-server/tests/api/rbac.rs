@@ -8,7 +8,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::contract;
-use crate::kit::{app_scope, assert_error, env_scope, ids_of, o, set, str_of, Robot, TestServer};
+use crate::kit::{
+    app_scope, assert_error, assert_invalid, env_scope, ids_of, o, set, str_of, Acme, Robot,
+    TestServer,
+};
 
 contract!(
     group_crud_and_validation,
@@ -422,13 +425,7 @@ async fn group_crud_and_validation(s: TestServer) {
     ];
     for (what, body) in &bad_bodies {
         let (status, resp) = s.post(&o(&org, "/groups"), &ann, body.clone()).await;
-        assert_error(
-            status,
-            &resp,
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            what,
-        );
+        assert_invalid(status, &resp, what);
     }
     // The field names the culprit: `role` itself, or a field below
     // `scope` (`exact` false).
@@ -486,13 +483,7 @@ async fn group_crud_and_validation(s: TestServer) {
         let (status, resp) = s
             .patch(&o(&org, &format!("/groups/{gid}")), &ann, patch)
             .await;
-        assert_error(
-            status,
-            &resp,
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            what,
-        );
+        assert_invalid(status, &resp, what);
     }
     let (_, unchanged) = s.get(&o(&org, &format!("/groups/{gid}")), &ann).await;
     assert_eq!(unchanged, g);
@@ -1786,13 +1777,7 @@ async fn tenant_isolation_of_ids(s: TestServer) {
             json!({"name": "x", "role": "viewer", "scope": {"type": "environment", "environment_ids": [env]}}),
         )
         .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "foreign scope",
-    );
+    assert_invalid(status, &body, "foreign scope");
 }
 
 // ---------------------------------------------------------------------------
@@ -1809,14 +1794,16 @@ fn granted_ids(ans: &Value) -> BTreeSet<String> {
 }
 
 async fn access_check_answers(s: TestServer) {
-    let (_, ann) = s.user("ann@example.com").await;
-    let (_, bob) = s.user("bob@example.com").await;
-    let (_, carol) = s.user("carol@example.com").await;
-    let org = s.org(&ann, "Acme").await;
-    let e1 = s.env(&ann, &org, "dev").await;
-    let e2 = s.env(&ann, &org, "prod").await;
-    let a1 = s.app(&ann, &org, "web").await;
-    let a2 = s.app(&ann, &org, "api").await;
+    let Acme {
+        ann,
+        bob,
+        carol,
+        org,
+        dev: e1,
+        prod: e2,
+        web: a1,
+        api: a2,
+    } = s.acme().await;
     let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
     let admins = s.admins_group(&ann, &org).await;
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
@@ -2000,13 +1987,7 @@ async fn access_check_answers(s: TestServer) {
         "resource=organization&action=view&member_id=bob".into(),
     )
     .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "bad member_id",
-    );
+    assert_invalid(status, &body, "bad member_id");
 
     // A service account member: its own grants.
     let (status, ans) = check(
@@ -2072,13 +2053,7 @@ async fn access_check_answers(s: TestServer) {
     for q in &bad {
         for token in [&bob, &ann, &s.root, &robot_token] {
             let (status, body) = check(token, q.clone()).await;
-            assert_error(
-                status,
-                &body,
-                StatusCode::BAD_REQUEST,
-                "validation_error",
-                q,
-            );
+            assert_invalid(status, &body, q);
         }
     }
     // Unknown query parameters are ignored.
@@ -2091,14 +2066,16 @@ async fn access_check_answers(s: TestServer) {
 // ---------------------------------------------------------------------------
 
 async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
-    let (_, ann) = s.user("ann@example.com").await;
-    let (_, bob) = s.user("bob@example.com").await;
-    let (_, carol) = s.user("carol@example.com").await;
-    let org = s.org(&ann, "Acme").await;
-    let e1 = s.env(&ann, &org, "dev").await;
-    let e2 = s.env(&ann, &org, "prod").await;
-    let a1 = s.app(&ann, &org, "web").await;
-    let a2 = s.app(&ann, &org, "api").await;
+    let Acme {
+        ann,
+        bob,
+        carol,
+        org,
+        dev: e1,
+        prod: e2,
+        web: a1,
+        api: a2,
+    } = s.acme().await;
     for (a, e) in [(&a1, &e1), (&a1, &e2), (&a2, &e1), (&a2, &e2)] {
         s.put_instance(&ann, &org, a, e).await;
     }
@@ -2610,22 +2587,10 @@ async fn filtered_lists_paginate(s: TestServer) {
     let seen_envs: Vec<&String> = envs.iter().step_by(2).collect();
     let seen_apps: Vec<&String> = apps.iter().skip(1).step_by(2).collect();
     let g1 = s
-        .group(
-            &ann,
-            &org,
-            "some envs",
-            "viewer",
-            json!({"type": "environment", "environment_ids": seen_envs}),
-        )
+        .group(&ann, &org, "some envs", "viewer", env_scope(&seen_envs))
         .await;
     let g2 = s
-        .group(
-            &ann,
-            &org,
-            "some apps",
-            "viewer",
-            json!({"type": "application", "application_ids": seen_apps}),
-        )
+        .group(&ann, &org, "some apps", "viewer", app_scope(&seen_apps))
         .await;
     s.join(&ann, &org, &g1, &bob_m).await;
     s.join(&ann, &org, &g2, &bob_m).await;
@@ -2651,41 +2616,35 @@ async fn filtered_lists_paginate(s: TestServer) {
         }
         panic!("{path} does not end");
     }
-    let got = walk(&s, &bob, &o(&org, "/environments"), "id").await;
-    assert_eq!(got.len(), seen_envs.len(), "no duplicates: {got:?}");
-    assert_eq!(set(&got), set(&seen_envs));
-    let got = walk(&s, &bob, &o(&org, "/applications"), "id").await;
-    assert_eq!(got.len(), seen_apps.len(), "no duplicates: {got:?}");
-    assert_eq!(set(&got), set(&seen_apps));
+    // What bob walks through, page by page: each list once, no duplicates.
     // env-0 is visible: all of its instances; app-0 is not, but bob sees
-    // its instances in the environments he covers.
-    let got = walk(
-        &s,
-        &bob,
-        &o(&org, &format!("/environments/{}/instances", envs[0])),
-        "application_id",
-    )
-    .await;
-    assert_eq!(set(&got), set(&apps));
-    assert_eq!(got.len(), apps.len());
-    let got = walk(
-        &s,
-        &bob,
-        &o(&org, &format!("/applications/{}/instances", apps[0])),
-        "environment_id",
-    )
-    .await;
-    assert_eq!(set(&got), set(&seen_envs));
-    assert_eq!(got.len(), seen_envs.len());
-    // env-1 is not visible: only the instances of the covered applications.
-    let got = walk(
-        &s,
-        &bob,
-        &o(&org, &format!("/environments/{}/instances", envs[1])),
-        "application_id",
-    )
-    .await;
-    assert_eq!(got, Vec::<String>::new(), "app-0 is not covered");
+    // its instances in the environments he covers; env-1 is not visible:
+    // only the instances of the covered applications (app-0 is not
+    // covered, so none).
+    let no_apps: Vec<&String> = Vec::new();
+    for (path, key, want) in [
+        ("/environments".to_owned(), "id", &seen_envs),
+        ("/applications".to_owned(), "id", &seen_apps),
+        (
+            format!("/environments/{}/instances", envs[0]),
+            "application_id",
+            &apps.iter().collect(),
+        ),
+        (
+            format!("/applications/{}/instances", apps[0]),
+            "environment_id",
+            &seen_envs,
+        ),
+        (
+            format!("/environments/{}/instances", envs[1]),
+            "application_id",
+            &no_apps,
+        ),
+    ] {
+        let got = walk(&s, &bob, &o(&org, &path), key).await;
+        assert_eq!(got.len(), want.len(), "{path}: no duplicates: {got:?}");
+        assert_eq!(set(&got), set(want), "{path}");
+    }
 }
 
 // ---------------------------------------------------------------------------
