@@ -113,6 +113,15 @@ pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &s
     assert_eq!(body["error"]["code"], code, "{what}: {body}");
 }
 
+/// The `Retry-After` of an answer, in seconds.
+pub fn retry_after(resp: &reqwest::Response) -> u64 {
+    resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number")
+}
+
 /// Asserts a 400 `validation_error`.
 pub fn assert_invalid(status: StatusCode, body: &Value, what: &str) {
     assert_error(
@@ -625,15 +634,7 @@ impl TestServer {
     /// A service account with one token named `token_name`.
     pub async fn robot(&self, admin: &str, org: &str, name: &str, token_name: &str) -> Robot {
         let (id, member) = self.service_account(admin, org, name).await;
-        let (token_id, token) = self
-            .service_token(admin, org, &id, json!({ "name": token_name }))
-            .await;
-        Robot {
-            id,
-            member,
-            token_id,
-            token,
-        }
+        self.with_token(admin, org, id, member, token_name).await
     }
 
     /// A service account with one token named `token_name`; returns
@@ -660,6 +661,17 @@ impl TestServer {
         token_name: &str,
     ) -> Robot {
         let (id, member) = self.service_account_in(admin, org, name, group).await;
+        self.with_token(admin, org, id, member, token_name).await
+    }
+
+    async fn with_token(
+        &self,
+        admin: &str,
+        org: &str,
+        id: String,
+        member: String,
+        token_name: &str,
+    ) -> Robot {
         let (token_id, token) = self
             .service_token(admin, org, &id, json!({ "name": token_name }))
             .await;
@@ -669,6 +681,34 @@ impl TestServer {
             token_id,
             token,
         }
+    }
+
+    /// Disables or re-enables a user, as the superuser; asserts 200.
+    pub async fn set_active(&self, user_id: &str, active: bool) {
+        let (status, body) = self
+            .patch(
+                &format!("/users/{user_id}"),
+                &self.root,
+                json!({ "is_active": active }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "is_active {active}: {body}");
+    }
+
+    /// The value of one counter in `/metrics` (0 when absent).
+    pub async fn counter(&self, series: &str) -> u64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn advance(&self, by: chrono::Duration) {

@@ -816,23 +816,9 @@ async fn last_admin_rule(s: TestServer) {
     // A disabled user does not count either.
     let backup = s.org_group(&ann, &org, "Backup admins", "admin").await;
     s.join(&ann, &org, &backup, &bob_m).await;
-    let (status, _) = s
-        .patch(
-            &format!("/users/{bob_id}"),
-            &s.root,
-            json!({"is_active": false}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&bob_id, false).await;
     all_refused(&s, &ann, &org, &admins, &ann_m).await;
-    let (status, _) = s
-        .patch(
-            &format!("/users/{bob_id}"),
-            &s.root,
-            json!({"is_active": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&bob_id, true).await;
 
     // With another active admin user, each change is allowed.
     let (status, body) = s
@@ -899,14 +885,7 @@ async fn superuser_may_disable_the_last_admin(s: TestServer) {
     s.join(&ann, &org, &admins, &sa_m).await;
 
     // Disabling a user is a platform operation: allowed.
-    let (status, body) = s
-        .patch(
-            &format!("/users/{ann_id}"),
-            &s.root,
-            json!({"is_active": false}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    s.set_active(&ann_id, false).await;
     let (status, body) = s.get("/me", &ann).await;
     assert_error(
         status,
@@ -969,14 +948,7 @@ async fn superuser_may_disable_the_last_admin(s: TestServer) {
         "carol is the last",
     );
     // Re-enabling ann gives two admins again if she rejoins.
-    let (status, _) = s
-        .patch(
-            &format!("/users/{ann_id}"),
-            &s.root,
-            json!({"is_active": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&ann_id, true).await;
     s.join(&carol, &org, &admins, &ann_m).await;
     let (status, body) = s
         .delete(
