@@ -1085,55 +1085,30 @@ fn want(allowed: bool, ok: StatusCode) -> StatusCode {
     }
 }
 
-/// What `GET /environments/{e}/instances` answers in the model: `None` for
-/// 403, else the applications whose instance is listed. Everything of a
-/// viewable environment; otherwise the instances the caller may view
-/// through an application scope; 403 when no scope of the caller could
-/// ever reach an instance there.
-fn model_env_instances(
-    groups: &[&model::Group],
-    env: &str,
-    apps_here: &BTreeSet<String>,
-) -> Option<BTreeSet<String>> {
-    model_instances(
-        groups,
-        Res::Env(env.into()),
-        |scope| matches!(scope, Scope::Apps(ids) if !ids.is_empty()),
-        apps_here,
-        |a| Res::Inst(a.into(), env.into()),
-    )
-}
-
-/// The same for `GET /applications/{a}/instances`: the environments whose
-/// instance is listed.
-fn model_app_instances(
-    groups: &[&model::Group],
-    app: &str,
-    envs_here: &BTreeSet<String>,
-) -> Option<BTreeSet<String>> {
-    model_instances(
-        groups,
-        Res::App(app.into()),
-        |scope| matches!(scope, Scope::Envs(ids) if !ids.is_empty()),
-        envs_here,
-        |e| Res::Inst(app.into(), e.into()),
-    )
-}
-
-/// The instance list below `owner` (an environment or an application):
-/// all of `here` when `owner` is viewable; else, when some scope of the
-/// caller is `cross` (of the other kind), the instances it may view; else
-/// `None` (403).
+/// What `GET /environments/{e}/instances` (`owner` is `Res::Env(e)`) or
+/// `GET /applications/{a}/instances` (`Res::App(a)`) answers in the model:
+/// `None` for 403, else the other side (applications, environments) of the
+/// listed instances; `here` is the other side of every instance there.
+/// Everything of a viewable owner; otherwise the instances the caller may
+/// view through a scope of the other kind; 403 when no scope of the caller
+/// could ever reach an instance there.
 fn model_instances(
     groups: &[&model::Group],
-    owner: Res,
-    cross: impl Fn(&Scope) -> bool,
+    owner: &Res,
     here: &BTreeSet<String>,
-    instance: impl Fn(&str) -> Res,
 ) -> Option<BTreeSet<String>> {
-    if model::allowed(groups, &owner, Act::View) {
+    if model::allowed(groups, owner, Act::View) {
         return Some(here.clone());
     }
+    let cross = |scope: &Scope| match (owner, scope) {
+        (Res::Env(_), Scope::Apps(ids)) | (Res::App(_), Scope::Envs(ids)) => !ids.is_empty(),
+        _ => false,
+    };
+    let instance = |other: &String| match owner {
+        Res::Env(e) => Res::Inst(other.clone(), e.clone()),
+        Res::App(a) => Res::Inst(a.clone(), other.clone()),
+        _ => panic!("{owner:?} has no instances"),
+    };
     if !groups.iter().any(|g| cross(&g.scope)) {
         return None;
     }
@@ -1258,14 +1233,14 @@ async fn matrix_case(
     for e in [&e_in, &e_out] {
         instance_lists.push((
             format!("/environments/{e}/instances"),
-            model_env_instances(&g, e, &all_apps),
+            model_instances(&g, &Res::Env(e.clone()), &all_apps),
             "application_id",
         ));
     }
     for a in [&a_in, &a_out] {
         instance_lists.push((
             format!("/applications/{a}/instances"),
-            model_app_instances(&g, a, &all_envs),
+            model_instances(&g, &Res::App(a.clone()), &all_envs),
             "environment_id",
         ));
     }
@@ -1696,28 +1671,22 @@ async fn tenant_isolation_of_ids(s: TestServer) {
             None,
         ),
     ];
-    for token in [&ann, &my_sa_token] {
+    let askers = [("ann", &ann), ("ann's service account", &my_sa_token)];
+    for (who, token) in askers {
         for (method, path, body) in &calls {
             let (status, resp) = s
                 .call(method.clone(), &o(&mine, path), Some(token), body.clone())
                 .await;
-            assert_error(
-                status,
-                &resp,
-                StatusCode::NOT_FOUND,
-                "not_found",
-                &format!("{method} {path}"),
-            );
+            let what = format!("{who}: {method} {path}");
+            assert_error(status, &resp, StatusCode::NOT_FOUND, "not_found", &what);
         }
     }
     // And the other organization is simply not there for them.
-    for token in [&ann, &my_sa_token] {
-        for path in ["", "/environments", "/groups", "/members"] {
+    for (who, token) in askers {
+        for path in ["", "/environments", "/groups", "/members", &inst] {
             let (status, _) = s.get(&o(&theirs, path), token).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(status, StatusCode::NOT_FOUND, "{who}: {path}");
         }
-        let (status, _) = s.get(&o(&theirs, &inst), token).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
     }
     // Nothing of theirs changed.
     let (status, i) = s.get(&o(&theirs, &inst), &carol).await;
@@ -1896,19 +1865,19 @@ async fn access_check_answers(s: TestServer) {
         ("audit_events".into(), "view", false, BTreeSet::new()),
     ];
     for (resource, action, allowed, by) in &bob_cases {
-        for (token, suffix) in [
-            (&bob, String::new()),
-            (&bob, format!("&member_id={bob_m}")),
-            (&ann, format!("&member_id={bob_m}")),
-            (&s.root, format!("&member_id={bob_m}")),
-            (&robot_token, format!("&member_id={bob_m}")),
+        for (who, token, suffix) in [
+            ("bob", &bob, String::new()),
+            ("bob", &bob, format!("&member_id={bob_m}")),
+            ("ann", &ann, format!("&member_id={bob_m}")),
+            ("the superuser", &s.root, format!("&member_id={bob_m}")),
+            ("the robot", &robot_token, format!("&member_id={bob_m}")),
         ] {
             let (status, ans) = check(
                 token,
                 format!("resource={resource}&action={action}{suffix}"),
             )
             .await;
-            let what = format!("{resource} {action}{suffix}");
+            let what = format!("asked by {who}: {resource} {action}{suffix}");
             assert_eq!(status, StatusCode::OK, "{what}: {ans}");
             assert_eq!(ans["allowed"], *allowed, "{what}: {ans}");
             assert_eq!(ans["superuser"], false, "{what}: {ans}");
@@ -2023,9 +1992,14 @@ async fn access_check_answers(s: TestServer) {
         "resource=audit_events&action=delete".into(),
     ];
     for q in &bad {
-        for token in [&bob, &ann, &s.root, &robot_token] {
+        for (who, token) in [
+            ("bob", &bob),
+            ("ann", &ann),
+            ("the superuser", &s.root),
+            ("the robot", &robot_token),
+        ] {
             let (status, body) = check(token, q.clone()).await;
-            assert_invalid(status, &body, q);
+            assert_invalid(status, &body, &format!("asked by {who}: {q}"));
         }
     }
     // Unknown query parameters are ignored.
@@ -2510,21 +2484,21 @@ async fn instance_lists_do_not_reveal_existence(s: TestServer) {
     let list = |kind: &str, id: &str| o(&org, &format!("/{kind}/{id}/instances"));
     // (caller, collection, an id it cannot view, what both answer).
     let cases = [
-        (carol, "applications", &a2, StatusCode::OK),
-        (carol, "environments", &e2, StatusCode::FORBIDDEN),
-        (dave, "environments", &e2, StatusCode::OK),
-        (dave, "applications", &a2, StatusCode::FORBIDDEN),
-        (erin, "applications", &a2, StatusCode::FORBIDDEN),
-        (erin, "environments", &e2, StatusCode::FORBIDDEN),
+        ("carol", carol, "applications", &a2, StatusCode::OK),
+        ("carol", carol, "environments", &e2, StatusCode::FORBIDDEN),
+        ("dave", dave, "environments", &e2, StatusCode::OK),
+        ("dave", dave, "applications", &a2, StatusCode::FORBIDDEN),
+        ("erin", erin, "applications", &a2, StatusCode::FORBIDDEN),
+        ("erin", erin, "environments", &e2, StatusCode::FORBIDDEN),
     ];
-    for (token, kind, existing, want) in cases {
+    for (who, token, kind, existing, want) in cases {
         let (status, real) = s.get(&list(kind, existing), token).await;
-        assert_eq!(status, want, "{kind}/{existing}: {real}");
+        assert_eq!(status, want, "{who}: {kind}/{existing}: {real}");
         let (status, fake) = s.get(&list(kind, &ghost), token).await;
-        assert_eq!(status, want, "{kind}/ghost: {fake}");
+        assert_eq!(status, want, "{who}: {kind}/ghost: {fake}");
         assert_eq!(
             real, fake,
-            "{kind}: an existing id and a missing one differ"
+            "{who}: {kind}: an existing id and a missing one differ"
         );
     }
     // What they may view is listed as before.
@@ -3139,7 +3113,7 @@ async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -
             Method::GET,
             o(&org, &format!("/environments/{e}/instances")),
             None,
-            match model_env_instances(&g, &e, &w.apps_in(&e)) {
+            match model_instances(&g, &Res::Env(e.clone()), &w.apps_in(&e)) {
                 Some(_) => StatusCode::OK,
                 None => StatusCode::FORBIDDEN,
             },
@@ -3148,7 +3122,7 @@ async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -
             Method::GET,
             o(&org, &format!("/applications/{a}/instances")),
             None,
-            match model_app_instances(&g, &a, &w.envs_of(&a)) {
+            match model_instances(&g, &Res::App(a.clone()), &w.envs_of(&a)) {
                 Some(_) => StatusCode::OK,
                 None => StatusCode::FORBIDDEN,
             },
@@ -3263,12 +3237,14 @@ async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -
             (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
         }
         (7, StatusCode::OK) => {
-            let want = model_env_instances(&g, &e, &w.apps_in(&e)).unwrap_or_default();
+            let want =
+                model_instances(&g, &Res::Env(e.clone()), &w.apps_in(&e)).unwrap_or_default();
             let got = instance_keys(&resp, "application_id");
             (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
         }
         (8, StatusCode::OK) => {
-            let want = model_app_instances(&g, &a, &w.envs_of(&a)).unwrap_or_default();
+            let want =
+                model_instances(&g, &Res::App(a.clone()), &w.envs_of(&a)).unwrap_or_default();
             let got = instance_keys(&resp, "environment_id");
             (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
         }
