@@ -522,26 +522,20 @@ async fn group_crud_and_validation(s: TestServer) {
 
     // Unknown and foreign groups are not found.
     let foreign_group = str_of(&s.group_named(&ann, &other_org, "Deployers").await["id"]);
+    let mut calls = Vec::new();
     for id in [uuid::Uuid::new_v4().to_string(), foreign_group.clone()] {
-        let (status, _) = s.get(&o(&org, &format!("/groups/{id}")), &ann).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = s
-            .patch(
-                &o(&org, &format!("/groups/{id}")),
-                &ann,
-                json!({"name": "y"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = s.delete(&o(&org, &format!("/groups/{id}")), &ann).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = s
-            .get(&o(&org, &format!("/groups/{id}/members")), &ann)
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
+        let group = o(&org, &format!("/groups/{id}"));
+        calls.extend([
+            (Method::GET, group.clone(), None),
+            (Method::PATCH, group.clone(), Some(json!({"name": "y"}))),
+            (Method::DELETE, group.clone(), None),
+            (Method::GET, format!("{group}/members"), None),
+        ]);
     }
-    let (status, _) = s.get(&o(&org, "/groups/not-a-uuid"), &ann).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    calls.push((Method::GET, o(&org, "/groups/not-a-uuid"), None));
+    let not_found = |(method, path, body)| (method, path, body, StatusCode::NOT_FOUND);
+    s.expect_each(&ann, calls.into_iter().map(not_found).collect())
+        .await;
 
     // Delete: 204, then gone.
     let (status, _) = s.delete(&o(&org, &format!("/groups/{gid}")), &ann).await;
@@ -2060,16 +2054,16 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
     assert_eq!(granted_ids(&ans), set([&only_dev]));
 
     // Delete dev.
-    let (status, _) = s
-        .delete(&o(&org, &format!("/environments/{e1}")), &ann)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = s.get(&o(&org, &format!("/environments/{e1}")), &ann).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = s
-        .delete(&o(&org, &format!("/environments/{e1}")), &ann)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let dev = o(&org, &format!("/environments/{e1}"));
+    s.expect_each(
+        &ann,
+        vec![
+            (Method::DELETE, dev.clone(), None, StatusCode::NO_CONTENT),
+            (Method::GET, dev.clone(), None, StatusCode::NOT_FOUND),
+            (Method::DELETE, dev, None, StatusCode::NOT_FOUND),
+        ],
+    )
+    .await;
     assert_eq!(s.audit_count(&ann, &org, "environment.delete").await, 1);
     // The groups stay; dev left their lists.
     let (status, g) = s.get(&o(&org, &format!("/groups/{only_dev}")), &ann).await;
