@@ -81,8 +81,7 @@ async fn world(s: &TestServer) -> World {
     let (sa, sa_member) = s.service_account(&s.root, &org, "ci").await;
     let group = s.org_group(&s.root, &org, "deployers", "editor").await;
     s.join(&s.root, &org, &group, &sa_member).await;
-    let (ann_id, _) = s.user("ann@example.com").await;
-    let ann_member = s.add_member(&s.root, &org, "ann@example.com").await;
+    let (ann_id, _, ann_member) = s.member(&s.root, &org, "ann@example.com").await;
     let (sa_token_id, sa_token) = s
         .service_token(&s.root, &org, &sa, json!({"name": "ci"}))
         .await;

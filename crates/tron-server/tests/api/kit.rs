@@ -384,6 +384,31 @@ impl TestServer {
         (user.id.to_string(), self.login(email, PASSWORD).await)
     }
 
+    /// Creates a user and adds it to `org` as `admin`; returns `(user_id,
+    /// token, member_id)`.
+    pub async fn member(&self, admin: &str, org: &str, email: &str) -> (String, String, String) {
+        let (user_id, token) = self.user(email).await;
+        let member = self.add_member(admin, org, email).await;
+        (user_id, token, member)
+    }
+
+    /// A member (see [`TestServer::member`]) in a new group of `role` and
+    /// `scope` named after its email; returns `(token, member_id,
+    /// group_id)`.
+    pub async fn member_in_group(
+        &self,
+        admin: &str,
+        org: &str,
+        email: &str,
+        role: &str,
+        scope: Value,
+    ) -> (String, String, String) {
+        let (_, token, member) = self.member(admin, org, email).await;
+        let group = self.group(admin, org, email, role, scope).await;
+        self.join(admin, org, &group, &member).await;
+        (token, member, group)
+    }
+
     /// Creates an organization as `token`; returns its id.
     pub async fn org(&self, token: &str, name: &str) -> String {
         let org = self

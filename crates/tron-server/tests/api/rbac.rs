@@ -2466,12 +2466,14 @@ async fn instance_lists_do_not_reveal_existence(s: TestServer) {
         ),
         ("erin@example.com", None),
     ] {
-        let (_, token) = s.user(email).await;
-        let member = s.add_member(&s.root, &org, email).await;
-        if let Some(scope) = scope {
-            let g = s.group(&s.root, &org, email, "viewer", scope).await;
-            s.join(&s.root, &org, &g, &member).await;
-        }
+        let token = match scope {
+            Some(scope) => {
+                s.member_in_group(&s.root, &org, email, "viewer", scope)
+                    .await
+                    .0
+            }
+            None => s.member(&s.root, &org, email).await.1,
+        };
         who.push(token);
     }
     let (carol, dave, erin) = (&who[0], &who[1], &who[2]);
@@ -2871,8 +2873,7 @@ async fn build_world(
     }
     for k in 0..rng.between(2, 4) {
         let email = format!("r{round}-u{k}@example.com");
-        let (id, token) = s.user(&email).await;
-        let member = s.add_member(owner, &org, &email).await;
+        let (id, token, member) = s.member(owner, &org, &email).await;
         w.who.push(Who {
             label: email,
             member,

@@ -468,14 +468,10 @@ async fn service_account_permissions_by_role(s: TestServer) {
             json!({"type": "environment", "environment_ids": [env]}),
         ),
     ] {
-        let (_, token) = s.user(email).await;
-        let member = s.add_member(&ann, &org, email).await;
-        let group = s.group(&ann, &org, email, role, scope).await;
-        s.join(&ann, &org, &group, &member).await;
+        let (token, _, _) = s.member_in_group(&ann, &org, email, role, scope).await;
         who.push((email, token));
     }
-    let (_, nogroup) = s.user("nogroup@example.com").await;
-    s.add_member(&ann, &org, "nogroup@example.com").await;
+    let (_, nogroup, _) = s.member(&ann, &org, "nogroup@example.com").await;
 
     let base = format!("/organizations/{org}/service-accounts");
     let tokens = format!("{base}/{sa}/tokens");
