@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::contract;
 use crate::kit::{
-    app_scope, assert_error, assert_invalid, env_scope, ids_of, o, set, str_of, Acme, Robot,
-    TestServer,
+    app_scope, assert_error, assert_invalid, env_scope, ids_of, o, org_scope, set, str_of, Acme,
+    Robot, TestServer,
 };
 
 contract!(
@@ -714,7 +714,15 @@ async fn last_admin_rule(s: TestServer) {
 
     // Every way of losing the only active admin user is refused, by 409
     // last_admin, and changes nothing.
-    async fn all_refused(s: &TestServer, token: &str, org: &str, admins: &str, member: &str) {
+    // `case` names the situation in every failure.
+    async fn all_refused(
+        case: &str,
+        s: &TestServer,
+        token: &str,
+        org: &str,
+        admins: &str,
+        member: &str,
+    ) {
         let what = [
             (
                 "remove from Administrators",
@@ -753,14 +761,15 @@ async fn last_admin_rule(s: TestServer) {
             ),
         ];
         for (w, (status, body)) in what {
-            assert_error(status, &body, StatusCode::CONFLICT, "last_admin", w);
+            let w = format!("{case}: {w}");
+            assert_error(status, &body, StatusCode::CONFLICT, "last_admin", &w);
         }
         let (status, g) = s.get(&o(org, &format!("/groups/{admins}")), token).await;
-        assert_eq!(status, StatusCode::OK, "{g}");
-        assert_eq!(g["role"], "admin");
-        assert_eq!(g["scope"], json!({"type": "organization"}));
+        assert_eq!(status, StatusCode::OK, "{case}: {g}");
+        assert_eq!(g["role"], "admin", "{case}: {g}");
+        assert_eq!(g["scope"], json!({"type": "organization"}), "{case}: {g}");
     }
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
+    all_refused("ann is the only admin", &s, &ann, &org, &admins, &ann_m).await;
     let (status, body) = s
         .patch(
             &o(&org, &format!("/groups/{admins}")),
@@ -779,7 +788,7 @@ async fn last_admin_rule(s: TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The superuser is held to the same rule.
-    all_refused(&s, &s.root, &org, &admins, &ann_m).await;
+    all_refused("the superuser asks", &s, &s.root, &org, &admins, &ann_m).await;
     // No refused change left an audit event behind.
     assert_eq!(s.audit_count(&ann, &org, "group.member_remove").await, 0);
     assert_eq!(s.audit_count(&ann, &org, "group.delete").await, 0);
@@ -790,17 +799,35 @@ async fn last_admin_rule(s: TestServer) {
     s.join(&ann, &org, &admins, &sa_m).await;
     let robots = s.org_group(&ann, &org, "Robot admins", "admin").await;
     s.join(&ann, &org, &robots, &sa_m).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
-    // Neither does a user in an admin group of a narrower scope.
-    let env_admins = s
-        .group(&ann, &org, "Prod admins", "admin", env_scope(&[&env]))
-        .await;
-    s.join(&ann, &org, &env_admins, &bob_m).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
-    // Nor an editor at organization scope.
-    let editors = s.org_group(&ann, &org, "Editors", "editor").await;
-    s.join(&ann, &org, &editors, &bob_m).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
+    all_refused(
+        "a service account in admin groups",
+        &s,
+        &ann,
+        &org,
+        &admins,
+        &ann_m,
+    )
+    .await;
+    // Neither does a user in an admin group of a narrower scope, nor an
+    // editor at organization scope (bob stays in each group).
+    for (case, group, role, scope) in [
+        (
+            "bob is an admin of prod",
+            "Prod admins",
+            "admin",
+            env_scope(&[&env]),
+        ),
+        (
+            "bob is an editor of the organization",
+            "Editors",
+            "editor",
+            org_scope(),
+        ),
+    ] {
+        let g = s.group(&ann, &org, group, role, scope).await;
+        s.join(&ann, &org, &g, &bob_m).await;
+        all_refused(case, &s, &ann, &org, &admins, &ann_m).await;
+    }
     // The service account may be removed from admin groups at will.
     let (status, _) = s.delete(&in_admins(&sa_m), &ann).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -811,7 +838,7 @@ async fn last_admin_rule(s: TestServer) {
     let backup = s.org_group(&ann, &org, "Backup admins", "admin").await;
     s.join(&ann, &org, &backup, &bob_m).await;
     s.set_active(&bob_id, false).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
+    all_refused("bob is disabled", &s, &ann, &org, &admins, &ann_m).await;
     s.set_active(&bob_id, true).await;
 
     // With another active admin user, each change is allowed.
@@ -852,7 +879,7 @@ async fn last_admin_rule(s: TestServer) {
     let (status, _) = s.delete(&o(&org, &format!("/groups/{admins}")), &ann).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     // Now bob, in Backup admins, is the last one: his way out is closed.
-    all_refused(&s, &bob, &org, &backup, &bob_m).await;
+    all_refused("bob is the last admin", &s, &bob, &org, &backup, &bob_m).await;
     // ann (no longer an admin) can be removed by bob.
     let (status, _) = s.delete(&o(&org, &format!("/members/{ann_m}")), &bob).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -866,7 +893,15 @@ async fn last_admin_rule(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = s.get(&o(&org, ""), &bob).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    all_refused(&s, &ann, &org, &backup, &ann_m).await;
+    all_refused(
+        "ann is the last admin again",
+        &s,
+        &ann,
+        &org,
+        &backup,
+        &ann_m,
+    )
+    .await;
 }
 
 async fn superuser_may_disable_the_last_admin(s: TestServer) {
