@@ -79,18 +79,9 @@ async fn world(s: &TestServer) -> World {
         .await;
     assert_eq!(st, StatusCode::CREATED);
     let (sa, sa_member) = s.service_account(&s.root, &org, "ci").await;
-    let group = s
-        .group(
-            &s.root,
-            &org,
-            "deployers",
-            "editor",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let group = s.org_group(&s.root, &org, "deployers", "editor").await;
     s.join(&s.root, &org, &group, &sa_member).await;
-    let (ann_id, _) = s.user("ann@example.com").await;
-    let ann_member = s.add_member(&s.root, &org, "ann@example.com").await;
+    let (ann_id, _, ann_member) = s.member(&s.root, &org, "ann@example.com").await;
     let (sa_token_id, sa_token) = s
         .service_token(&s.root, &org, &sa, json!({"name": "ci"}))
         .await;
@@ -137,15 +128,7 @@ async fn recipes(s: &TestServer, w: &World) -> HashMap<(String, String), (Call, 
         .service_token(&root, &w.org, &w.sa, json!({"name": "leaked"}))
         .await;
     let (del_sa, _) = s.service_account(&root, &w.org, "to-delete").await;
-    let del_group = s
-        .group(
-            &root,
-            &w.org,
-            "to delete",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let del_group = s.org_group(&root, &w.org, "to delete", "viewer").await;
     let del_org = s.org(&root, "Doomed").await;
     s.user("bob@example.com").await;
     s.user("dave@example.com").await;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use tron_core::token::{SecretToken, TokenKind};
 
 use crate::contract;
-use crate::kit::{TestServer, ADMIN_EMAIL, PASSWORD};
+use crate::kit::{retry_after, TestServer, ADMIN_EMAIL, PASSWORD};
 
 contract!(
     parallel_wrong_logins_for_one_email_check_at_most_five_passwords,
@@ -27,11 +27,7 @@ async fn parallel_logins(s: &TestServer, bodies: Vec<Value>) -> Vec<StatusCode> 
             let resp = http.post(url).json(&body).send().await.expect("send");
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
-                let retry: u64 = resp.headers()["retry-after"]
-                    .to_str()
-                    .expect("ascii")
-                    .parse()
-                    .expect("seconds");
+                let retry = retry_after(&resp);
                 assert!(retry > 0, "Retry-After is at least a second");
                 let body: Value = resp.json().await.expect("json");
                 assert_eq!(body["error"]["code"], "rate_limited");
@@ -323,22 +319,6 @@ async fn a_superuser_setting_a_password_ends_every_session_of_that_user(s: TestS
     assert_eq!(s.get("/me", &bob).await.0, StatusCode::OK);
 }
 
-/// The value of one counter in `/metrics` (0 when absent).
-async fn counter(s: &TestServer, series: &str) -> u64 {
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 const TOKEN_HITS: &str = "tron_cache_requests_total{cache=\"token\",result=\"hit\"}";
 const TOKEN_MISSES: &str = "tron_cache_requests_total{cache=\"token\",result=\"miss\"}";
 
@@ -404,16 +384,10 @@ async fn revoke_leaked_at_its_largest_revokes_the_live_and_flushes_no_cache(s: T
     // Give the PostgreSQL listener time to deliver this instance's own
     // notifications: a flush would arrive through it.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let (hits, misses) = (
-        counter(&s, TOKEN_HITS).await,
-        counter(&s, TOKEN_MISSES).await,
-    );
+    let (hits, misses) = (s.counter(TOKEN_HITS).await, s.counter(TOKEN_MISSES).await);
     assert_eq!(s.get("/me", &bob).await.0, StatusCode::OK);
     assert_eq!(
-        (
-            counter(&s, TOKEN_HITS).await,
-            counter(&s, TOKEN_MISSES).await
-        ),
+        (s.counter(TOKEN_HITS).await, s.counter(TOKEN_MISSES).await),
         (hits + 1, misses),
         "the unrelated token is still served from the cache"
     );

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::contract;
-use crate::kit::{TestServer, ADMIN_EMAIL, PASSWORD};
+use crate::kit::{retry_after, TestServer, ADMIN_EMAIL, PASSWORD};
 
 contract!(
     login_me_logout,
@@ -89,11 +89,7 @@ async fn login_failures_are_indistinguishable_and_throttled(s: TestServer) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("number");
+    let retry: u64 = retry_after(&resp);
     assert!(retry > 0 && retry <= 15 * 60, "{retry}");
     let body: serde_json::Value = resp.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited");
@@ -303,27 +299,13 @@ async fn disabled_user_is_locked_out(s: TestServer) {
     let (ann_id, ann) = s.user("ann@example.com").await;
     let (_, pat) = s.post("/me/tokens", &ann, json!({"name": "pat"})).await;
     let pat = pat["token"].as_str().expect("token").to_owned();
-    let (status, _) = s
-        .patch(
-            &format!("/users/{ann_id}"),
-            &s.root,
-            json!({"is_active": false}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&ann_id, false).await;
     for t in [&ann, &pat] {
         let (status, body) = s.get("/me", t).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"]["code"], "principal_disabled");
     }
-    let (status, _) = s
-        .patch(
-            &format!("/users/{ann_id}"),
-            &s.root,
-            json!({"is_active": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&ann_id, true).await;
     let (status, _) = s.get("/me", &pat).await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::contract;
-use crate::kit::{until, Db, TestServer};
+use crate::kit::{env_scope, retry_after, until, Db, Robot, TestServer};
 
 contract!(
     cached_answers_never_outlive_changes,
@@ -30,20 +30,21 @@ struct Fixture {
 async fn fixture(s: &TestServer) -> Fixture {
     let org = s.org(&s.root, "Acme").await;
     let staging = s.env(&s.root, &org, "staging").await;
-    let (sa, member) = s.service_account(&s.root, &org, "ci-deployer").await;
     let group = s
         .group(
             &s.root,
             &org,
             "staging editors",
             "editor",
-            json!({"type": "environment", "environment_ids": [staging]}),
+            env_scope(&[&staging]),
         )
         .await;
-    s.join(&s.root, &org, &group, &member).await;
-    let (token_id, token) = s
-        .service_token(&s.root, &org, &sa, json!({"name": "ci"}))
-        .await;
+    let Robot {
+        id: sa,
+        member,
+        token_id,
+        token,
+    } = s.robot_in(&s.root, &org, "ci-deployer", &group, "ci").await;
     Fixture {
         org,
         staging,
@@ -126,12 +127,7 @@ async fn cached_answers_never_outlive_changes(s: TestServer) {
     // A user disabled after a cached request.
     let (ann_id, ann) = s.user("ann@example.com").await;
     assert_eq!(s.get("/me", &ann).await.0, StatusCode::OK);
-    s.patch(
-        &format!("/users/{ann_id}"),
-        &s.root,
-        json!({"is_active": false}),
-    )
-    .await;
+    s.set_active(&ann_id, false).await;
     assert_eq!(s.get("/me", &ann).await.0, StatusCode::UNAUTHORIZED);
     // Expiry is checked on every request, cached or not.
     let at = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
@@ -166,22 +162,6 @@ async fn cached_answers_never_outlive_changes(s: TestServer) {
     );
 }
 
-/// The value of one counter in `/metrics` (0 when absent).
-async fn counter(s: &TestServer, series: &str) -> u64 {
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 const INSTANCE_HITS: &str = "tron_cache_requests_total{cache=\"instance\",result=\"hit\"}";
 
 /// Instance reads come from the cache, and every change to an instance
@@ -201,7 +181,7 @@ async fn cached_instances_never_outlive_changes(s: TestServer) {
     let (st, _) = s.put(&path, &s.root, Some(json!({"image": "web:1"}))).await;
     assert_eq!(st, StatusCode::CREATED);
     // Warm: the second read is served by the cache.
-    let hits = counter(&s, INSTANCE_HITS).await;
+    let hits = s.counter(INSTANCE_HITS).await;
     for _ in 0..2 {
         assert_eq!(
             image(&f.token).await,
@@ -209,7 +189,7 @@ async fn cached_instances_never_outlive_changes(s: TestServer) {
         );
     }
     assert!(
-        counter(&s, INSTANCE_HITS).await > hits,
+        s.counter(INSTANCE_HITS).await > hits,
         "the instance cache was not used"
     );
     // An update by someone else, then a deployment by the service account.
@@ -308,11 +288,7 @@ async fn service_tokens_are_rate_limited(s: TestServer) {
         .await
         .expect("send");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("number");
+    let retry: u64 = retry_after(&resp);
     assert!((1..=20).contains(&retry), "{retry}");
     assert_eq!(resp.headers()["ratelimit-remaining"], "0");
     let body: serde_json::Value = resp.json().await.expect("json");

@@ -3,6 +3,7 @@
 //! server named by `TRON_TEST_POSTGRES_URL`) and drives it over HTTP.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +68,113 @@ pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
 /// An id the kit handed out as a string.
 pub fn id(s: &str) -> Uuid {
     s.parse().unwrap_or_else(|_| panic!("{s:?} is not an id"))
+}
+
+// ---------------------------------------------------------------------------
+// Paths, values and assertions shared by the test files
+// ---------------------------------------------------------------------------
+
+/// `/organizations/{org}{path}`.
+pub fn o(org: &str, path: &str) -> String {
+    format!("/organizations/{org}{path}")
+}
+
+pub fn str_of(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// The `items` of a list answer.
+pub fn items(v: &Value) -> Vec<Value> {
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .clone()
+}
+
+/// The ids of a list answer's items.
+pub fn ids_of(list: &Value) -> BTreeSet<String> {
+    list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+pub fn set<I: IntoIterator<Item = S>, S: ToString>(items: I) -> BTreeSet<String> {
+    items.into_iter().map(|s| s.to_string()).collect()
+}
+
+/// Asserts an error answer: its status and its `error.code`.
+pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str, what: &str) {
+    assert_eq!(status, want, "{what}: {body}");
+    assert_eq!(body["error"]["code"], code, "{what}: {body}");
+}
+
+/// The `Retry-After` of an answer, in seconds.
+pub fn retry_after(resp: &reqwest::Response) -> u64 {
+    resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number")
+}
+
+/// Asserts a 400 `validation_error`.
+pub fn assert_invalid(status: StatusCode, body: &Value, what: &str) {
+    assert_error(
+        status,
+        body,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        what,
+    );
+}
+
+/// The group scope `{"type": "organization"}`.
+pub fn org_scope() -> Value {
+    json!({"type": "organization"})
+}
+
+/// An environment group scope over `ids`.
+pub fn env_scope<S: AsRef<str>>(ids: &[S]) -> Value {
+    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    json!({"type": "environment", "environment_ids": ids})
+}
+
+/// An application group scope over `ids`.
+pub fn app_scope<S: AsRef<str>>(ids: &[S]) -> Value {
+    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    json!({"type": "application", "application_ids": ids})
+}
+
+/// ann@example.com, who created the organization Acme (and so is its
+/// admin); bob@example.com and carol@example.com, users who are not members
+/// yet; Acme's environments dev and prod and applications web and api. The
+/// strings are session tokens and ids.
+pub struct Acme {
+    pub ann: String,
+    pub bob: String,
+    pub carol: String,
+    pub org: String,
+    pub dev: String,
+    pub prod: String,
+    pub web: String,
+    pub api: String,
+}
+
+/// A row of [`TestServer::expect_each`]: method, path, body, status.
+pub type Expect = (Method, String, Option<Value>, StatusCode);
+
+/// A service account with one token, as [`TestServer::robot`] makes it.
+#[derive(Debug, Clone)]
+pub struct Robot {
+    pub id: String,
+    pub member: String,
+    pub token_id: String,
+    pub token: String,
 }
 
 pub struct TestServer {
@@ -232,6 +340,16 @@ impl TestServer {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// Sends each call of the table in turn as `token` and asserts its
+    /// status; a failure names the call.
+    pub async fn expect_each(&self, token: &str, calls: Vec<Expect>) {
+        for (method, path, body, want) in calls {
+            let what = format!("{method} {path}");
+            let (status, resp) = self.call(method, &path, Some(token), body).await;
+            assert_eq!(status, want, "{what}: {resp}");
+        }
+    }
+
     /// The typed client presenting `token`.
     pub fn client(&self, token: &str) -> Client {
         self.api.with_token(token)
@@ -264,6 +382,31 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("create user {email}: {e}"));
         (user.id.to_string(), self.login(email, PASSWORD).await)
+    }
+
+    /// Creates a user and adds it to `org` as `admin`; returns `(user_id,
+    /// token, member_id)`.
+    pub async fn member(&self, admin: &str, org: &str, email: &str) -> (String, String, String) {
+        let (user_id, token) = self.user(email).await;
+        let member = self.add_member(admin, org, email).await;
+        (user_id, token, member)
+    }
+
+    /// A member (see [`TestServer::member`]) in a new group of `role` and
+    /// `scope` named after its email; returns `(token, member_id,
+    /// group_id)`.
+    pub async fn member_in_group(
+        &self,
+        admin: &str,
+        org: &str,
+        email: &str,
+        role: &str,
+        scope: Value,
+    ) -> (String, String, String) {
+        let (_, token, member) = self.member(admin, org, email).await;
+        let group = self.group(admin, org, email, role, scope).await;
+        self.join(admin, org, &group, &member).await;
+        (token, member, group)
     }
 
     /// Creates an organization as `token`; returns its id.
@@ -377,6 +520,220 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("create service token: {e}"));
         (created.item.id.to_string(), created.token.into_inner())
+    }
+
+    /// A user who created an organization (and so is its admin), acting
+    /// with a personal token without expiry (tests that move the clock past
+    /// session expiry need one): `ann@example.com` and `Acme`. Returns
+    /// `(token, org)`.
+    pub async fn admin_and_org(&self) -> (String, String) {
+        let (_, session) = self.user("ann@example.com").await;
+        let (status, pat) = self
+            .post("/me/tokens", &session, json!({"name": "admin"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{pat}");
+        let ann = str_of(&pat["token"]);
+        let org = self.org(&ann, "Acme").await;
+        (ann, org)
+    }
+
+    /// The organization of [`Acme`], with its three users.
+    pub async fn acme(&self) -> Acme {
+        let (_, ann) = self.user("ann@example.com").await;
+        let (_, bob) = self.user("bob@example.com").await;
+        let (_, carol) = self.user("carol@example.com").await;
+        let org = self.org(&ann, "Acme").await;
+        let dev = self.env(&ann, &org, "dev").await;
+        let prod = self.env(&ann, &org, "prod").await;
+        let web = self.app(&ann, &org, "web").await;
+        let api = self.app(&ann, &org, "api").await;
+        Acme {
+            ann,
+            bob,
+            carol,
+            org,
+            dev,
+            prod,
+            web,
+            api,
+        }
+    }
+
+    /// A group of organization scope; returns its id.
+    pub async fn org_group(&self, admin: &str, org: &str, name: &str, role: &str) -> String {
+        self.group(admin, org, name, role, org_scope()).await
+    }
+
+    /// The member id of a user, by email, read as `token`.
+    pub async fn member_of(&self, token: &str, org: &str, email: &str) -> String {
+        let (status, list) = self.get(&o(org, "/members?limit=200"), token).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|m| m["user"]["email"] == email)
+            .map(|m| str_of(&m["id"]))
+            .unwrap_or_else(|| panic!("{email} is not a member: {list}"))
+    }
+
+    /// The group of that name, read as `token`.
+    pub async fn group_named(&self, token: &str, org: &str, name: &str) -> Value {
+        let (status, list) = self.get(&o(org, "/groups?limit=200"), token).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|g| g["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no group {name}: {list}"))
+    }
+
+    /// The id of the organization's auto-created Administrators group.
+    pub async fn admins_group(&self, token: &str, org: &str) -> String {
+        str_of(&self.group_named(token, org, "Administrators").await["id"])
+    }
+
+    /// Creates the instance of `app` in `env` (image
+    /// `registry.example/app:1`); asserts 201.
+    pub async fn put_instance(&self, token: &str, org: &str, app: &str, env: &str) {
+        let (status, body) = self
+            .put(
+                &o(org, &format!("/applications/{app}/instances/{env}")),
+                token,
+                Some(json!({"image": "registry.example/app:1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// The organization's audit events matching `query` (newest first), as
+    /// seen by `token`.
+    pub async fn audit_events(&self, token: &str, org: &str, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&o(org, &format!("/audit-events?limit=200&{query}")), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        items(&body)
+    }
+
+    /// The organization's audit events of `action` about `target`.
+    pub async fn audit_events_about(
+        &self,
+        token: &str,
+        org: &str,
+        action: &str,
+        target: &str,
+    ) -> Vec<Value> {
+        let query = format!("action={action}&target_id={target}");
+        self.audit_events(token, org, &query).await
+    }
+
+    /// Counts the organization's audit events with this exact action.
+    pub async fn audit_count(&self, token: &str, org: &str, action: &str) -> usize {
+        let query = format!("action={action}");
+        self.audit_events(token, org, &query).await.len()
+    }
+
+    /// Asks the organization's access-check, as `token`; `query` is
+    /// `resource=…&action=…[&member_id=…]`.
+    pub async fn access_check(&self, token: &str, org: &str, query: &str) -> (StatusCode, Value) {
+        self.get(&o(org, &format!("/access-check?{query}")), token)
+            .await
+    }
+
+    /// A service account put in `group`; returns `(id, member_id)`.
+    pub async fn service_account_in(
+        &self,
+        admin: &str,
+        org: &str,
+        name: &str,
+        group: &str,
+    ) -> (String, String) {
+        let (sa, member) = self.service_account(admin, org, name).await;
+        self.join(admin, org, group, &member).await;
+        (sa, member)
+    }
+
+    /// A service account with one token named `token_name`.
+    pub async fn robot(&self, admin: &str, org: &str, name: &str, token_name: &str) -> Robot {
+        let (id, member) = self.service_account(admin, org, name).await;
+        self.with_token(admin, org, id, member, token_name).await
+    }
+
+    /// A service account with one token named `token_name`; returns
+    /// `(id, token_id, token)`.
+    pub async fn sa_with_token(
+        &self,
+        admin: &str,
+        org: &str,
+        name: &str,
+        token_name: &str,
+    ) -> (String, String, String) {
+        let robot = self.robot(admin, org, name, token_name).await;
+        (robot.id, robot.token_id, robot.token)
+    }
+
+    /// A service account put in `group`, then given one token named
+    /// `token_name`.
+    pub async fn robot_in(
+        &self,
+        admin: &str,
+        org: &str,
+        name: &str,
+        group: &str,
+        token_name: &str,
+    ) -> Robot {
+        let (id, member) = self.service_account_in(admin, org, name, group).await;
+        self.with_token(admin, org, id, member, token_name).await
+    }
+
+    async fn with_token(
+        &self,
+        admin: &str,
+        org: &str,
+        id: String,
+        member: String,
+        token_name: &str,
+    ) -> Robot {
+        let (token_id, token) = self
+            .service_token(admin, org, &id, json!({ "name": token_name }))
+            .await;
+        Robot {
+            id,
+            member,
+            token_id,
+            token,
+        }
+    }
+
+    /// Disables or re-enables a user, as the superuser; asserts 200.
+    pub async fn set_active(&self, user_id: &str, active: bool) {
+        let (status, body) = self
+            .patch(
+                &format!("/users/{user_id}"),
+                &self.root,
+                json!({ "is_active": active }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "is_active {active}: {body}");
+    }
+
+    /// The value of one counter in `/metrics` (0 when absent).
+    pub async fn counter(&self, series: &str) -> u64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn advance(&self, by: chrono::Duration) {

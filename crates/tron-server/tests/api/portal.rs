@@ -319,17 +319,8 @@ async fn portal_in_a_browser() {
     );
 
     // A viewer member, through the API.
-    let (_, _) = s.user("vera@example.com").await;
-    let vera_member = s.add_member(&s.root, &org, "vera@example.com").await;
-    let viewers = s
-        .group(
-            &s.root,
-            &org,
-            "Viewers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let (_, _, vera_member) = s.member(&s.root, &org, "vera@example.com").await;
+    let viewers = s.org_group(&s.root, &org, "Viewers", "viewer").await;
     s.join(&s.root, &org, &viewers, &vera_member).await;
 
     // Create a service account.

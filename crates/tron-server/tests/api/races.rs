@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::contract;
-use crate::kit::{fresh_database, Db, TestServer};
+use crate::kit::{fresh_database, items, str_of, Db, TestServer};
 
 contract!(
     rotations_with_grace_mint_one_successor,
@@ -67,19 +67,6 @@ fn copies(
 
 fn count(results: &[(StatusCode, Value)], status: StatusCode) -> usize {
     results.iter().filter(|(st, _)| *st == status).count()
-}
-
-fn str_of(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-fn items(v: &Value) -> Vec<Value> {
-    v["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .clone()
 }
 
 /// Events of the organization (`Some`) or the platform log with `action`
@@ -307,15 +294,7 @@ async fn deletions_race_deletions_and_updates(s: TestServer) {
         let o = |p: &str| format!("/organizations/{org}{p}");
         let env = s.env(&s.root, &org, "staging").await;
         let app = s.app(&s.root, &org, "web").await;
-        let group = s
-            .group(
-                &s.root,
-                &org,
-                "Readers",
-                "viewer",
-                json!({"type": "organization"}),
-            )
-            .await;
+        let group = s.org_group(&s.root, &org, "Readers", "viewer").await;
         let member = s.add_member(&s.root, &org, "bob@example.com").await;
         for (path, what, deleted, patch) in [
             (

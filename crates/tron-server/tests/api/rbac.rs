@@ -4,11 +4,14 @@
 //! property test comparing the server with a reference model written here.
 use std::collections::{BTreeMap, BTreeSet};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::contract;
-use crate::kit::TestServer;
+use crate::kit::{
+    app_scope, assert_error, assert_invalid, env_scope, ids_of, o, org_scope, set, str_of, Acme,
+    Robot, TestServer,
+};
 
 contract!(
     group_crud_and_validation,
@@ -25,86 +28,6 @@ contract!(
     instance_lists_do_not_reveal_existence,
     rbac_property,
 );
-
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-fn o(org: &str, path: &str) -> String {
-    format!("/organizations/{org}{path}")
-}
-
-fn ids_of(list: &Value) -> BTreeSet<String> {
-    list["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {list}"))
-        .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-fn set<I: IntoIterator<Item = S>, S: ToString>(items: I) -> BTreeSet<String> {
-    items.into_iter().map(|s| s.to_string()).collect()
-}
-
-fn str_of(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-/// The member id of a user, by email, read as `token`.
-async fn member_of(s: &TestServer, token: &str, org: &str, email: &str) -> String {
-    let (status, list) = s.get(&o(org, "/members?limit=200"), token).await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|m| m["user"]["email"] == email)
-        .map(|m| str_of(&m["id"]))
-        .unwrap_or_else(|| panic!("{email} is not a member: {list}"))
-}
-
-async fn group_named(s: &TestServer, token: &str, org: &str, name: &str) -> Value {
-    let (status, list) = s.get(&o(org, "/groups?limit=200"), token).await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|g| g["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no group {name}: {list}"))
-}
-
-async fn put_instance(s: &TestServer, token: &str, org: &str, app: &str, env: &str) {
-    let (status, body) = s
-        .put(
-            &o(org, &format!("/applications/{app}/instances/{env}")),
-            token,
-            Some(json!({"image": "registry.example/app:1"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-}
-
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str, what: &str) {
-    assert_eq!(status, want, "{what}: {body}");
-    assert_eq!(body["error"]["code"], code, "{what}: {body}");
-}
-
-/// Counts the organization's audit events with this exact action.
-async fn audit_count(s: &TestServer, token: &str, org: &str, action: &str) -> usize {
-    let (status, events) = s
-        .get(
-            &o(org, &format!("/audit-events?limit=200&action={action}")),
-            token,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{events}");
-    events["items"].as_array().expect("items").len()
-}
 
 // ---------------------------------------------------------------------------
 // The reference model: the spec's §3 tables, written out again here, on
@@ -398,14 +321,7 @@ async fn group_crud_and_validation(s: TestServer) {
     assert_error(status, &body, StatusCode::CONFLICT, "conflict", "rename");
     assert_eq!(body["error"]["field"], "name", "{body}");
     // The same name in another organization is fine.
-    s.group(
-        &ann,
-        &other_org,
-        "Deployers",
-        "viewer",
-        json!({"type": "organization"}),
-    )
-    .await;
+    s.org_group(&ann, &other_org, "Deployers", "viewer").await;
 
     // Validation: 400 validation_error, nothing created.
     let bad_bodies = vec![
@@ -509,49 +425,39 @@ async fn group_crud_and_validation(s: TestServer) {
     ];
     for (what, body) in &bad_bodies {
         let (status, resp) = s.post(&o(&org, "/groups"), &ann, body.clone()).await;
-        assert_error(
-            status,
-            &resp,
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            what,
-        );
+        assert_invalid(status, &resp, what);
     }
-    // The field names the culprit.
-    let (_, resp) = s
-        .post(
-            &o(&org, "/groups"),
-            &ann,
+    // The field names the culprit: `role` itself, or a field below
+    // `scope` (`exact` false).
+    for (what, body, field, exact) in [
+        (
+            "bad role",
             json!({"name": "x", "role": "owner", "scope": {"type": "organization"}}),
-        )
-        .await;
-    assert_eq!(resp["error"]["field"], "role", "{resp}");
-    let (_, resp) = s
-        .post(
-            &o(&org, "/groups"),
-            &ann,
+            "role",
+            true,
+        ),
+        (
+            "empty environment list",
             json!({"name": "x", "role": "viewer", "scope": {"type": "environment", "environment_ids": []}}),
-        )
-        .await;
-    assert!(
-        resp["error"]["field"]
-            .as_str()
-            .is_some_and(|f| f.starts_with("scope")),
-        "{resp}"
-    );
-    let (_, resp) = s
-        .post(
-            &o(&org, "/groups"),
-            &ann,
+            "scope",
+            false,
+        ),
+        (
+            "application of another organization",
             json!({"name": "x", "role": "viewer", "scope": {"type": "application", "application_ids": [foreign_app]}}),
-        )
-        .await;
-    assert!(
-        resp["error"]["field"]
-            .as_str()
-            .is_some_and(|f| f.starts_with("scope")),
-        "{resp}"
-    );
+            "scope",
+            false,
+        ),
+    ] {
+        let (_, resp) = s.post(&o(&org, "/groups"), &ann, body).await;
+        let got = resp["error"]["field"].as_str();
+        let named = if exact {
+            got == Some(field)
+        } else {
+            got.is_some_and(|f| f.starts_with(field))
+        };
+        assert!(named, "{what}: field {got:?}, want {field}: {resp}");
+    }
     let (_, list) = s.get(&o(&org, "/groups"), &ann).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2), "{list}");
 
@@ -577,13 +483,7 @@ async fn group_crud_and_validation(s: TestServer) {
         let (status, resp) = s
             .patch(&o(&org, &format!("/groups/{gid}")), &ann, patch)
             .await;
-        assert_error(
-            status,
-            &resp,
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            what,
-        );
+        assert_invalid(status, &resp, what);
     }
     let (_, unchanged) = s.get(&o(&org, &format!("/groups/{gid}")), &ann).await;
     assert_eq!(unchanged, g);
@@ -621,27 +521,21 @@ async fn group_crud_and_validation(s: TestServer) {
     assert_eq!(one, up);
 
     // Unknown and foreign groups are not found.
-    let foreign_group = str_of(&group_named(&s, &ann, &other_org, "Deployers").await["id"]);
+    let foreign_group = str_of(&s.group_named(&ann, &other_org, "Deployers").await["id"]);
+    let mut calls = Vec::new();
     for id in [uuid::Uuid::new_v4().to_string(), foreign_group.clone()] {
-        let (status, _) = s.get(&o(&org, &format!("/groups/{id}")), &ann).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = s
-            .patch(
-                &o(&org, &format!("/groups/{id}")),
-                &ann,
-                json!({"name": "y"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = s.delete(&o(&org, &format!("/groups/{id}")), &ann).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = s
-            .get(&o(&org, &format!("/groups/{id}/members")), &ann)
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
+        let group = o(&org, &format!("/groups/{id}"));
+        calls.extend([
+            (Method::GET, group.clone(), None),
+            (Method::PATCH, group.clone(), Some(json!({"name": "y"}))),
+            (Method::DELETE, group.clone(), None),
+            (Method::GET, format!("{group}/members"), None),
+        ]);
     }
-    let (status, _) = s.get(&o(&org, "/groups/not-a-uuid"), &ann).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    calls.push((Method::GET, o(&org, "/groups/not-a-uuid"), None));
+    let not_found = |(method, path, body)| (method, path, body, StatusCode::NOT_FOUND);
+    s.expect_each(&ann, calls.into_iter().map(not_found).collect())
+        .await;
 
     // Delete: 204, then gone.
     let (status, _) = s.delete(&o(&org, &format!("/groups/{gid}")), &ann).await;
@@ -660,17 +554,10 @@ async fn group_crud_and_validation(s: TestServer) {
 
     // Every change is audited.
     for action in ["group.create", "group.update", "group.delete"] {
-        assert!(audit_count(&s, &ann, &org, action).await >= 1, "{action}");
+        assert!(s.audit_count(&ann, &org, action).await >= 1, "{action}");
     }
     // A group name may be reused after deletion.
-    s.group(
-        &ann,
-        &org,
-        "Web team",
-        "viewer",
-        json!({"type": "organization"}),
-    )
-    .await;
+    s.org_group(&ann, &org, "Web team", "viewer").await;
 }
 
 async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
@@ -683,15 +570,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     let (sa, sa_member) = s.service_account(&ann, &org, "ci").await;
     let foreign_member = s.add_member(&carol, &other, "bob@example.com").await;
     let (_, foreign_sa_member) = s.service_account(&carol, &other, "ci").await;
-    let gid = s
-        .group(
-            &ann,
-            &org,
-            "Readers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let gid = s.org_group(&ann, &org, "Readers", "viewer").await;
     let path = |m: &str| o(&org, &format!("/groups/{gid}/members/{m}"));
 
     // PUT twice: 204 both times, one member, one audit event.
@@ -703,7 +582,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (_, g) = s.get(&o(&org, &format!("/groups/{gid}")), &ann).await;
     assert_eq!(g["member_count"], 2, "{g}");
-    assert_eq!(audit_count(&s, &ann, &org, "group.member_add").await, 2);
+    assert_eq!(s.audit_count(&ann, &org, "group.member_add").await, 2);
     let (status, list) = s
         .get(&o(&org, &format!("/groups/{gid}/members")), &ann)
         .await;
@@ -744,7 +623,7 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     }
     let (_, g) = s.get(&o(&org, &format!("/groups/{gid}")), &ann).await;
     assert_eq!(g["member_count"], 1, "{g}");
-    assert_eq!(audit_count(&s, &ann, &org, "group.member_remove").await, 1);
+    assert_eq!(s.audit_count(&ann, &org, "group.member_remove").await, 1);
     // Removing someone who never was in the group is also fine.
     let (status, _) = s.delete(&path(&bob), &ann).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -779,34 +658,22 @@ async fn group_members_are_idempotent_and_organization_bound(s: TestServer) {
     assert_eq!(g["member_count"], 1, "{g}");
     // A group of the other organization cannot be reached from this one,
     // nor can its admin put this organization's members in it.
-    let other_admins = str_of(&group_named(&s, &carol, &other, "Administrators").await["id"]);
-    let (status, _) = s
-        .put(
-            &o(&org, &format!("/groups/{other_admins}/members/{bob}")),
-            &ann,
-            None,
+    let other_admins = s.admins_group(&carol, &other).await;
+    for (token, group_org, member) in [
+        (&ann, &org, &bob),
+        (&carol, &other, &bob),
+        (&carol, &other, &sa_member),
+    ] {
+        let path = o(
+            group_org,
+            &format!("/groups/{other_admins}/members/{member}"),
+        );
+        s.expect_each(
+            token,
+            vec![(Method::PUT, path, None, StatusCode::NOT_FOUND)],
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = s
-        .put(
-            &o(&other, &format!("/groups/{other_admins}/members/{bob}")),
-            &carol,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = s
-        .put(
-            &o(
-                &other,
-                &format!("/groups/{other_admins}/members/{sa_member}"),
-            ),
-            &carol,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    }
 
     // Removing a member from the organization removes it from its groups.
     s.join(&ann, &org, &gid, &bob).await;
@@ -840,14 +707,22 @@ async fn last_admin_rule(s: TestServer) {
     let (bob_id, bob) = s.user("bob@example.com").await;
     let org = s.org(&ann, "Acme").await;
     let env = s.env(&ann, &org, "prod").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
+    let admins = s.admins_group(&ann, &org).await;
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let in_admins = |m: &str| o(&org, &format!("/groups/{admins}/members/{m}"));
 
     // Every way of losing the only active admin user is refused, by 409
     // last_admin, and changes nothing.
-    async fn all_refused(s: &TestServer, token: &str, org: &str, admins: &str, member: &str) {
+    // `case` names the situation in every failure.
+    async fn all_refused(
+        case: &str,
+        s: &TestServer,
+        token: &str,
+        org: &str,
+        admins: &str,
+        member: &str,
+    ) {
         let what = [
             (
                 "remove from Administrators",
@@ -886,14 +761,15 @@ async fn last_admin_rule(s: TestServer) {
             ),
         ];
         for (w, (status, body)) in what {
-            assert_error(status, &body, StatusCode::CONFLICT, "last_admin", w);
+            let w = format!("{case}: {w}");
+            assert_error(status, &body, StatusCode::CONFLICT, "last_admin", &w);
         }
         let (status, g) = s.get(&o(org, &format!("/groups/{admins}")), token).await;
-        assert_eq!(status, StatusCode::OK, "{g}");
-        assert_eq!(g["role"], "admin");
-        assert_eq!(g["scope"], json!({"type": "organization"}));
+        assert_eq!(status, StatusCode::OK, "{case}: {g}");
+        assert_eq!(g["role"], "admin", "{case}: {g}");
+        assert_eq!(g["scope"], json!({"type": "organization"}), "{case}: {g}");
     }
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
+    all_refused("ann is the only admin", &s, &ann, &org, &admins, &ann_m).await;
     let (status, body) = s
         .patch(
             &o(&org, &format!("/groups/{admins}")),
@@ -912,50 +788,46 @@ async fn last_admin_rule(s: TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The superuser is held to the same rule.
-    all_refused(&s, &s.root, &org, &admins, &ann_m).await;
+    all_refused("the superuser asks", &s, &s.root, &org, &admins, &ann_m).await;
     // No refused change left an audit event behind.
-    assert_eq!(audit_count(&s, &ann, &org, "group.member_remove").await, 0);
-    assert_eq!(audit_count(&s, &ann, &org, "group.delete").await, 0);
-    assert_eq!(audit_count(&s, &ann, &org, "member.remove").await, 0);
+    assert_eq!(s.audit_count(&ann, &org, "group.member_remove").await, 0);
+    assert_eq!(s.audit_count(&ann, &org, "group.delete").await, 0);
+    assert_eq!(s.audit_count(&ann, &org, "member.remove").await, 0);
 
     // A service account in an admin group does not count as an admin.
     let (_, sa_m) = s.service_account(&ann, &org, "robot").await;
     s.join(&ann, &org, &admins, &sa_m).await;
-    let robots = s
-        .group(
-            &ann,
-            &org,
-            "Robot admins",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let robots = s.org_group(&ann, &org, "Robot admins", "admin").await;
     s.join(&ann, &org, &robots, &sa_m).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
-    // Neither does a user in an admin group of a narrower scope.
-    let env_admins = s
-        .group(
-            &ann,
-            &org,
+    all_refused(
+        "a service account in admin groups",
+        &s,
+        &ann,
+        &org,
+        &admins,
+        &ann_m,
+    )
+    .await;
+    // Neither does a user in an admin group of a narrower scope, nor an
+    // editor at organization scope (bob stays in each group).
+    for (case, group, role, scope) in [
+        (
+            "bob is an admin of prod",
             "Prod admins",
             "admin",
-            json!({"type": "environment", "environment_ids": [env]}),
-        )
-        .await;
-    s.join(&ann, &org, &env_admins, &bob_m).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
-    // Nor an editor at organization scope.
-    let editors = s
-        .group(
-            &ann,
-            &org,
+            env_scope(&[&env]),
+        ),
+        (
+            "bob is an editor of the organization",
             "Editors",
             "editor",
-            json!({"type": "organization"}),
-        )
-        .await;
-    s.join(&ann, &org, &editors, &bob_m).await;
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
+            org_scope(),
+        ),
+    ] {
+        let g = s.group(&ann, &org, group, role, scope).await;
+        s.join(&ann, &org, &g, &bob_m).await;
+        all_refused(case, &s, &ann, &org, &admins, &ann_m).await;
+    }
     // The service account may be removed from admin groups at will.
     let (status, _) = s.delete(&in_admins(&sa_m), &ann).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -963,33 +835,11 @@ async fn last_admin_rule(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // A disabled user does not count either.
-    let backup = s
-        .group(
-            &ann,
-            &org,
-            "Backup admins",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let backup = s.org_group(&ann, &org, "Backup admins", "admin").await;
     s.join(&ann, &org, &backup, &bob_m).await;
-    let (status, _) = s
-        .patch(
-            &format!("/users/{bob_id}"),
-            &s.root,
-            json!({"is_active": false}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    all_refused(&s, &ann, &org, &admins, &ann_m).await;
-    let (status, _) = s
-        .patch(
-            &format!("/users/{bob_id}"),
-            &s.root,
-            json!({"is_active": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&bob_id, false).await;
+    all_refused("bob is disabled", &s, &ann, &org, &admins, &ann_m).await;
+    s.set_active(&bob_id, true).await;
 
     // With another active admin user, each change is allowed.
     let (status, body) = s
@@ -1029,7 +879,7 @@ async fn last_admin_rule(s: TestServer) {
     let (status, _) = s.delete(&o(&org, &format!("/groups/{admins}")), &ann).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     // Now bob, in Backup admins, is the last one: his way out is closed.
-    all_refused(&s, &bob, &org, &backup, &bob_m).await;
+    all_refused("bob is the last admin", &s, &bob, &org, &backup, &bob_m).await;
     // ann (no longer an admin) can be removed by bob.
     let (status, _) = s.delete(&o(&org, &format!("/members/{ann_m}")), &bob).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -1037,33 +887,34 @@ async fn last_admin_rule(s: TestServer) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // An admin may even remove themselves when another admin stays.
     s.add_member(&bob, &org, "ann@example.com").await;
-    let ann_m = member_of(&s, &bob, &org, "ann@example.com").await;
+    let ann_m = s.member_of(&bob, &org, "ann@example.com").await;
     s.join(&bob, &org, &backup, &ann_m).await;
     let (status, _) = s.delete(&o(&org, &format!("/members/{bob_m}")), &bob).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = s.get(&o(&org, ""), &bob).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    all_refused(&s, &ann, &org, &backup, &ann_m).await;
+    all_refused(
+        "ann is the last admin again",
+        &s,
+        &ann,
+        &org,
+        &backup,
+        &ann_m,
+    )
+    .await;
 }
 
 async fn superuser_may_disable_the_last_admin(s: TestServer) {
     let (ann_id, ann) = s.user("ann@example.com").await;
     let (_, carol) = s.user("carol@example.com").await;
     let org = s.org(&ann, "Acme").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
+    let admins = s.admins_group(&ann, &org).await;
     let (_, sa_m) = s.service_account(&ann, &org, "robot").await;
     s.join(&ann, &org, &admins, &sa_m).await;
 
     // Disabling a user is a platform operation: allowed.
-    let (status, body) = s
-        .patch(
-            &format!("/users/{ann_id}"),
-            &s.root,
-            json!({"is_active": false}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    s.set_active(&ann_id, false).await;
     let (status, body) = s.get("/me", &ann).await;
     assert_error(
         status,
@@ -1075,34 +926,38 @@ async fn superuser_may_disable_the_last_admin(s: TestServer) {
 
     // The organization stays manageable by the superuser: no active admin
     // user is left, so nothing it does can lose one.
-    let (status, _) = s.get(&o(&org, "/members"), &s.root).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = s
-        .patch(&o(&org, ""), &s.root, json!({"name": "Acme (rescued)"}))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, body) = s
-        .delete(
-            &o(&org, &format!("/groups/{admins}/members/{sa_m}")),
-            &s.root,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{admins}")),
-            &s.root,
-            json!({"description": "rescue"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = s
-        .delete(
-            &o(&org, &format!("/groups/{admins}/members/{ann_m}")),
-            &s.root,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let group = o(&org, &format!("/groups/{admins}"));
+    s.expect_each(
+        &s.root,
+        vec![
+            (Method::GET, o(&org, "/members"), None, StatusCode::OK),
+            (
+                Method::PATCH,
+                o(&org, ""),
+                Some(json!({"name": "Acme (rescued)"})),
+                StatusCode::OK,
+            ),
+            (
+                Method::DELETE,
+                format!("{group}/members/{sa_m}"),
+                None,
+                StatusCode::NO_CONTENT,
+            ),
+            (
+                Method::PATCH,
+                group.clone(),
+                Some(json!({"description": "rescue"})),
+                StatusCode::OK,
+            ),
+            (
+                Method::DELETE,
+                format!("{group}/members/{ann_m}"),
+                None,
+                StatusCode::NO_CONTENT,
+            ),
+        ],
+    )
+    .await;
     // The superuser appoints a new admin, who is then protected.
     let carol_m = s.add_member(&s.root, &org, "carol@example.com").await;
     s.join(&s.root, &org, &admins, &carol_m).await;
@@ -1122,14 +977,7 @@ async fn superuser_may_disable_the_last_admin(s: TestServer) {
         "carol is the last",
     );
     // Re-enabling ann gives two admins again if she rejoins.
-    let (status, _) = s
-        .patch(
-            &format!("/users/{ann_id}"),
-            &s.root,
-            json!({"is_active": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.set_active(&ann_id, true).await;
     s.join(&carol, &org, &admins, &ann_m).await;
     let (status, body) = s
         .delete(
@@ -1197,6 +1045,67 @@ impl<'a> Probe<'a> {
     }
 }
 
+const OK: StatusCode = StatusCode::OK;
+const CREATED: StatusCode = StatusCode::CREATED;
+const NO_CONTENT: StatusCode = StatusCode::NO_CONTENT;
+
+/// One row of the matrix: a call below the organization's path, the
+/// resource and action of §3 it needs, and its status when allowed (when
+/// refused it is 403 `forbidden`).
+struct Route {
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+    res: Res,
+    act: Act,
+    ok: StatusCode,
+}
+
+impl Route {
+    fn new(
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        res: Res,
+        act: Act,
+        ok: StatusCode,
+    ) -> Self {
+        Route {
+            method,
+            path: path.to_owned(),
+            body,
+            res,
+            act,
+            ok,
+        }
+    }
+
+    /// A `GET` answering 200 when allowed.
+    fn get(path: &str, res: Res, act: Act) -> Self {
+        Route::new(reqwest::Method::GET, path, None, res, act, OK)
+    }
+}
+
+impl Probe<'_> {
+    /// Calls each route in turn, expecting what the model decides for the
+    /// caller's groups; a mismatch names the route, its resource and its
+    /// action.
+    async fn expect_all(&mut self, org: &str, groups: &[&model::Group], routes: Vec<Route>) {
+        for r in routes {
+            let allowed = model::allowed(groups, &r.res, r.act);
+            let before = self.failures.len();
+            self.call(r.method, &o(org, &r.path), r.body, want(allowed, r.ok))
+                .await;
+            for f in &mut self.failures[before..] {
+                f.push_str(&format!(
+                    " ({:?} on {:?}, allowed: {allowed})",
+                    r.act, r.res
+                ));
+            }
+        }
+    }
+}
+
 fn want(allowed: bool, ok: StatusCode) -> StatusCode {
     if allowed {
         ok
@@ -1205,54 +1114,36 @@ fn want(allowed: bool, ok: StatusCode) -> StatusCode {
     }
 }
 
-/// What `GET /environments/{e}/instances` answers in the model: `None` for
-/// 403, else the applications whose instance is listed. Everything of a
-/// viewable environment; otherwise the instances the caller may view
-/// through an application scope; 403 when no scope of the caller could
-/// ever reach an instance there.
-fn model_env_instances(
+/// What `GET /environments/{e}/instances` (`owner` is `Res::Env(e)`) or
+/// `GET /applications/{a}/instances` (`Res::App(a)`) answers in the model:
+/// `None` for 403, else the other side (applications, environments) of the
+/// listed instances; `here` is the other side of every instance there.
+/// Everything of a viewable owner; otherwise the instances the caller may
+/// view through a scope of the other kind; 403 when no scope of the caller
+/// could ever reach an instance there.
+fn model_instances(
     groups: &[&model::Group],
-    env: &str,
-    apps_here: &BTreeSet<String>,
+    owner: &Res,
+    here: &BTreeSet<String>,
 ) -> Option<BTreeSet<String>> {
-    if model::allowed(groups, &Res::Env(env.into()), Act::View) {
-        return Some(apps_here.clone());
+    if model::allowed(groups, owner, Act::View) {
+        return Some(here.clone());
     }
-    let app_scoped = groups
-        .iter()
-        .any(|g| matches!(&g.scope, Scope::Apps(ids) if !ids.is_empty()));
-    if !app_scoped {
+    let cross = |scope: &Scope| match (owner, scope) {
+        (Res::Env(_), Scope::Apps(ids)) | (Res::App(_), Scope::Envs(ids)) => !ids.is_empty(),
+        _ => false,
+    };
+    let instance = |other: &String| match owner {
+        Res::Env(e) => Res::Inst(other.clone(), e.clone()),
+        Res::App(a) => Res::Inst(a.clone(), other.clone()),
+        _ => panic!("{owner:?} has no instances"),
+    };
+    if !groups.iter().any(|g| cross(&g.scope)) {
         return None;
     }
     Some(
-        apps_here
-            .iter()
-            .filter(|a| model::allowed(groups, &Res::Inst((*a).clone(), env.into()), Act::View))
-            .cloned()
-            .collect(),
-    )
-}
-
-/// The same for `GET /applications/{a}/instances`: the environments whose
-/// instance is listed.
-fn model_app_instances(
-    groups: &[&model::Group],
-    app: &str,
-    envs_here: &BTreeSet<String>,
-) -> Option<BTreeSet<String>> {
-    if model::allowed(groups, &Res::App(app.into()), Act::View) {
-        return Some(envs_here.clone());
-    }
-    let env_scoped = groups
-        .iter()
-        .any(|g| matches!(&g.scope, Scope::Envs(ids) if !ids.is_empty()));
-    if !env_scoped {
-        return None;
-    }
-    Some(
-        envs_here
-            .iter()
-            .filter(|e| model::allowed(groups, &Res::Inst(app.into(), (*e).clone()), Act::View))
+        here.iter()
+            .filter(|other| model::allowed(groups, &instance(other), Act::View))
             .cloned()
             .collect(),
     )
@@ -1296,7 +1187,6 @@ async fn matrix_case(
     role: Option<Role>,
     kind: &str,
 ) -> (Vec<String>, usize) {
-    use reqwest::Method;
     let org = s.org(owner, &format!("Matrix {i}")).await;
     let e_in = s.env(owner, &org, "e-in").await;
     let e_out = s.env(owner, &org, "e-out").await;
@@ -1304,23 +1194,17 @@ async fn matrix_case(
     let a_out = s.app(owner, &org, "a-out").await;
     for a in [&a_in, &a_out] {
         for e in [&e_in, &e_out] {
-            put_instance(s, owner, &org, a, e).await;
+            s.put_instance(owner, &org, a, e).await;
         }
     }
-    let (robot, robot_m) = s.service_account(owner, &org, "robot").await;
-    let (robot_token, _) = s
-        .service_token(owner, &org, &robot, json!({"name": "t"}))
-        .await;
+    let Robot {
+        id: robot,
+        member: robot_m,
+        token_id: robot_token,
+        ..
+    } = s.robot(owner, &org, "robot", "t").await;
     let (doomed, _) = s.service_account(owner, &org, "doomed").await;
-    let other = s
-        .group(
-            owner,
-            &org,
-            "other",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let other = s.org_group(owner, &org, "other", "viewer").await;
     let email = format!("u{i}@example.com");
     let (user_id, token) = s.user(&email).await;
     let spare = format!("spare{i}@example.com");
@@ -1356,59 +1240,45 @@ async fn matrix_case(
     p.get(&o(&org, ""), StatusCode::OK).await;
 
     // Lists hold what the caller may view.
-    let (_, list) = p.get(&o(&org, "/environments"), StatusCode::OK).await;
-    let seen = ids_of(&list);
-    let visible = set([&e_in, &e_out]
-        .into_iter()
-        .filter(|e| may(Res::Env((*e).clone()), Act::View)));
-    if seen != visible {
-        p.fail(format!("environments listed {seen:?}, visible {visible:?}"));
-    }
-    let (_, list) = p.get(&o(&org, "/applications"), StatusCode::OK).await;
-    let seen = ids_of(&list);
-    let visible = set([&a_in, &a_out]
-        .into_iter()
-        .filter(|a| may(Res::App((*a).clone()), Act::View)));
-    if seen != visible {
-        p.fail(format!("applications listed {seen:?}, visible {visible:?}"));
-    }
-    let all_apps = set([&a_in, &a_out]);
     let all_envs = set([&e_in, &e_out]);
-    for e in [&e_in, &e_out] {
-        let expected = model_env_instances(&g, e, &all_apps);
-        let path = o(&org, &format!("/environments/{e}/instances"));
-        let (status, list) = p
-            .get(
-                &path,
-                if expected.is_some() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::FORBIDDEN
-                },
-            )
-            .await;
-        if let (Some(want), StatusCode::OK) = (&expected, status) {
-            let got = instance_keys(&list, "application_id");
-            if &got != want {
-                p.fail(format!("{path} listed {got:?}, want {want:?}"));
-            }
+    let all_apps = set([&a_in, &a_out]);
+    let to_env: fn(String) -> Res = Res::Env;
+    let lists = [
+        ("environments", &all_envs, to_env),
+        ("applications", &all_apps, Res::App),
+    ];
+    for (what, all, res) in lists {
+        let (_, list) = p.get(&o(&org, &format!("/{what}")), StatusCode::OK).await;
+        let seen = ids_of(&list);
+        let visible = set(all.iter().filter(|id| may(res((*id).clone()), Act::View)));
+        if seen != visible {
+            p.fail(format!("{what} listed {seen:?}, visible {visible:?}"));
         }
     }
+    // The instance lists of each environment and each application: the
+    // path, what the model expects (`None`: 403), and the key of the other
+    // side in each listed instance.
+    let mut instance_lists = Vec::new();
+    for e in [&e_in, &e_out] {
+        instance_lists.push((
+            format!("/environments/{e}/instances"),
+            model_instances(&g, &Res::Env(e.clone()), &all_apps),
+            "application_id",
+        ));
+    }
     for a in [&a_in, &a_out] {
-        let expected = model_app_instances(&g, a, &all_envs);
-        let path = o(&org, &format!("/applications/{a}/instances"));
-        let (status, list) = p
-            .get(
-                &path,
-                if expected.is_some() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::FORBIDDEN
-                },
-            )
-            .await;
+        instance_lists.push((
+            format!("/applications/{a}/instances"),
+            model_instances(&g, &Res::App(a.clone()), &all_envs),
+            "environment_id",
+        ));
+    }
+    for (path, expected, key) in instance_lists {
+        let path = o(&org, &path);
+        let ok = want(expected.is_some(), StatusCode::OK);
+        let (status, list) = p.get(&path, ok).await;
         if let (Some(want), StatusCode::OK) = (&expected, status) {
-            let got = instance_keys(&list, "environment_id");
+            let got = instance_keys(&list, key);
             if &got != want {
                 p.fail(format!("{path} listed {got:?}, want {want:?}"));
             }
@@ -1416,54 +1286,52 @@ async fn matrix_case(
     }
 
     // Environments and applications: view and update.
+    let mut routes = Vec::new();
     for e in [&e_in, &e_out] {
-        let r = Res::Env(e.clone());
-        p.get(
-            &o(&org, &format!("/environments/{e}")),
-            want(may(r.clone(), Act::View), StatusCode::OK),
-        )
-        .await;
-        p.call(
+        let (path, r) = (format!("/environments/{e}"), Res::Env(e.clone()));
+        routes.push(Route::get(&path, r.clone(), Act::View));
+        routes.push(Route::new(
             Method::PATCH,
-            &o(&org, &format!("/environments/{e}")),
+            &path,
             Some(json!({})),
-            want(may(r, Act::Update), StatusCode::OK),
-        )
-        .await;
+            r,
+            Act::Update,
+            OK,
+        ));
     }
     for a in [&a_in, &a_out] {
-        let r = Res::App(a.clone());
-        p.get(
-            &o(&org, &format!("/applications/{a}")),
-            want(may(r.clone(), Act::View), StatusCode::OK),
-        )
-        .await;
-        p.call(
+        let (path, r) = (format!("/applications/{a}"), Res::App(a.clone()));
+        routes.push(Route::get(&path, r.clone(), Act::View));
+        let body = json!({"repository": "https://git.example/x"});
+        routes.push(Route::new(
             Method::PATCH,
-            &o(&org, &format!("/applications/{a}")),
-            Some(json!({"repository": "https://git.example/x"})),
-            want(may(r, Act::Update), StatusCode::OK),
-        )
-        .await;
+            &path,
+            Some(body),
+            r,
+            Act::Update,
+            OK,
+        ));
     }
+    p.expect_all(&org, &g, routes).await;
 
     // Instances and deployments.
     for a in [&a_in, &a_out] {
         for e in [&e_in, &e_out] {
             let r = Res::Inst(a.clone(), e.clone());
-            let inst = o(&org, &format!("/applications/{a}/instances/{e}"));
+            let inst = format!("/applications/{a}/instances/{e}");
             let deps = format!("{inst}/deployments");
-            p.get(&inst, want(may(r.clone(), Act::View), StatusCode::OK))
-                .await;
-            p.get(&deps, want(may(r.clone(), Act::View), StatusCode::OK))
-                .await;
-            p.call(
-                Method::PUT,
-                &inst,
-                Some(json!({"image": "registry.example/app:2"})),
-                want(may(r.clone(), Act::Update), StatusCode::OK),
+            let image = |tag: u8| Some(json!({"image": format!("registry.example/app:{tag}")}));
+            p.expect_all(
+                &org,
+                &g,
+                vec![
+                    Route::get(&inst, r.clone(), Act::View),
+                    Route::get(&deps, r.clone(), Act::View),
+                    Route::new(Method::PUT, &inst, image(2), r.clone(), Act::Update, OK),
+                ],
             )
             .await;
+            let (inst, deps) = (o(&org, &inst), o(&org, &deps));
             let (status, d) = p
                 .call(
                     Method::POST,
@@ -1489,12 +1357,12 @@ async fn matrix_case(
                 .call(
                     Method::PUT,
                     &inst,
-                    Some(json!({"image": "registry.example/app:4"})),
+                    image(4),
                     want(may(r.clone(), Act::Create), StatusCode::CREATED),
                 )
                 .await;
             if status != StatusCode::CREATED {
-                put_instance(s, owner, &org, a, e).await;
+                s.put_instance(owner, &org, a, e).await;
             }
             p.call(
                 Method::DELETE,
@@ -1508,18 +1376,27 @@ async fn matrix_case(
 
     // Creating environments and applications needs editor at organization
     // scope.
-    p.call(
-        Method::POST,
-        &o(&org, "/environments"),
-        Some(json!({"name": "new-env"})),
-        want(may(Res::EnvList, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::POST,
-        &o(&org, "/applications"),
-        Some(json!({"name": "new-app"})),
-        want(may(Res::AppList, Act::Create), StatusCode::CREATED),
+    p.expect_all(
+        &org,
+        &g,
+        vec![
+            Route::new(
+                Method::POST,
+                "/environments",
+                Some(json!({"name": "new-env"})),
+                Res::EnvList,
+                Act::Create,
+                CREATED,
+            ),
+            Route::new(
+                Method::POST,
+                "/applications",
+                Some(json!({"name": "new-app"})),
+                Res::AppList,
+                Act::Create,
+                CREATED,
+            ),
+        ],
     )
     .await;
 
@@ -1542,113 +1419,113 @@ async fn matrix_case(
     } else {
         s.add_member(owner, &org, &spare).await
     };
-    p.call(
-        Method::DELETE,
-        &o(&org, &format!("/members/{spare_m}")),
-        None,
-        want(may(Res::Members, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
 
-    // Groups and group membership.
-    let view_groups = want(may(Res::Groups, Act::View), StatusCode::OK);
-    p.get(&o(&org, "/groups"), view_groups).await;
-    p.get(&o(&org, &format!("/groups/{other}")), view_groups)
-        .await;
-    p.get(&o(&org, &format!("/groups/{other}/members")), view_groups)
-        .await;
-    p.call(
-        Method::POST,
-        &o(&org, "/groups"),
-        Some(json!({"name": "made", "role": "viewer", "scope": {"type": "organization"}})),
-        want(may(Res::Groups, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::PATCH,
-        &o(&org, &format!("/groups/{other}")),
-        Some(json!({"description": "changed"})),
-        want(may(Res::Groups, Act::Update), StatusCode::OK),
-    )
-    .await;
-    for method in [Method::PUT, Method::DELETE] {
-        p.call(
-            method,
-            &o(&org, &format!("/groups/{other}/members/{robot_m}")),
-            None,
-            want(may(Res::Groups, Act::Update), StatusCode::NO_CONTENT),
-        )
-        .await;
-    }
-    p.call(
-        Method::DELETE,
-        &o(&org, &format!("/groups/{other}")),
-        None,
-        want(may(Res::Groups, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
-
-    // Service accounts and service tokens.
-    let view_sas = want(may(Res::ServiceAccounts, Act::View), StatusCode::OK);
-    p.get(&o(&org, "/service-accounts"), view_sas).await;
-    p.get(&o(&org, &format!("/service-accounts/{robot}")), view_sas)
-        .await;
-    p.call(
-        Method::POST,
-        &o(&org, "/service-accounts"),
-        Some(json!({"name": "made-sa"})),
-        want(may(Res::ServiceAccounts, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::PATCH,
-        &o(&org, &format!("/service-accounts/{robot}")),
-        Some(json!({"description": "changed"})),
-        want(may(Res::ServiceAccounts, Act::Update), StatusCode::OK),
-    )
-    .await;
-    p.call(
-        Method::DELETE,
-        &o(&org, &format!("/service-accounts/{doomed}")),
-        None,
-        want(
-            may(Res::ServiceAccounts, Act::Delete),
-            StatusCode::NO_CONTENT,
-        ),
-    )
-    .await;
-    let tokens = o(&org, &format!("/service-accounts/{robot}/tokens"));
-    p.get(
-        &tokens,
-        want(may(Res::ServiceTokens, Act::View), StatusCode::OK),
-    )
-    .await;
-    p.call(
-        Method::POST,
-        &tokens,
-        Some(json!({"name": "t2"})),
-        want(may(Res::ServiceTokens, Act::Create), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::POST,
-        &format!("{tokens}/{robot_token}/rotate"),
-        Some(json!({})),
-        want(may(Res::ServiceTokens, Act::Update), StatusCode::CREATED),
-    )
-    .await;
-    p.call(
-        Method::DELETE,
-        &format!("{tokens}/{robot_token}"),
-        None,
-        want(may(Res::ServiceTokens, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
-
-    // The audit log.
-    p.get(
-        &o(&org, "/audit-events"),
-        want(may(Res::AuditEvents, Act::View), StatusCode::OK),
+    let tokens = format!("/service-accounts/{robot}/tokens");
+    let group = format!("/groups/{other}");
+    let new_group = json!({"name": "made", "role": "viewer", "scope": {"type": "organization"}});
+    let sa = format!("/service-accounts/{robot}");
+    let sa_change = Some(json!({"description": "changed"}));
+    let group_change = Some(json!({"description": "changed"}));
+    let in_group = format!("/groups/{other}/members/{robot_m}");
+    use Act::{Create, Delete, Update, View};
+    let (groups, sas, toks) = (Res::Groups, Res::ServiceAccounts, Res::ServiceTokens);
+    p.expect_all(
+        &org,
+        &g,
+        vec![
+            Route::new(
+                Method::DELETE,
+                &format!("/members/{spare_m}"),
+                None,
+                Res::Members,
+                Delete,
+                NO_CONTENT,
+            ),
+            // Groups and group membership.
+            Route::get("/groups", groups.clone(), View),
+            Route::get(&group, groups.clone(), View),
+            Route::get(&format!("{group}/members"), groups.clone(), View),
+            Route::new(
+                Method::POST,
+                "/groups",
+                Some(new_group),
+                groups.clone(),
+                Create,
+                CREATED,
+            ),
+            Route::new(
+                Method::PATCH,
+                &group,
+                group_change,
+                groups.clone(),
+                Update,
+                OK,
+            ),
+            Route::new(
+                Method::PUT,
+                &in_group,
+                None,
+                groups.clone(),
+                Update,
+                NO_CONTENT,
+            ),
+            Route::new(
+                Method::DELETE,
+                &in_group,
+                None,
+                groups.clone(),
+                Update,
+                NO_CONTENT,
+            ),
+            Route::new(Method::DELETE, &group, None, groups, Delete, NO_CONTENT),
+            // Service accounts and service tokens.
+            Route::get("/service-accounts", sas.clone(), View),
+            Route::get(&sa, sas.clone(), View),
+            Route::new(
+                Method::POST,
+                "/service-accounts",
+                Some(json!({"name": "made-sa"})),
+                sas.clone(),
+                Create,
+                CREATED,
+            ),
+            Route::new(Method::PATCH, &sa, sa_change, sas.clone(), Update, OK),
+            Route::new(
+                Method::DELETE,
+                &format!("/service-accounts/{doomed}"),
+                None,
+                sas,
+                Delete,
+                NO_CONTENT,
+            ),
+            Route::get(&tokens, toks.clone(), View),
+            Route::new(
+                Method::POST,
+                &tokens,
+                Some(json!({"name": "t2"})),
+                toks.clone(),
+                Create,
+                CREATED,
+            ),
+            Route::new(
+                Method::POST,
+                &format!("{tokens}/{robot_token}/rotate"),
+                Some(json!({})),
+                toks.clone(),
+                Update,
+                CREATED,
+            ),
+            Route::new(
+                Method::DELETE,
+                &format!("{tokens}/{robot_token}"),
+                None,
+                toks,
+                Delete,
+                NO_CONTENT,
+            ),
+            // The audit log.
+            Route::get("/audit-events", Res::AuditEvents, View),
+        ],
     )
     .await;
 
@@ -1694,47 +1571,38 @@ async fn matrix_case(
     }
 
     // Deleting environments and applications, then the organization.
-    for (path, r) in [
+    let mut routes: Vec<Route> = [
         (format!("/environments/{e_out}"), Res::Env(e_out.clone())),
         (format!("/environments/{e_in}"), Res::Env(e_in.clone())),
         (format!("/applications/{a_out}"), Res::App(a_out.clone())),
         (format!("/applications/{a_in}"), Res::App(a_in.clone())),
-    ] {
-        p.call(
-            Method::DELETE,
-            &o(&org, &path),
-            None,
-            want(may(r, Act::Delete), StatusCode::NO_CONTENT),
-        )
-        .await;
-    }
-    p.call(
-        Method::PATCH,
-        &o(&org, ""),
-        Some(json!({"name": "renamed"})),
-        want(may(Res::Org, Act::Update), StatusCode::OK),
-    )
-    .await;
-    p.call(
+    ]
+    .into_iter()
+    .map(|(path, r)| Route::new(Method::DELETE, &path, None, r, Delete, NO_CONTENT))
+    .collect();
+    let rename = Some(json!({"name": "renamed"}));
+    routes.push(Route::new(Method::PATCH, "", rename, Res::Org, Update, OK));
+    routes.push(Route::new(
         Method::DELETE,
-        &o(&org, ""),
+        "",
         None,
-        want(may(Res::Org, Act::Delete), StatusCode::NO_CONTENT),
-    )
-    .await;
+        Res::Org,
+        Delete,
+        NO_CONTENT,
+    ));
+    p.expect_all(&org, &g, routes).await;
     (p.failures, p.checked)
 }
 
 /// Ids of another organization never reach its data, whatever the caller's
 /// power in its own organization.
 async fn tenant_isolation_of_ids(s: TestServer) {
-    use reqwest::Method;
     let (_, ann) = s.user("ann@example.com").await;
     let (_, carol) = s.user("carol@example.com").await;
     let mine = s.org(&ann, "Mine").await;
     let theirs = s.org(&carol, "Theirs").await;
     let (my_sa, _) = s.service_account(&ann, &mine, "ci").await;
-    let admins = str_of(&group_named(&s, &ann, &mine, "Administrators").await["id"]);
+    let admins = s.admins_group(&ann, &mine).await;
     let my_sa_m = str_of(
         &s.get(&o(&mine, &format!("/service-accounts/{my_sa}")), &ann)
             .await
@@ -1747,21 +1615,15 @@ async fn tenant_isolation_of_ids(s: TestServer) {
 
     let env = s.env(&carol, &theirs, "prod").await;
     let app = s.app(&carol, &theirs, "web").await;
-    put_instance(&s, &carol, &theirs, &app, &env).await;
-    let (sa, sa_m) = s.service_account(&carol, &theirs, "ci").await;
-    let (tok, _) = s
-        .service_token(&carol, &theirs, &sa, json!({"name": "t"}))
-        .await;
-    let group = s
-        .group(
-            &carol,
-            &theirs,
-            "g",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
-    let carol_m = member_of(&s, &carol, &theirs, "carol@example.com").await;
+    s.put_instance(&carol, &theirs, &app, &env).await;
+    let Robot {
+        id: sa,
+        member: sa_m,
+        token_id: tok,
+        ..
+    } = s.robot(&carol, &theirs, "ci", "t").await;
+    let group = s.org_group(&carol, &theirs, "g", "viewer").await;
+    let carol_m = s.member_of(&carol, &theirs, "carol@example.com").await;
 
     let inst = format!("/applications/{app}/instances/{env}");
     let calls: Vec<(Method, String, Option<Value>)> = vec![
@@ -1838,28 +1700,22 @@ async fn tenant_isolation_of_ids(s: TestServer) {
             None,
         ),
     ];
-    for token in [&ann, &my_sa_token] {
+    let askers = [("ann", &ann), ("ann's service account", &my_sa_token)];
+    for (who, token) in askers {
         for (method, path, body) in &calls {
             let (status, resp) = s
                 .call(method.clone(), &o(&mine, path), Some(token), body.clone())
                 .await;
-            assert_error(
-                status,
-                &resp,
-                StatusCode::NOT_FOUND,
-                "not_found",
-                &format!("{method} {path}"),
-            );
+            let what = format!("{who}: {method} {path}");
+            assert_error(status, &resp, StatusCode::NOT_FOUND, "not_found", &what);
         }
     }
     // And the other organization is simply not there for them.
-    for token in [&ann, &my_sa_token] {
-        for path in ["", "/environments", "/groups", "/members"] {
+    for (who, token) in askers {
+        for path in ["", "/environments", "/groups", "/members", &inst] {
             let (status, _) = s.get(&o(&theirs, path), token).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(status, StatusCode::NOT_FOUND, "{who}: {path}");
         }
-        let (status, _) = s.get(&o(&theirs, &inst), token).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
     }
     // Nothing of theirs changed.
     let (status, i) = s.get(&o(&theirs, &inst), &carol).await;
@@ -1891,13 +1747,7 @@ async fn tenant_isolation_of_ids(s: TestServer) {
             json!({"name": "x", "role": "viewer", "scope": {"type": "environment", "environment_ids": [env]}}),
         )
         .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "foreign scope",
-    );
+    assert_invalid(status, &body, "foreign scope");
 }
 
 // ---------------------------------------------------------------------------
@@ -1914,57 +1764,37 @@ fn granted_ids(ans: &Value) -> BTreeSet<String> {
 }
 
 async fn access_check_answers(s: TestServer) {
-    let (_, ann) = s.user("ann@example.com").await;
-    let (_, bob) = s.user("bob@example.com").await;
-    let (_, carol) = s.user("carol@example.com").await;
-    let org = s.org(&ann, "Acme").await;
-    let e1 = s.env(&ann, &org, "dev").await;
-    let e2 = s.env(&ann, &org, "prod").await;
-    let a1 = s.app(&ann, &org, "web").await;
-    let a2 = s.app(&ann, &org, "api").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
+    let Acme {
+        ann,
+        bob,
+        carol,
+        org,
+        dev: e1,
+        prod: e2,
+        web: a1,
+        api: a2,
+    } = s.acme().await;
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
+    let admins = s.admins_group(&ann, &org).await;
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let env_viewers = s
-        .group(
-            &ann,
-            &org,
-            "Env viewers",
-            "viewer",
-            json!({"type": "environment", "environment_ids": [e1]}),
-        )
+        .group(&ann, &org, "Env viewers", "viewer", env_scope(&[&e1]))
         .await;
     let app_editors = s
-        .group(
-            &ann,
-            &org,
-            "App editors",
-            "editor",
-            json!({"type": "application", "application_ids": [a1]}),
-        )
+        .group(&ann, &org, "App editors", "editor", app_scope(&[&a1]))
         .await;
     s.join(&ann, &org, &env_viewers, &bob_m).await;
     s.join(&ann, &org, &app_editors, &bob_m).await;
-    let (robot, robot_m) = s.service_account(&ann, &org, "robot").await;
-    let robots = s
-        .group(
-            &ann,
-            &org,
-            "Robots",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
-    s.join(&ann, &org, &robots, &robot_m).await;
-    let (_, robot_token) = s
-        .service_token(&ann, &org, &robot, json!({"name": "t"}))
-        .await;
+    let robots = s.org_group(&ann, &org, "Robots", "admin").await;
+    let Robot {
+        member: robot_m,
+        token: robot_token,
+        ..
+    } = s.robot_in(&ann, &org, "robot", &robots, "t").await;
 
     let check = |token: &str, q: String| {
-        let path = o(&org, &format!("/access-check?{q}"));
-        let token = token.to_owned();
-        let s = &s;
-        async move { s.get(&path, &token).await }
+        let (token, org, s) = (token.to_owned(), org.clone(), &s);
+        async move { s.access_check(&token, &org, &q).await }
     };
 
     // One granting group: the whole group in granted_by.
@@ -2064,19 +1894,19 @@ async fn access_check_answers(s: TestServer) {
         ("audit_events".into(), "view", false, BTreeSet::new()),
     ];
     for (resource, action, allowed, by) in &bob_cases {
-        for (token, suffix) in [
-            (&bob, String::new()),
-            (&bob, format!("&member_id={bob_m}")),
-            (&ann, format!("&member_id={bob_m}")),
-            (&s.root, format!("&member_id={bob_m}")),
-            (&robot_token, format!("&member_id={bob_m}")),
+        for (who, token, suffix) in [
+            ("bob", &bob, String::new()),
+            ("bob", &bob, format!("&member_id={bob_m}")),
+            ("ann", &ann, format!("&member_id={bob_m}")),
+            ("the superuser", &s.root, format!("&member_id={bob_m}")),
+            ("the robot", &robot_token, format!("&member_id={bob_m}")),
         ] {
             let (status, ans) = check(
                 token,
                 format!("resource={resource}&action={action}{suffix}"),
             )
             .await;
-            let what = format!("{resource} {action}{suffix}");
+            let what = format!("asked by {who}: {resource} {action}{suffix}");
             assert_eq!(status, StatusCode::OK, "{what}: {ans}");
             assert_eq!(ans["allowed"], *allowed, "{what}: {ans}");
             assert_eq!(ans["superuser"], false, "{what}: {ans}");
@@ -2127,13 +1957,7 @@ async fn access_check_answers(s: TestServer) {
         "resource=organization&action=view&member_id=bob".into(),
     )
     .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "bad member_id",
-    );
+    assert_invalid(status, &body, "bad member_id");
 
     // A service account member: its own grants.
     let (status, ans) = check(
@@ -2197,15 +2021,14 @@ async fn access_check_answers(s: TestServer) {
         "resource=audit_events&action=delete".into(),
     ];
     for q in &bad {
-        for token in [&bob, &ann, &s.root, &robot_token] {
+        for (who, token) in [
+            ("bob", &bob),
+            ("ann", &ann),
+            ("the superuser", &s.root),
+            ("the robot", &robot_token),
+        ] {
             let (status, body) = check(token, q.clone()).await;
-            assert_error(
-                status,
-                &body,
-                StatusCode::BAD_REQUEST,
-                "validation_error",
-                q,
-            );
+            assert_invalid(status, &body, &format!("asked by {who}: {q}"));
         }
     }
     // Unknown query parameters are ignored.
@@ -2218,16 +2041,18 @@ async fn access_check_answers(s: TestServer) {
 // ---------------------------------------------------------------------------
 
 async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
-    let (_, ann) = s.user("ann@example.com").await;
-    let (_, bob) = s.user("bob@example.com").await;
-    let (_, carol) = s.user("carol@example.com").await;
-    let org = s.org(&ann, "Acme").await;
-    let e1 = s.env(&ann, &org, "dev").await;
-    let e2 = s.env(&ann, &org, "prod").await;
-    let a1 = s.app(&ann, &org, "web").await;
-    let a2 = s.app(&ann, &org, "api").await;
+    let Acme {
+        ann,
+        bob,
+        carol,
+        org,
+        dev: e1,
+        prod: e2,
+        web: a1,
+        api: a2,
+    } = s.acme().await;
     for (a, e) in [(&a1, &e1), (&a1, &e2), (&a2, &e1), (&a2, &e2)] {
-        put_instance(&s, &ann, &org, a, e).await;
+        s.put_instance(&ann, &org, a, e).await;
     }
     let (status, _) = s
         .post(
@@ -2243,58 +2068,38 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let carol_m = s.add_member(&ann, &org, "carol@example.com").await;
     let only_dev = s
-        .group(
-            &ann,
-            &org,
-            "Dev editors",
-            "editor",
-            json!({"type": "environment", "environment_ids": [e1]}),
-        )
+        .group(&ann, &org, "Dev editors", "editor", env_scope(&[&e1]))
         .await;
     let both = s
-        .group(
-            &ann,
-            &org,
-            "All viewers",
-            "viewer",
-            json!({"type": "environment", "environment_ids": [e1, e2]}),
-        )
+        .group(&ann, &org, "All viewers", "viewer", env_scope(&[&e1, &e2]))
         .await;
     let only_web = s
-        .group(
-            &ann,
-            &org,
-            "Web admins",
-            "admin",
-            json!({"type": "application", "application_ids": [a1]}),
-        )
+        .group(&ann, &org, "Web admins", "admin", app_scope(&[&a1]))
         .await;
     s.join(&ann, &org, &only_dev, &bob_m).await;
     s.join(&ann, &org, &both, &carol_m).await;
     s.join(&ann, &org, &only_web, &carol_m).await;
     let (_, ans) = s
-        .get(
-            &o(
-                &org,
-                &format!("/access-check?resource=environment:{e1}&action=update"),
-            ),
+        .access_check(
             &bob,
+            &org,
+            &format!("resource=environment:{e1}&action=update"),
         )
         .await;
     assert_eq!(granted_ids(&ans), set([&only_dev]));
 
     // Delete dev.
-    let (status, _) = s
-        .delete(&o(&org, &format!("/environments/{e1}")), &ann)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = s.get(&o(&org, &format!("/environments/{e1}")), &ann).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = s
-        .delete(&o(&org, &format!("/environments/{e1}")), &ann)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(audit_count(&s, &ann, &org, "environment.delete").await, 1);
+    let dev = o(&org, &format!("/environments/{e1}"));
+    s.expect_each(
+        &ann,
+        vec![
+            (Method::DELETE, dev.clone(), None, StatusCode::NO_CONTENT),
+            (Method::GET, dev.clone(), None, StatusCode::NOT_FOUND),
+            (Method::DELETE, dev, None, StatusCode::NOT_FOUND),
+        ],
+    )
+    .await;
+    assert_eq!(s.audit_count(&ann, &org, "environment.delete").await, 1);
     // The groups stay; dev left their lists.
     let (status, g) = s.get(&o(&org, &format!("/groups/{only_dev}")), &ann).await;
     assert_eq!(status, StatusCode::OK);
@@ -2331,13 +2136,7 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         (format!("instance:{a2}:{e2}"), "update"),
     ] {
         let (status, ans) = s
-            .get(
-                &o(
-                    &org,
-                    &format!("/access-check?resource={resource}&action={action}"),
-                ),
-                &bob,
-            )
+            .access_check(&bob, &org, &format!("resource={resource}&action={action}"))
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(ans["allowed"], false, "{resource}: {ans}");
@@ -2371,42 +2170,26 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"]["environment_ids"], json!([]));
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{only_dev}")),
-            &ann,
-            json!({"scope": {"type": "environment", "environment_ids": []}}),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "empty",
-    );
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{only_dev}")),
-            &ann,
-            json!({"scope": {"type": "environment", "environment_ids": [e1]}}),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        "deleted id",
-    );
-    let (status, body) = s
-        .patch(
-            &o(&org, &format!("/groups/{only_dev}")),
-            &ann,
-            json!({"scope": {"type": "environment", "environment_ids": [dev_again]}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // Re-scoping: (what, the new environments, `None` when accepted, else
+    // the error code).
+    let no_env: [&str; 0] = [];
+    for (what, scope, refused) in [
+        ("empty", env_scope(&no_env), Some("validation_error")),
+        ("deleted id", env_scope(&[&e1]), Some("validation_error")),
+        ("new id", env_scope(&[&dev_again]), None),
+    ] {
+        let (status, body) = s
+            .patch(
+                &o(&org, &format!("/groups/{only_dev}")),
+                &ann,
+                json!({ "scope": scope }),
+            )
+            .await;
+        match refused {
+            Some(code) => assert_error(status, &body, StatusCode::BAD_REQUEST, code, what),
+            None => assert_eq!(status, StatusCode::OK, "{what}: {body}"),
+        }
+    }
     let (status, _) = s
         .get(&o(&org, &format!("/environments/{dev_again}")), &bob)
         .await;
@@ -2421,7 +2204,7 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
         .delete(&o(&org, &format!("/applications/{a1}")), &ann)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(audit_count(&s, &ann, &org, "application.delete").await, 1);
+    assert_eq!(s.audit_count(&ann, &org, "application.delete").await, 1);
     let (status, _) = s.get(&o(&org, &format!("/applications/{a1}")), &ann).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, g) = s.get(&o(&org, &format!("/groups/{only_web}")), &ann).await;
@@ -2444,23 +2227,19 @@ async fn deleting_environments_and_applications_cleans_scopes(s: TestServer) {
     let (_, apps) = s.get(&o(&org, "/applications"), &carol).await;
     assert_eq!(ids_of(&apps), BTreeSet::new());
     let (_, ans) = s
-        .get(
-            &o(
-                &org,
-                &format!("/access-check?resource=application:{a1}&action=delete"),
-            ),
+        .access_check(
             &carol,
+            &org,
+            &format!("resource=application:{a1}&action=delete"),
         )
         .await;
     assert_eq!(ans["allowed"], false, "{ans}");
     // carol still views prod through her other group.
     let (_, ans) = s
-        .get(
-            &o(
-                &org,
-                &format!("/access-check?resource=instance:{a2}:{e2}&action=view"),
-            ),
+        .access_check(
             &carol,
+            &org,
+            &format!("resource=instance:{a2}:{e2}&action=view"),
         )
         .await;
     assert_eq!(granted_ids(&ans), set([&both]));
@@ -2489,7 +2268,6 @@ fn spawn_call(
 /// being deleted never keep its id: whichever commits first, the deletion
 /// takes the id out of every scope, or the group change is refused.
 async fn scope_cleanup_races_with_group_changes(s: TestServer) {
-    use reqwest::Method;
     let (_, ann) = s.user("ann@example.com").await;
     let org = s.org(&ann, "Acme").await;
     let keep_env = s.env(&ann, &org, "keep").await;
@@ -2500,7 +2278,7 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
             &org,
             "re-scoped env",
             "viewer",
-            json!({"type": "environment", "environment_ids": [keep_env]}),
+            env_scope(&[&keep_env]),
         )
         .await;
     let rescoped_app = s
@@ -2509,7 +2287,7 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
             &org,
             "re-scoped app",
             "viewer",
-            json!({"type": "application", "application_ids": [keep_app]}),
+            app_scope(&[&keep_app]),
         )
         .await;
     for round in 0..12 {
@@ -2596,22 +2374,13 @@ async fn scope_cleanup_races_with_group_changes(s: TestServer) {
 /// Two changes that each leave one admin, but together none, never both
 /// succeed, whatever the interleaving.
 async fn last_admin_holds_under_concurrency(s: TestServer) {
-    use reqwest::Method;
     let (_, ann) = s.user("ann@example.com").await;
     s.user("bob@example.com").await;
     let org = s.org(&ann, "Acme").await;
-    let ann_m = member_of(&s, &ann, &org, "ann@example.com").await;
+    let ann_m = s.member_of(&ann, &org, "ann@example.com").await;
     let mut bob_m = s.add_member(&ann, &org, "bob@example.com").await;
-    let admins = str_of(&group_named(&s, &ann, &org, "Administrators").await["id"]);
-    let backup = s
-        .group(
-            &ann,
-            &org,
-            "Backup",
-            "admin",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let admins = s.admins_group(&ann, &org).await;
+    let backup = s.org_group(&ann, &org, "Backup", "admin").await;
     for round in 0..12 {
         // ann in Administrators, bob in Backup: two admins.
         s.join(&s.root, &org, &admins, &ann_m).await;
@@ -2732,33 +2501,35 @@ async fn instance_lists_do_not_reveal_existence(s: TestServer) {
         ),
         ("erin@example.com", None),
     ] {
-        let (_, token) = s.user(email).await;
-        let member = s.add_member(&s.root, &org, email).await;
-        if let Some(scope) = scope {
-            let g = s.group(&s.root, &org, email, "viewer", scope).await;
-            s.join(&s.root, &org, &g, &member).await;
-        }
+        let token = match scope {
+            Some(scope) => {
+                s.member_in_group(&s.root, &org, email, "viewer", scope)
+                    .await
+                    .0
+            }
+            None => s.member(&s.root, &org, email).await.1,
+        };
         who.push(token);
     }
     let (carol, dave, erin) = (&who[0], &who[1], &who[2]);
     let list = |kind: &str, id: &str| o(&org, &format!("/{kind}/{id}/instances"));
     // (caller, collection, an id it cannot view, what both answer).
     let cases = [
-        (carol, "applications", &a2, StatusCode::OK),
-        (carol, "environments", &e2, StatusCode::FORBIDDEN),
-        (dave, "environments", &e2, StatusCode::OK),
-        (dave, "applications", &a2, StatusCode::FORBIDDEN),
-        (erin, "applications", &a2, StatusCode::FORBIDDEN),
-        (erin, "environments", &e2, StatusCode::FORBIDDEN),
+        ("carol", carol, "applications", &a2, StatusCode::OK),
+        ("carol", carol, "environments", &e2, StatusCode::FORBIDDEN),
+        ("dave", dave, "environments", &e2, StatusCode::OK),
+        ("dave", dave, "applications", &a2, StatusCode::FORBIDDEN),
+        ("erin", erin, "applications", &a2, StatusCode::FORBIDDEN),
+        ("erin", erin, "environments", &e2, StatusCode::FORBIDDEN),
     ];
-    for (token, kind, existing, want) in cases {
+    for (who, token, kind, existing, want) in cases {
         let (status, real) = s.get(&list(kind, existing), token).await;
-        assert_eq!(status, want, "{kind}/{existing}: {real}");
+        assert_eq!(status, want, "{who}: {kind}/{existing}: {real}");
         let (status, fake) = s.get(&list(kind, &ghost), token).await;
-        assert_eq!(status, want, "{kind}/ghost: {fake}");
+        assert_eq!(status, want, "{who}: {kind}/ghost: {fake}");
         assert_eq!(
             real, fake,
-            "{kind}: an existing id and a missing one differ"
+            "{who}: {kind}: an existing id and a missing one differ"
         );
     }
     // What they may view is listed as before.
@@ -2784,31 +2555,19 @@ async fn filtered_lists_paginate(s: TestServer) {
         apps.push(s.app(&ann, &org, &format!("app-{k}")).await);
     }
     for a in &apps {
-        put_instance(&s, &ann, &org, a, &envs[0]).await;
+        s.put_instance(&ann, &org, a, &envs[0]).await;
     }
     for e in &envs[1..] {
-        put_instance(&s, &ann, &org, &apps[0], e).await;
+        s.put_instance(&ann, &org, &apps[0], e).await;
     }
     let bob_m = s.add_member(&ann, &org, "bob@example.com").await;
     let seen_envs: Vec<&String> = envs.iter().step_by(2).collect();
     let seen_apps: Vec<&String> = apps.iter().skip(1).step_by(2).collect();
     let g1 = s
-        .group(
-            &ann,
-            &org,
-            "some envs",
-            "viewer",
-            json!({"type": "environment", "environment_ids": seen_envs}),
-        )
+        .group(&ann, &org, "some envs", "viewer", env_scope(&seen_envs))
         .await;
     let g2 = s
-        .group(
-            &ann,
-            &org,
-            "some apps",
-            "viewer",
-            json!({"type": "application", "application_ids": seen_apps}),
-        )
+        .group(&ann, &org, "some apps", "viewer", app_scope(&seen_apps))
         .await;
     s.join(&ann, &org, &g1, &bob_m).await;
     s.join(&ann, &org, &g2, &bob_m).await;
@@ -2834,41 +2593,35 @@ async fn filtered_lists_paginate(s: TestServer) {
         }
         panic!("{path} does not end");
     }
-    let got = walk(&s, &bob, &o(&org, "/environments"), "id").await;
-    assert_eq!(got.len(), seen_envs.len(), "no duplicates: {got:?}");
-    assert_eq!(set(&got), set(&seen_envs));
-    let got = walk(&s, &bob, &o(&org, "/applications"), "id").await;
-    assert_eq!(got.len(), seen_apps.len(), "no duplicates: {got:?}");
-    assert_eq!(set(&got), set(&seen_apps));
+    // What bob walks through, page by page: each list once, no duplicates.
     // env-0 is visible: all of its instances; app-0 is not, but bob sees
-    // its instances in the environments he covers.
-    let got = walk(
-        &s,
-        &bob,
-        &o(&org, &format!("/environments/{}/instances", envs[0])),
-        "application_id",
-    )
-    .await;
-    assert_eq!(set(&got), set(&apps));
-    assert_eq!(got.len(), apps.len());
-    let got = walk(
-        &s,
-        &bob,
-        &o(&org, &format!("/applications/{}/instances", apps[0])),
-        "environment_id",
-    )
-    .await;
-    assert_eq!(set(&got), set(&seen_envs));
-    assert_eq!(got.len(), seen_envs.len());
-    // env-1 is not visible: only the instances of the covered applications.
-    let got = walk(
-        &s,
-        &bob,
-        &o(&org, &format!("/environments/{}/instances", envs[1])),
-        "application_id",
-    )
-    .await;
-    assert_eq!(got, Vec::<String>::new(), "app-0 is not covered");
+    // its instances in the environments he covers; env-1 is not visible:
+    // only the instances of the covered applications (app-0 is not
+    // covered, so none).
+    let no_apps: Vec<&String> = Vec::new();
+    for (path, key, want) in [
+        ("/environments".to_owned(), "id", &seen_envs),
+        ("/applications".to_owned(), "id", &seen_apps),
+        (
+            format!("/environments/{}/instances", envs[0]),
+            "application_id",
+            &apps.iter().collect(),
+        ),
+        (
+            format!("/applications/{}/instances", apps[0]),
+            "environment_id",
+            &seen_envs,
+        ),
+        (
+            format!("/environments/{}/instances", envs[1]),
+            "application_id",
+            &no_apps,
+        ),
+    ] {
+        let got = walk(&s, &bob, &o(&org, &path), key).await;
+        assert_eq!(got.len(), want.len(), "{path}: no duplicates: {got:?}");
+        assert_eq!(set(&got), set(want), "{path}");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -3125,7 +2878,7 @@ async fn build_world(
         ..World::default()
     };
     let org = w.org.clone();
-    let admins = str_of(&group_named(s, owner, &org, "Administrators").await["id"]);
+    let admins = s.admins_group(owner, &org).await;
     w.groups.push(model::Group {
         id: admins.clone(),
         name: "Administrators".into(),
@@ -3134,7 +2887,7 @@ async fn build_world(
     });
     w.who.push(Who {
         label: "owner".into(),
-        member: member_of(s, owner, &org, "owner@example.com").await,
+        member: s.member_of(owner, &org, "owner@example.com").await,
         token: owner.to_owned(),
         id: PrincipalId::User(owner_id.to_owned()),
         groups: set([&admins]),
@@ -3148,15 +2901,14 @@ async fn build_world(
     for a in &w.apps {
         for e in &w.envs {
             if rng.percent(50) {
-                put_instance(s, owner, &org, a, e).await;
+                s.put_instance(owner, &org, a, e).await;
                 w.instances.insert((a.clone(), e.clone()));
             }
         }
     }
     for k in 0..rng.between(2, 4) {
         let email = format!("r{round}-u{k}@example.com");
-        let (id, token) = s.user(&email).await;
-        let member = s.add_member(owner, &org, &email).await;
+        let (id, token, member) = s.member(owner, &org, &email).await;
         w.who.push(Who {
             label: email,
             member,
@@ -3167,10 +2919,9 @@ async fn build_world(
     }
     for k in 0..rng.between(1, 2) {
         let name = format!("bot-{k}");
-        let (id, member) = s.service_account(owner, &org, &name).await;
-        let (_, token) = s
-            .service_token(owner, &org, &id, json!({"name": "t"}))
-            .await;
+        let Robot {
+            id, member, token, ..
+        } = s.robot(owner, &org, &name, "t").await;
         w.service_accounts.push(id.clone());
         w.who.push(Who {
             label: format!("service account {name}"),
@@ -3343,7 +3094,6 @@ async fn check_world(s: &TestServer, owner: &str, mut w: World, rng: &mut Rng, t
 /// One random route call as `who`, compared with the model; updates the
 /// world when the call changes it.
 async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -> Option<String> {
-    use reqwest::Method;
     let org = w.org.clone();
     let grants_owned: Vec<model::Group> = w.grants(who).into_iter().cloned().collect();
     let g: Vec<&model::Group> = grants_owned.iter().collect();
@@ -3393,7 +3143,7 @@ async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -
             Method::GET,
             o(&org, &format!("/environments/{e}/instances")),
             None,
-            match model_env_instances(&g, &e, &w.apps_in(&e)) {
+            match model_instances(&g, &Res::Env(e.clone()), &w.apps_in(&e)) {
                 Some(_) => StatusCode::OK,
                 None => StatusCode::FORBIDDEN,
             },
@@ -3402,7 +3152,7 @@ async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -
             Method::GET,
             o(&org, &format!("/applications/{a}/instances")),
             None,
-            match model_app_instances(&g, &a, &w.envs_of(&a)) {
+            match model_instances(&g, &Res::App(a.clone()), &w.envs_of(&a)) {
                 Some(_) => StatusCode::OK,
                 None => StatusCode::FORBIDDEN,
             },
@@ -3517,12 +3267,14 @@ async fn sample_route(s: &TestServer, w: &mut World, who: &Who, rng: &mut Rng) -
             (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
         }
         (7, StatusCode::OK) => {
-            let want = model_env_instances(&g, &e, &w.apps_in(&e)).unwrap_or_default();
+            let want =
+                model_instances(&g, &Res::Env(e.clone()), &w.apps_in(&e)).unwrap_or_default();
             let got = instance_keys(&resp, "application_id");
             (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
         }
         (8, StatusCode::OK) => {
-            let want = model_app_instances(&g, &a, &w.envs_of(&a)).unwrap_or_default();
+            let want =
+                model_instances(&g, &Res::App(a.clone()), &w.envs_of(&a)).unwrap_or_default();
             let got = instance_keys(&resp, "environment_id");
             (got != want).then(|| format!("{what}: listed {got:?}, model {want:?}"))
         }

@@ -11,7 +11,7 @@ use tron_core::clock::Clock;
 use tron_core::token::SecretToken;
 
 use crate::contract;
-use crate::kit::TestServer;
+use crate::kit::{env_scope, items, str_of, TestServer};
 
 contract!(
     service_account_lifecycle,
@@ -42,19 +42,6 @@ fn ts(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .unwrap_or_else(|e| panic!("bad timestamp {s}: {e}"))
         .with_timezone(&Utc)
-}
-
-fn str_of(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-fn items(v: &Value) -> Vec<Value> {
-    v["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .clone()
 }
 
 fn keys(v: &Value) -> Vec<String> {
@@ -100,35 +87,9 @@ async fn assert_works(s: &TestServer, token: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-/// The organization's audit events matching `query` (newest first), as
-/// seen by `admin`.
-async fn events(s: &TestServer, admin: &str, org: &str, query: &str) -> Vec<Value> {
-    let (status, body) = s
-        .get(
-            &format!("/organizations/{org}/audit-events?limit=200&{query}"),
-            admin,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    items(&body)
-}
-
 /// The server's current time (the injectable clock).
 fn server_now(s: &TestServer) -> DateTime<Utc> {
     s.clock.now()
-}
-
-/// A user who created an organization (and so is its admin), acting with a
-/// personal token without expiry: tests move the clock past session expiry.
-async fn admin_and_org(s: &TestServer) -> (String, String) {
-    let (_, session) = s.user("ann@example.com").await;
-    let (status, pat) = s
-        .post("/me/tokens", &session, json!({"name": "admin"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{pat}");
-    let ann = str_of(&pat["token"]);
-    let org = s.org(&ann, "Acme").await;
-    (ann, org)
 }
 
 async fn token_list(s: &TestServer, admin: &str, org: &str, sa: &str) -> Vec<Value> {
@@ -157,7 +118,7 @@ fn rotate_path(org: &str, sa: &str, token_id: &str) -> String {
 // ---- 1. service accounts ------------------------------------------------
 
 async fn service_account_lifecycle(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let ann_id = str_of(&s.get("/me", &ann).await.1["principal"]["id"]);
     let base = format!("/organizations/{org}/service-accounts");
 
@@ -299,7 +260,7 @@ async fn service_account_lifecycle(s: TestServer) {
     assert_eq!(items(&list).len(), 1);
 
     // Every change is in the audit log, by the admin, with what changed.
-    let log = events(&s, &ann, &org, &format!("target_id={id}")).await;
+    let log = s.audit_events(&ann, &org, &format!("target_id={id}")).await;
     assert_eq!(
         log[3]["details"],
         json!({"name": "ci-deploy", "description": "new words"})
@@ -325,7 +286,7 @@ async fn service_account_lifecycle(s: TestServer) {
 }
 
 async fn service_account_names(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let base = format!("/organizations/{org}/service-accounts");
     let long = "a".repeat(64);
     for bad in [
@@ -380,7 +341,7 @@ async fn service_account_names(s: TestServer) {
 }
 
 async fn service_account_membership_and_groups(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, member) = s.service_account(&ann, &org, "ci-deployer").await;
     let members = format!("/organizations/{org}/members");
 
@@ -411,23 +372,9 @@ async fn service_account_membership_and_groups(s: TestServer) {
     // Group membership shows in `groups`, on the account and the member.
     let env = s.env(&ann, &org, "staging").await;
     let deployers = s
-        .group(
-            &ann,
-            &org,
-            "Deployers",
-            "editor",
-            json!({"type": "environment", "environment_ids": [env]}),
-        )
+        .group(&ann, &org, "Deployers", "editor", env_scope(&[&env]))
         .await;
-    let readers = s
-        .group(
-            &ann,
-            &org,
-            "Readers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let readers = s.org_group(&ann, &org, "Readers", "viewer").await;
     s.join(&ann, &org, &deployers, &member).await;
     s.join(&ann, &org, &deployers, &member).await; // idempotent
     s.join(&ann, &org, &readers, &member).await;
@@ -500,9 +447,8 @@ async fn service_account_membership_and_groups(s: TestServer) {
 }
 
 async fn service_account_permissions_by_role(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (token_id, _) = s.service_token(&ann, &org, &sa, json!({"name": "t"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, token_id, _) = s.sa_with_token(&ann, &org, "ci-deployer", "t").await;
     let env = s.env(&ann, &org, "staging").await;
     let mut who = Vec::new();
     for (email, role, scope) in [
@@ -522,14 +468,10 @@ async fn service_account_permissions_by_role(s: TestServer) {
             json!({"type": "environment", "environment_ids": [env]}),
         ),
     ] {
-        let (_, token) = s.user(email).await;
-        let member = s.add_member(&ann, &org, email).await;
-        let group = s.group(&ann, &org, email, role, scope).await;
-        s.join(&ann, &org, &group, &member).await;
+        let (token, _, _) = s.member_in_group(&ann, &org, email, role, scope).await;
         who.push((email, token));
     }
-    let (_, nogroup) = s.user("nogroup@example.com").await;
-    s.add_member(&ann, &org, "nogroup@example.com").await;
+    let (_, nogroup, _) = s.member(&ann, &org, "nogroup@example.com").await;
 
     let base = format!("/organizations/{org}/service-accounts");
     let tokens = format!("{base}/{sa}/tokens");
@@ -593,7 +535,7 @@ async fn service_account_permissions_by_role(s: TestServer) {
 // ---- 2. service tokens ------------------------------------------------------
 
 async fn service_token_lifecycle(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let ann_id = str_of(&s.get("/me", &ann).await.1["principal"]["id"]);
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let tokens = format!("/organizations/{org}/service-accounts/{sa}/tokens");
@@ -676,7 +618,7 @@ async fn service_token_lifecycle(s: TestServer) {
     assert_eq!(first, expected);
 
     // Nor does any audit event.
-    let log = events(&s, &ann, &org, "").await;
+    let log = s.audit_events(&ann, &org, "").await;
     let log_text = serde_json::to_string(&log).expect("json");
     assert!(!log_text.contains(&secret) && !log_text.contains(&second_secret));
     let create_event = log
@@ -738,18 +680,14 @@ async fn service_token_lifecycle(s: TestServer) {
     // The other token is untouched.
     assert_works(&s, &second_secret).await;
     // One revoke event, although it was revoked twice.
-    let revokes = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.revoke&target_id={id}"),
-    )
-    .await;
+    let revokes = s
+        .audit_events_about(&ann, &org, "service_token.revoke", &id)
+        .await;
     assert_eq!(revokes.len(), 1);
 }
 
 async fn service_token_expiry_and_policy(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let tokens = format!("/organizations/{org}/service-accounts/{sa}/tokens");
 
@@ -867,10 +805,9 @@ async fn service_token_expiry_and_policy(s: TestServer) {
 // ---- 3. rotation --------------------------------------------------------------
 
 async fn rotation_with_grace_period(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (old_id, old) = s
-        .service_token(&ann, &org, &sa, json!({"name": "deploy key"}))
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, old_id, old) = s
+        .sa_with_token(&ann, &org, "ci-deployer", "deploy key")
         .await;
 
     // Grace of 30 seconds: both work until it passes.
@@ -907,13 +844,9 @@ async fn rotation_with_grace_period(s: TestServer) {
     let listed = token_in_list(&s, &ann, &org, &sa, &old_id).await;
     assert_eq!(listed["status"], "revoked");
     ts(&listed["revoked_at"]);
-    let rot = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.rotate&target_id={old_id}"),
-    )
-    .await;
+    let rot = s
+        .audit_events_about(&ann, &org, "service_token.rotate", &old_id)
+        .await;
     assert_eq!(rot.len(), 1);
     assert_eq!(rot[0]["actor"]["type"], "user");
     assert!(!rot[0].to_string().contains(&new));
@@ -966,9 +899,8 @@ async fn rotation_with_grace_period(s: TestServer) {
 }
 
 async fn rotation_refusals(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (id, secret) = s.service_token(&ann, &org, &sa, json!({"name": "t"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, id, secret) = s.sa_with_token(&ann, &org, "ci-deployer", "t").await;
 
     // Grace outside 0..=86400.
     for bad in [json!(-1), json!(86401), json!("30"), json!(1.5)] {
@@ -1067,11 +999,8 @@ async fn rotation_refusals(s: TestServer) {
 /// token cannot multiply itself. Its successor can; an explicit revocation
 /// still cuts the grace period short.
 async fn rotated_token_cannot_rotate_again(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (old_id, old) = s
-        .service_token(&ann, &org, &sa, json!({"name": "ci"}))
-        .await;
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, old_id, old) = s.sa_with_token(&ann, &org, "ci-deployer", "ci").await;
     let (status, first) = s
         .post(
             &rotate_path(&org, &sa, &old_id),
@@ -1101,13 +1030,9 @@ async fn rotated_token_cannot_rotate_again(s: TestServer) {
     }
     // Nothing was minted and the one event tells the real revocation time.
     assert_eq!(token_list(&s, &ann, &org, &sa).await.len(), 2);
-    let rot = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.rotate&target_id={old_id}"),
-    )
-    .await;
+    let rot = s
+        .audit_events_about(&ann, &org, "service_token.rotate", &old_id)
+        .await;
     assert_eq!(rot.len(), 1);
     s.advance(Duration::seconds(3));
     assert_401(&s, &old, "token_revoked").await;
@@ -1139,18 +1064,14 @@ async fn rotated_token_cannot_rotate_again(s: TestServer) {
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_401(&s, &secret, "token_revoked").await;
     }
-    let revokes = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.revoke&target_id={id}"),
-    )
-    .await;
+    let revokes = s
+        .audit_events_about(&ann, &org, "service_token.revoke", &id)
+        .await;
     assert_eq!(revokes.len(), 1);
 }
 
 async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let close = |a: Duration, b: Duration| (a - b).num_milliseconds().abs() <= 1000;
     let lifetime = |t: &Value| ts(&t["expires_at"]) - ts(&t["created_at"]);
@@ -1290,7 +1211,7 @@ async fn rotation_keeps_lifetime_clamped_to_policy(s: TestServer) {
 /// revoked, with grace it already has its successor, so it never gets a
 /// second one.
 async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     for (round, grace) in [0, 0, 30, 86_400].into_iter().enumerate() {
         let (id, secret) = s
@@ -1336,13 +1257,9 @@ async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
             );
         }
         assert_eq!(created, 1, "round {round}: {results:?}");
-        let rotations = events(
-            &s,
-            &ann,
-            &org,
-            &format!("action=service_token.rotate&target_id={id}"),
-        )
-        .await;
+        let rotations = s
+            .audit_events_about(&ann, &org, "service_token.rotate", &id)
+            .await;
         assert_eq!(rotations.len(), 1, "round {round}");
         let replacements = token_list(&s, &ann, &org, &sa)
             .await
@@ -1357,7 +1274,7 @@ async fn concurrent_rotations_mint_one_replacement(s: TestServer) {
 }
 
 async fn self_rotation(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let (old_id, old) = s
         .service_token(
@@ -1392,13 +1309,9 @@ async fn self_rotation(s: TestServer) {
     assert_401(&s, &old, "token_revoked").await;
     assert_works(&s, &new).await;
     // The event names the service account (and its token) as the actor.
-    let rot = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_token.rotate&target_id={old_id}"),
-    )
-    .await;
+    let rot = s
+        .audit_events_about(&ann, &org, "service_token.rotate", &old_id)
+        .await;
     assert_eq!(rot.len(), 1);
     assert_eq!(rot[0]["actor"]["type"], "service_account");
     assert_eq!(rot[0]["actor"]["id"], sa.as_str());
@@ -1466,17 +1379,9 @@ async fn self_rotation(s: TestServer) {
 // ---- 4. disable, enable, delete ---------------------------------------------
 
 async fn disable_enable_and_delete(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, member) = s.service_account(&ann, &org, "ci-deployer").await;
-    let group = s
-        .group(
-            &ann,
-            &org,
-            "Readers",
-            "viewer",
-            json!({"type": "organization"}),
-        )
-        .await;
+    let group = s.org_group(&ann, &org, "Readers", "viewer").await;
     s.join(&ann, &org, &group, &member).await;
     let (_, t1) = s.service_token(&ann, &org, &sa, json!({"name": "a"})).await;
     let (_, t2) = s.service_token(&ann, &org, &sa, json!({"name": "b"})).await;
@@ -1514,7 +1419,8 @@ async fn disable_enable_and_delete(s: TestServer) {
     for t in [&t1, &t2, &t3] {
         assert_works(&s, t).await;
     }
-    let kinds: Vec<String> = events(&s, &ann, &org, &format!("target_id={sa}"))
+    let kinds: Vec<String> = s
+        .audit_events(&ann, &org, &format!("target_id={sa}"))
         .await
         .iter()
         .map(|e| str_of(&e["action"]))
@@ -1569,13 +1475,9 @@ async fn disable_enable_and_delete(s: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let deleted = events(
-        &s,
-        &ann,
-        &org,
-        &format!("action=service_account.delete&target_id={sa}"),
-    )
-    .await;
+    let deleted = s
+        .audit_events_about(&ann, &org, "service_account.delete", &sa)
+        .await;
     assert_eq!(deleted.len(), 1);
     // The name is free again.
     let (status, _) = s
@@ -1745,10 +1647,7 @@ async fn what_a_service_token_can_never_do(s: TestServer) {
 
     // Not a superuser, even with a superuser's creation and admin group.
     let (status, check) = s
-        .get(
-            &format!("/organizations/{org}/access-check?resource=organization&action=update"),
-            &token,
-        )
+        .access_check(&token, &org, "resource=organization&action=update")
         .await;
     assert_eq!(status, StatusCode::OK, "{check}");
     assert_eq!(check["superuser"], false);
@@ -1764,7 +1663,7 @@ async fn what_a_service_token_can_never_do(s: TestServer) {
 }
 
 async fn service_token_identity_and_minimal_access(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
     let expires = server_now(&s) + Duration::days(1);
     let (token_id, token) = s
@@ -1856,9 +1755,8 @@ async fn service_token_identity_and_minimal_access(s: TestServer) {
 // ---- 6. last_used_at --------------------------------------------------------
 
 async fn last_used_at_is_recorded(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (used_id, used) = s.service_token(&ann, &org, &sa, json!({"name": "a"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, used_id, used) = s.sa_with_token(&ann, &org, "ci-deployer", "a").await;
     let (unused_id, _) = s.service_token(&ann, &org, &sa, json!({"name": "b"})).await;
     let before = server_now(&s);
     assert_works(&s, &used).await;
@@ -1921,9 +1819,8 @@ async fn last_used_at_is_recorded(s: TestServer) {
 // ---- 7. leaked tokens -------------------------------------------------------
 
 async fn revoke_leaked_service_token(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (id, token) = s.service_token(&ann, &org, &sa, json!({"name": "t"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, id, token) = s.sa_with_token(&ann, &org, "ci-deployer", "t").await;
     let (_, kept) = s.service_token(&ann, &org, &sa, json!({"name": "k"})).await;
 
     let (status, body) = s
@@ -1941,7 +1838,9 @@ async fn revoke_leaked_service_token(s: TestServer) {
     let t = token_in_list(&s, &ann, &org, &sa, &id).await;
     assert_eq!(t["status"], "revoked");
 
-    let log = events(&s, &ann, &org, "action=service_token.revoke_leaked").await;
+    let log = s
+        .audit_events(&ann, &org, "action=service_token.revoke_leaked")
+        .await;
     assert_eq!(log.len(), 1, "{log:?}");
     let e = &log[0];
     assert_eq!(e["actor"]["type"], "anonymous");
@@ -1950,7 +1849,7 @@ async fn revoke_leaked_service_token(s: TestServer) {
     assert_eq!(e["target"]["id"], id.as_str());
     assert!(!e.to_string().contains(&token));
     // Filtering by actor type finds it too.
-    let anon = events(&s, &ann, &org, "actor_type=anonymous").await;
+    let anon = s.audit_events(&ann, &org, "actor_type=anonymous").await;
     assert!(anon
         .iter()
         .any(|x| x["action"] == "service_token.revoke_leaked"));
@@ -1972,7 +1871,7 @@ async fn revoke_leaked_service_token(s: TestServer) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"revoked": 0}));
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.revoke_leaked")
+        s.audit_events(&ann, &org, "action=service_token.revoke_leaked")
             .await
             .len(),
         1
@@ -2004,9 +1903,8 @@ async fn revoke_leaked_service_token(s: TestServer) {
 // ---- 8. rejection events ------------------------------------------------------
 
 async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
-    let (ann, org) = admin_and_org(&s).await;
-    let (sa, _) = s.service_account(&ann, &org, "ci-deployer").await;
-    let (revoked_id, revoked) = s.service_token(&ann, &org, &sa, json!({"name": "r"})).await;
+    let (ann, org) = s.admin_and_org().await;
+    let (sa, revoked_id, revoked) = s.sa_with_token(&ann, &org, "ci-deployer", "r").await;
     let (expired_id, expired) = s
         .service_token(
             &ann,
@@ -2026,7 +1924,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
 
     // Nothing yet: no rejection happened.
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         0
@@ -2038,7 +1936,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let by_token = |id: &str| format!("action=service_token.rejected&target_id={id}");
-    let r = events(&s, &ann, &org, &by_token(&revoked_id)).await;
+    let r = s.audit_events(&ann, &org, &by_token(&revoked_id)).await;
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0]["actor"]["type"], "service_account");
     assert_eq!(r[0]["actor"]["id"], sa.as_str());
@@ -2046,7 +1944,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     assert_eq!(r[0]["target"]["type"], "service_token");
     assert_eq!(r[0]["details"]["reason"], "token_revoked");
     assert!(!r[0].to_string().contains(&revoked));
-    let e = events(&s, &ann, &org, &by_token(&expired_id)).await;
+    let e = s.audit_events(&ann, &org, &by_token(&expired_id)).await;
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0]["details"]["reason"], "token_expired");
 
@@ -2063,11 +1961,11 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     for _ in 0..3 {
         assert_401(&s, &disabled, "principal_disabled").await;
     }
-    let d = events(&s, &ann, &org, &by_token(&disabled_id)).await;
+    let d = s.audit_events(&ann, &org, &by_token(&disabled_id)).await;
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0]["details"]["reason"], "principal_disabled");
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         3
@@ -2088,7 +1986,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     assert_eq!(status, StatusCode::OK);
     assert_works(&s, &disabled).await;
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         3
@@ -2100,7 +1998,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_401(&s, &str_of(&pat["token"]), "token_revoked").await;
     assert_eq!(
-        events(&s, &ann, &org, "action=service_token.rejected")
+        s.audit_events(&ann, &org, "action=service_token.rejected")
             .await
             .len(),
         3
@@ -2111,7 +2009,7 @@ async fn rejected_service_tokens_are_audited_once_per_minute(s: TestServer) {
 
 async fn ci_pipeline_story(s: TestServer) {
     // An admin sets the organization up.
-    let (ann, org) = admin_and_org(&s).await;
+    let (ann, org) = s.admin_and_org().await;
     let staging = s.env(&ann, &org, "staging").await;
     let production = s.env(&ann, &org, "production").await;
     let app = s.app(&ann, &org, "web").await;
@@ -2122,7 +2020,7 @@ async fn ci_pipeline_story(s: TestServer) {
             &org,
             "Staging deployers",
             "editor",
-            json!({"type": "environment", "environment_ids": [staging]}),
+            env_scope(&[&staging]),
         )
         .await;
     s.join(&ann, &org, &group, &member).await;
@@ -2174,12 +2072,12 @@ async fn ci_pipeline_story(s: TestServer) {
     let (_, inst) = s.get(&staging_instance, &token).await;
     assert_eq!(inst["image"], "registry.example.com/web:1.2");
     // The audit log says a service account did it, with which token.
-    let deploys = events(&s, &ann, &org, "action=deployment.create").await;
+    let deploys = s.audit_events(&ann, &org, "action=deployment.create").await;
     assert_eq!(deploys.len(), 1);
     assert_eq!(deploys[0]["actor"]["type"], "service_account");
     assert_eq!(deploys[0]["actor"]["id"], sa.as_str());
     assert_eq!(deploys[0]["actor"]["token_id"], token_id.as_str());
-    let by_sa = events(&s, &ann, &org, &format!("actor_id={sa}")).await;
+    let by_sa = s.audit_events(&ann, &org, &format!("actor_id={sa}")).await;
     assert_eq!(by_sa.len(), 2, "instance.create and deployment.create");
 
     // Production is out of reach.
