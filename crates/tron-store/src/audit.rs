@@ -30,8 +30,9 @@ impl Target {
     }
 }
 
-/// Writes one event on `conn`, which is the change's transaction.
-pub async fn record(
+/// Writes one event on `conn`, which is the change's transaction (see
+/// `Work::audit`, its one caller).
+pub(crate) async fn record(
     conn: &mut AnyConnection,
     organization_id: Option<OrganizationId>,
     meta: &RequestMeta,
@@ -102,8 +103,18 @@ fn row_to_event(row: &AnyRow) -> Result<AuditEvent> {
 }
 
 impl Store {
+    /// The platform's own log (users, personal tokens, logins), newest
+    /// first.
+    pub async fn list_platform_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
+        self.list_audit_events(None, filter, page).await
+    }
+
     /// Newest first. `organization_id = None` reads the platform log.
-    pub async fn list_audit_events(
+    pub(crate) async fn list_audit_events(
         &self,
         organization_id: Option<OrganizationId>,
         filter: &AuditFilter,
@@ -180,7 +191,7 @@ impl Store {
         target: Target,
         details: serde_json::Value,
     ) -> Result<bool> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let claimed = sqlx::query::<Any>(
             "UPDATE tokens SET rejected_logged_at = $1 WHERE id = $2 \
              AND (rejected_logged_at IS NULL OR rejected_logged_at <= $3)",
@@ -194,8 +205,7 @@ impl Store {
         .rows_affected()
             > 0;
         if claimed {
-            record(
-                &mut tx,
+            tx.audit(
                 Some(organization_id),
                 meta,
                 now,
@@ -205,7 +215,7 @@ impl Store {
             )
             .await?;
         }
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(claimed)
     }
 
@@ -224,4 +234,15 @@ impl Store {
 pub(crate) enum Arg {
     S(String),
     I(i64),
+}
+
+impl crate::OrgStore<'_> {
+    /// The organization's log, newest first.
+    pub async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
+        Store::list_audit_events(self, Some(self.org), filter, page).await
+    }
 }

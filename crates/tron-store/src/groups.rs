@@ -7,7 +7,7 @@ use tron_core::authz::{Role, Scope};
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::members::{count_active_admins, ensure_admin_kept, grants_of_groups};
@@ -201,7 +201,7 @@ impl OrgStore<'_> {
             scope,
         } = new;
         let id = GroupId::new();
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // The scope's ids must still exist when this commits: deleting an
         // environment or an application locks the organization as well.
         self.lock_org(&mut tx, org).await?;
@@ -222,8 +222,7 @@ impl OrgStore<'_> {
         .map_err(unique_as("name", "a group with this name"))?;
         write_scope(&mut tx, id, &scope).await?;
         let group = fetch_group(&mut tx, org, id).await?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -232,13 +231,13 @@ impl OrgStore<'_> {
             json!({"role": group.role, "scope": group.scope}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(group)
     }
 
     pub async fn update_group(&self, id: GroupId, patch: GroupPatch) -> Result<Group> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.lock_org(&mut tx, org).await?;
         let current = fetch_group(&mut tx, org, id).await?;
         let before = count_active_admins(&mut tx, org).await?;
@@ -282,8 +281,7 @@ impl OrgStore<'_> {
         if let Some(s) = &patch.scope {
             details.insert("scope".into(), json!(s));
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -292,7 +290,7 @@ impl OrgStore<'_> {
             serde_json::Value::Object(details),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(group)
     }
 
@@ -300,7 +298,7 @@ impl OrgStore<'_> {
     /// changed.
     pub async fn delete_group(&self, id: GroupId) -> Result<Group> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.lock_org(&mut tx, org).await?;
         let group = fetch_group(&mut tx, org, id).await?;
         let before = count_active_admins(&mut tx, org).await?;
@@ -316,8 +314,7 @@ impl OrgStore<'_> {
             return Err(Error::NotFound);
         }
         ensure_admin_kept(&mut tx, org, before).await?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -326,14 +323,14 @@ impl OrgStore<'_> {
             json!({"role": group.role, "scope": group.scope, "member_count": group.member_count}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(group)
     }
 
     /// Idempotent: returns whether anything changed.
     pub async fn add_group_member(&self, group: GroupId, member: MemberId) -> Result<bool> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // A group or member deleted meanwhile fails the insert's foreign
         // key: `404`.
         self.hold_org(&mut tx, org).await?;
@@ -350,8 +347,7 @@ impl OrgStore<'_> {
         .map_err(db_err)?;
         let changed = r.rows_affected() > 0;
         if changed {
-            record(
-                &mut tx,
+            tx.audit(
                 Some(org),
                 meta,
                 now,
@@ -361,14 +357,14 @@ impl OrgStore<'_> {
             )
             .await?;
         }
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(changed)
     }
 
     /// Idempotent: returns whether anything changed.
     pub async fn remove_group_member(&self, group: GroupId, member: MemberId) -> Result<bool> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.lock_org(&mut tx, org).await?;
         let g = fetch_group(&mut tx, org, group).await?;
         let (label, _) = fetch_member(&mut tx, org, member).await?;
@@ -383,8 +379,7 @@ impl OrgStore<'_> {
         let changed = r.rows_affected() > 0;
         if changed {
             ensure_admin_kept(&mut tx, org, before).await?;
-            record(
-                &mut tx,
+            tx.audit(
                 Some(org),
                 meta,
                 now,
@@ -394,7 +389,7 @@ impl OrgStore<'_> {
             )
             .await?;
         }
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(changed)
     }
 }

@@ -7,8 +7,9 @@
 //! commits; on every backend the local hooks run right after the commit,
 //! before the handler answers.
 //!
-//! Every write transaction of the store ends in `Store::commit` (with no
-//! invalidations where a change alters nothing cached), which runs the
+//! Every write transaction of the store is a unit of work (`work`) ending
+//! in `Work::commit` and so in `Store::commit` (with no invalidations where
+//! a change alters nothing cached), which runs the
 //! commit and the hooks in a task of their own: a caller dropped midway
 //! cannot cut a committed change off from what follows it.
 use std::sync::atomic::{AtomicBool, Ordering};

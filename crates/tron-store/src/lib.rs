@@ -21,6 +21,7 @@ mod scope;
 pub mod service_accounts;
 pub mod tokens;
 pub mod users;
+mod work;
 
 pub use db::{sqlite_path, Backend, Page, PageRequest, Store};
 pub use scope::{Access, Actor, OrgKey, OrgStore};

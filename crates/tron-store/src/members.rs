@@ -9,7 +9,7 @@ use tron_core::authz::{Grant, Role, Scope};
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
@@ -316,7 +316,7 @@ impl OrgStore<'_> {
     pub async fn add_member(&self, user: &User) -> Result<Member> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let id = MemberId::new();
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query::<Any>(
             "INSERT INTO members (id, organization_id, user_id, service_account_id, created_at) VALUES ($1, $2, $3, NULL, $4)",
         )
@@ -327,8 +327,7 @@ impl OrgStore<'_> {
         .execute(&mut *tx)
         .await
         .map_err(unique_as("email", "this user's membership"))?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -337,7 +336,7 @@ impl OrgStore<'_> {
             json!({"user_id": user.id, "email": user.email}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(Member {
             id,
             principal_type: PrincipalType::User,
@@ -356,7 +355,7 @@ impl OrgStore<'_> {
     /// deleting the service account.
     pub async fn remove_member(&self, id: MemberId) -> Result<Member> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.lock_org(&mut tx, org).await?;
         let row = sqlx::query::<Any>(&format!(
             "{MEMBER_SELECT} WHERE m.organization_id = $1 AND m.id = $2"
@@ -392,8 +391,7 @@ impl OrgStore<'_> {
             .as_ref()
             .map(|u| u.email.clone())
             .unwrap_or_default();
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -402,7 +400,7 @@ impl OrgStore<'_> {
             json!({"user_id": member.user.as_ref().map(|u| u.id), "email": email}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(member)
     }
 }

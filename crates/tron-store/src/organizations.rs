@@ -8,7 +8,7 @@ use tron_core::ids::{GroupId, MemberId, OrganizationId, UserId};
 use tron_core::settings::OrganizationSettings;
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::{Organization, RequestMeta};
@@ -96,7 +96,7 @@ impl Store {
         };
         let member_id = MemberId::new();
         let group_id = GroupId::new();
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query::<Any>(
             "INSERT INTO organizations (id, name, max_token_lifetime_days, service_token_rate_limit_per_minute, created_at) \
              VALUES ($1, $2, NULL, $3, $4)",
@@ -139,8 +139,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org.id),
             meta,
             now,
@@ -149,7 +148,7 @@ impl Store {
             json!({"name": org.name, "admin_group_id": group_id, "creator_member_id": member_id}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(org)
     }
 
@@ -206,7 +205,7 @@ impl OrgStore<'_> {
         settings_patch: Option<&tron_core::settings::SettingsPatch>,
     ) -> Result<Organization> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.lock_org(&mut tx, org).await?;
         let row = sqlx::query::<Any>(&format!(
             "SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1"
@@ -236,8 +235,7 @@ impl OrgStore<'_> {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -246,7 +244,7 @@ impl OrgStore<'_> {
             serde_json::Value::Object(details),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(current)
     }
 
@@ -255,7 +253,7 @@ impl OrgStore<'_> {
     /// goes to the platform log, the one place a superuser can still read.
     pub async fn delete_organization(&self) -> Result<Organization> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query::<Any>(&format!(
             "SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1"
         ))
@@ -276,8 +274,7 @@ impl OrgStore<'_> {
         if deleted == 0 {
             return Err(Error::NotFound);
         }
-        record(
-            &mut tx,
+        tx.audit(
             None,
             meta,
             now,
@@ -286,7 +283,7 @@ impl OrgStore<'_> {
             json!({"name": current.name}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(current)
     }
 }

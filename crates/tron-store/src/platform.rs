@@ -9,7 +9,7 @@ use tron_core::authz::Visible;
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
@@ -153,7 +153,7 @@ impl OrgStore<'_> {
             name,
             created_at: now,
         };
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query::<Any>("INSERT INTO environments (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(env.id.to_string())
             .bind(org.to_string())
@@ -162,8 +162,7 @@ impl OrgStore<'_> {
             .execute(&mut *tx)
             .await
             .map_err(unique_as("name", "an environment with this name"))?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -172,7 +171,7 @@ impl OrgStore<'_> {
             json!({"name": env.name}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(env)
     }
 
@@ -182,7 +181,7 @@ impl OrgStore<'_> {
         name: Option<String>,
     ) -> Result<Environment> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let mut env = row_to_env(&get_row(&mut tx, "environments", org, id.to_string()).await?)?;
         if let Some(n) = &name {
             env.name = n.clone();
@@ -201,8 +200,7 @@ impl OrgStore<'_> {
         if updated == 0 {
             return Err(Error::NotFound);
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -211,7 +209,7 @@ impl OrgStore<'_> {
             json!({"name": name}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(env)
     }
 
@@ -269,7 +267,7 @@ impl OrgStore<'_> {
             repository,
             created_at: now,
         };
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query::<Any>(
             "INSERT INTO applications (id, organization_id, name, repository, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -281,8 +279,7 @@ impl OrgStore<'_> {
         .execute(&mut *tx)
         .await
         .map_err(unique_as("name", "an application with this name"))?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -291,7 +288,7 @@ impl OrgStore<'_> {
             json!({"name": app.name, "repository": app.repository}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(app)
     }
 
@@ -302,7 +299,7 @@ impl OrgStore<'_> {
         repository: Option<Option<String>>,
     ) -> Result<Application> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let mut app = row_to_app(&get_row(&mut tx, "applications", org, id.to_string()).await?)?;
         let mut details = serde_json::Map::new();
         if let Some(n) = name {
@@ -326,8 +323,7 @@ impl OrgStore<'_> {
         if updated == 0 {
             return Err(Error::NotFound);
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -336,7 +332,7 @@ impl OrgStore<'_> {
             serde_json::Value::Object(details),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(app)
     }
 
@@ -370,7 +366,7 @@ impl OrgStore<'_> {
         kind: &'static str,
         id: String,
     ) -> Result<AnyRow> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // Serializes with group changes, which lock the organization too:
         // otherwise a group created or re-scoped concurrently could check
         // that this id exists, then commit it into its scope after the
@@ -399,8 +395,7 @@ impl OrgStore<'_> {
         if deleted == 0 {
             return Err(Error::NotFound);
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -409,7 +404,7 @@ impl OrgStore<'_> {
             json!({"name": name}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Organization(org)]).await?;
+        tx.commit(&[Invalidation::Organization(org)]).await?;
         Ok(row)
     }
 
@@ -524,7 +519,7 @@ impl OrgStore<'_> {
         replicas: Option<i64>,
     ) -> Result<(Instance, bool)> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.hold_org(&mut tx, org).await?;
         let app_row = row_to_app(&get_row(&mut tx, "applications", org, app.to_string()).await?)?;
         let env_row = row_to_env(&get_row(&mut tx, "environments", org, env.to_string()).await?)?;
@@ -576,8 +571,7 @@ impl OrgStore<'_> {
                 field: None,
             });
         };
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -586,8 +580,7 @@ impl OrgStore<'_> {
             json!({"application_id": app, "environment_id": env, "image": image, "replicas": replicas}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::instance(org, app, env)])
-            .await?;
+        tx.commit(&[Invalidation::instance(org, app, env)]).await?;
         Ok((
             Instance {
                 application_id: app,
@@ -602,7 +595,7 @@ impl OrgStore<'_> {
 
     pub async fn delete_instance(&self, app: ApplicationId, env: EnvironmentId) -> Result<()> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let r = sqlx::query::<Any>(
             "DELETE FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
         )
@@ -615,8 +608,7 @@ impl OrgStore<'_> {
         if r.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -629,8 +621,7 @@ impl OrgStore<'_> {
             json!({"application_id": app, "environment_id": env}),
         )
         .await?;
-        self.commit(tx, &[Invalidation::instance(org, app, env)])
-            .await?;
+        tx.commit(&[Invalidation::instance(org, app, env)]).await?;
         Ok(())
     }
 
@@ -675,7 +666,7 @@ impl OrgStore<'_> {
         version: Option<String>,
     ) -> Result<Deployment> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         self.hold_org(&mut tx, org).await?;
         let r = sqlx::query::<Any>(
             "UPDATE instances SET image = $1, updated_at = $2 WHERE organization_id = $3 AND application_id = $4 AND environment_id = $5",
@@ -716,11 +707,10 @@ impl OrgStore<'_> {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        record(&mut tx, Some(org), meta, now, "deployment.create",
+        tx.audit(Some(org), meta, now, "deployment.create",
             Target::new("deployment", d.id, d.image.clone()),
             json!({"application_id": app, "environment_id": env, "image": d.image, "version": d.version})).await?;
-        self.commit(tx, &[Invalidation::instance(org, app, env)])
-            .await?;
+        tx.commit(&[Invalidation::instance(org, app, env)]).await?;
         Ok(d)
     }
 }

@@ -8,7 +8,7 @@ use sqlx::{Any, AnyConnection};
 use tron_core::ids::*;
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::members::groups_of_members;
@@ -113,7 +113,7 @@ impl OrgStore<'_> {
         let id = ServiceAccountId::new();
         let member_id = MemberId::new();
         let created_by = CreatedBy::from(&meta.actor);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query::<Any>(
             "INSERT INTO service_accounts (id, organization_id, name, description, status, created_at, \
              created_by_type, created_by_id, created_by_name) VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8)",
@@ -139,8 +139,7 @@ impl OrgStore<'_> {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -150,7 +149,7 @@ impl OrgStore<'_> {
         )
         .await?;
         let sa = fetch_sa(&mut tx, now, org, id).await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(sa)
     }
 
@@ -188,7 +187,7 @@ impl OrgStore<'_> {
         patch: ServiceAccountPatch,
     ) -> Result<ServiceAccount> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // Locked before it is read: of concurrent copies of one change (ten
         // disables), the first changes it and the others find nothing to do.
         self.lock_row(
@@ -209,7 +208,7 @@ impl OrgStore<'_> {
         // Nothing changes: nothing to write, no event (as for the other
         // idempotent operations).
         if name == current.name && description == current.description && status == current.status {
-            self.commit(tx, &[]).await?;
+            tx.commit(&[]).await?;
             return Ok(current);
         }
         sqlx::query::<Any>(
@@ -243,8 +242,7 @@ impl OrgStore<'_> {
         if status != current.status {
             details.insert("status".into(), json!(status));
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -254,7 +252,7 @@ impl OrgStore<'_> {
         )
         .await?;
         let sa = fetch_sa(&mut tx, now, org, id).await?;
-        self.commit(tx, &[Invalidation::ServiceAccount(id)]).await?;
+        tx.commit(&[Invalidation::ServiceAccount(id)]).await?;
         Ok(sa)
     }
 
@@ -265,7 +263,7 @@ impl OrgStore<'_> {
         id: ServiceAccountId,
     ) -> Result<(ServiceAccount, Vec<TokenId>)> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // Locked first: a concurrent deletion that came first leaves
         // nothing (`404`), and a token being minted for it (which holds the
         // row) commits before this lists the tokens it takes along.
@@ -299,8 +297,7 @@ impl OrgStore<'_> {
         if deleted == 0 {
             return Err(Error::NotFound);
         }
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -309,13 +306,10 @@ impl OrgStore<'_> {
             json!({"name": sa.name, "tokens_revoked": sa.active_token_count, "member_id": sa.member_id}),
         )
         .await?;
-        self.commit(
-            tx,
-            &[
-                Invalidation::ServiceAccount(id),
-                Invalidation::Organization(org),
-            ],
-        )
+        tx.commit(&[
+            Invalidation::ServiceAccount(id),
+            Invalidation::Organization(org),
+        ])
         .await?;
         Ok((sa, tokens))
     }
@@ -326,7 +320,7 @@ impl OrgStore<'_> {
         token: NewToken,
     ) -> Result<TokenRecord> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // The account stays until this commits: a concurrent deletion either
         // came first (`404`) or waits, then takes this token along.
         self.hold_org(&mut tx, org).await?;
@@ -340,8 +334,7 @@ impl OrgStore<'_> {
         .await?;
         let account = fetch_sa(&mut tx, now, org, sa).await?;
         let rec = insert_token(&mut tx, meta, now, &token).await?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -350,7 +343,7 @@ impl OrgStore<'_> {
             json!({"service_account_id": sa, "service_account": account.name, "hint": rec.hint, "expires_at": rec.expires_at}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(rec)
     }
 
@@ -388,12 +381,11 @@ impl OrgStore<'_> {
     /// Idempotent; returns whether the token was active until now.
     pub async fn revoke_service_token(&self, sa: ServiceAccountId, id: TokenId) -> Result<bool> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let token = fetch_token(&mut tx, org, sa, id).await?;
         let changed = revoke_where(&mut tx, now, "id = $2", id.to_string()).await? > 0;
         if changed {
-            record(
-                &mut tx,
+            tx.audit(
                 Some(org),
                 meta,
                 now,
@@ -403,7 +395,7 @@ impl OrgStore<'_> {
             )
             .await?;
         }
-        self.commit(tx, &[Invalidation::Token(id)]).await?;
+        tx.commit(&[Invalidation::Token(id)]).await?;
         Ok(changed)
     }
 
@@ -428,7 +420,7 @@ impl OrgStore<'_> {
         make: impl FnOnce(&TokenRecord, DateTime<Utc>) -> Result<NewToken>,
     ) -> Result<(TokenRecord, TokenRecord)> {
         let (meta, clock, org) = (self.meta(), self.clock, self.org);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // Locks in the order the deletions cascade: organization, account,
         // token.
         self.hold_org(&mut tx, org).await?;
@@ -476,8 +468,7 @@ impl OrgStore<'_> {
             return Err(already_rotated());
         }
         let rec = insert_token(&mut tx, meta, now, &new).await?;
-        record(
-            &mut tx,
+        tx.audit(
             Some(org),
             meta,
             now,
@@ -494,7 +485,7 @@ impl OrgStore<'_> {
             }),
         )
         .await?;
-        self.commit(tx, &[Invalidation::Token(old_id)]).await?;
+        tx.commit(&[Invalidation::Token(old_id)]).await?;
         let mut old = old;
         old.revoked_at = Some(revoke_at);
         Ok((old, rec))

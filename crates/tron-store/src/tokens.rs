@@ -10,7 +10,7 @@ use tron_core::principal::ActorType;
 use tron_core::token::{TokenHash, TokenKind};
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
@@ -203,7 +203,7 @@ impl Store {
         password_hash: &str,
         token: NewToken,
     ) -> Result<TokenRecord> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let lock = match self.backend() {
             Backend::Postgres => " FOR SHARE",
             Backend::Sqlite => "",
@@ -218,8 +218,7 @@ impl Store {
         .map_err(db_err)?
         .ok_or(Error::InvalidCredentials)?;
         let rec = insert_token(&mut tx, meta, now, &token).await?;
-        record(
-            &mut tx,
+        tx.audit(
             None,
             meta,
             now,
@@ -228,7 +227,7 @@ impl Store {
             json!({"session_id": rec.id, "expires_at": rec.expires_at}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(rec)
     }
 
@@ -239,12 +238,11 @@ impl Store {
         user: &User,
         token_id: TokenId,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // A concurrent logout of the same session came first: nothing to
         // record.
         if revoke_where(&mut tx, now, "id = $2", token_id.to_string()).await? > 0 {
-            record(
-                &mut tx,
+            tx.audit(
                 None,
                 meta,
                 now,
@@ -254,7 +252,7 @@ impl Store {
             )
             .await?;
         }
-        self.commit(tx, &[Invalidation::Token(token_id)]).await?;
+        tx.commit(&[Invalidation::Token(token_id)]).await?;
         Ok(())
     }
 
@@ -265,10 +263,9 @@ impl Store {
         user: &User,
         token: NewToken,
     ) -> Result<TokenRecord> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let rec = insert_token(&mut tx, meta, now, &token).await?;
-        record(
-            &mut tx,
+        tx.audit(
             None,
             meta,
             now,
@@ -277,7 +274,7 @@ impl Store {
             json!({"user_id": user.id, "hint": rec.hint, "expires_at": rec.expires_at}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(rec)
     }
 
@@ -309,7 +306,7 @@ impl Store {
         user_id: UserId,
         token_id: TokenId,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query::<Any>(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.id = $1 AND t.user_id = $2 AND t.kind = 'personal'"
         ))
@@ -321,8 +318,7 @@ impl Store {
         .ok_or(Error::NotFound)?;
         let token = row_to_token(&row)?;
         if revoke_where(&mut tx, now, "id = $2", token_id.to_string()).await? > 0 {
-            record(
-                &mut tx,
+            tx.audit(
                 None,
                 meta,
                 now,
@@ -332,7 +328,7 @@ impl Store {
             )
             .await?;
         }
-        self.commit(tx, &[Invalidation::Token(token_id)]).await?;
+        tx.commit(&[Invalidation::Token(token_id)]).await?;
         Ok(())
     }
 
@@ -413,7 +409,7 @@ impl Store {
             return Ok(live);
         }
         live.sort_by_key(|t| t.id);
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         if self.backend() == Backend::Postgres {
             for chunk in live.chunks(BATCH) {
                 let sql = format!(
@@ -458,8 +454,7 @@ impl Store {
                 TokenKind::Personal => (None, "personal_token.revoke_leaked", "personal_token"),
                 TokenKind::Session => (None, "session.revoke_leaked", "session"),
             };
-            record(
-                &mut tx,
+            tx.audit(
                 org,
                 meta,
                 now,
@@ -471,7 +466,7 @@ impl Store {
             revoked.push(token);
         }
         let inv: Vec<Invalidation> = revoked.iter().map(|t| Invalidation::Token(t.id)).collect();
-        self.commit(tx, &inv).await?;
+        tx.commit(&inv).await?;
         Ok(revoked)
     }
 }

@@ -6,7 +6,7 @@ use sqlx::Any;
 use tron_core::ids::{TokenId, UserId};
 use tron_core::{Error, Result};
 
-use crate::audit::{record, Target};
+use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::{RequestMeta, User};
@@ -74,7 +74,7 @@ impl Store {
             is_active: true,
             created_at: now,
         };
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         sqlx::query::<Any>(
             "INSERT INTO users (id, email, name, password_hash, is_superuser, is_active, created_at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6)",
@@ -88,8 +88,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(unique_as("email", "a user with this email"))?;
-        record(
-            &mut tx,
+        tx.audit(
             None,
             meta,
             now,
@@ -98,7 +97,7 @@ impl Store {
             json!({"email": user.email, "name": user.name, "is_superuser": user.is_superuser}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(user)
     }
 
@@ -122,7 +121,7 @@ impl Store {
             is_active: true,
             created_at: now,
         };
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query::<Any>("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
                 .execute(&mut *tx)
@@ -146,8 +145,7 @@ impl Store {
         if inserted == 0 {
             return Ok(None);
         }
-        record(
-            &mut tx,
+        tx.audit(
             None,
             meta,
             now,
@@ -156,7 +154,7 @@ impl Store {
             json!({"email": user.email, "name": user.name, "is_superuser": user.is_superuser}),
         )
         .await?;
-        self.commit(tx, &[]).await?;
+        tx.commit(&[]).await?;
         Ok(Some(user))
     }
 
@@ -229,7 +227,7 @@ impl Store {
         id: UserId,
         patch: UserPatch,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut tx = self.begin().await?;
         // Locked: a login opening a session with the old password waits
         // for this change, or this change for it (`create_session`).
         let lock = match self.backend() {
@@ -305,8 +303,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        record(
-            &mut tx,
+        tx.audit(
             None,
             meta,
             now,
@@ -315,7 +312,7 @@ impl Store {
             serde_json::Value::Object(details),
         )
         .await?;
-        self.commit(tx, &inv).await?;
+        tx.commit(&inv).await?;
         Ok(user)
     }
 
@@ -328,7 +325,8 @@ impl Store {
         target: Target,
         details: serde_json::Value,
     ) -> Result<()> {
-        let mut conn = self.write.acquire().await.map_err(db_err)?;
-        record(&mut conn, None, meta, now, action, target, details).await
+        let mut work = self.begin().await?;
+        work.audit(None, meta, now, action, target, details).await?;
+        work.commit(&[]).await
     }
 }

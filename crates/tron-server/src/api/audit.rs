@@ -5,7 +5,6 @@ use axum::routing::get;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tron_core::authz::{Action, Resource};
 use tron_core::principal::ActorType;
 use tron_core::values::Timestamp;
 use tron_core::Error;
@@ -17,6 +16,7 @@ use crate::access::OrgCtx;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
+use crate::ops;
 use crate::routes::{Api, Org, Routes};
 use crate::state::AppState;
 
@@ -79,19 +79,10 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
         ("since" = Option<tron_core::values::Timestamp>, Query, description = "From this time, inclusive."),
         ("until" = Option<tron_core::values::Timestamp>, Query, description = "Before this time."),),
     responses((status = 200, description = "The organization's events, newest first.", body = Page<AuditEvent>)))]
-async fn organization(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    params: Params,
-) -> ApiResult<Json<Value>> {
-    ctx.require(Action::View, &Resource::AuditEvents)?;
+async fn organization(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let f = filter(&params)?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_audit_events(Some(ctx.org_id()), &f, &params.page()?)
-            .await?
-    )))
+    let page = params.page()?;
+    Ok(Json(json!(ops::audit::list(&ctx, &f, &page).await?)))
 }
 
 #[utoipa::path(get, path = "/audit-events", tag = "audit",
@@ -113,7 +104,7 @@ async fn platform(
     Ok(Json(json!(
         state
             .store
-            .list_audit_events(None, &f, &params.page()?)
+            .list_platform_audit_events(&f, &params.page()?)
             .await?
     )))
 }

@@ -13,6 +13,7 @@
 //!
 //! [`OrganizationAccessContext`]: crate::access::OrganizationAccessContext
 pub mod applications;
+pub mod audit;
 pub mod environments;
 pub mod groups;
 pub mod instances;

@@ -311,7 +311,7 @@ fn my_role(ctx: &OrgCtx) -> String {
 }
 
 pub(crate) async fn show(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     session: PortalSession,
     ctx: OrgCtx,
     q: QueryMap,
@@ -374,7 +374,7 @@ pub(crate) async fn show(
         Vec::new()
     };
     let audit = if can.view_audit {
-        Some(audit_view(&state, &ctx, &q).await.or_back(&url)?)
+        Some(audit_view(&ctx, &q).await.or_back(&url)?)
     } else {
         None
     };
@@ -452,7 +452,7 @@ fn parse_time(field: &str, s: Option<&str>) -> Result<Option<DateTime<Utc>>, Err
 
 const AUDIT_PAGE: u32 = 50;
 
-async fn audit_view(state: &AppState, ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, Error> {
+async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, Error> {
     let actor_type = q.get("actor_type").map(str::to_owned);
     if let Some(t) = &actor_type {
         if ActorType::parse(t).is_none() {
@@ -486,17 +486,15 @@ async fn audit_view(state: &AppState, ctx: &OrgCtx, q: &QueryMap) -> Result<Audi
         }),
     };
     let after = q.get("cursor").and_then(|c| uuid::Uuid::parse_str(c).ok());
-    let page = state
-        .store
-        .list_audit_events(
-            Some(ctx.org_id()),
-            &filter,
-            &PageRequest {
-                limit: AUDIT_PAGE,
-                after,
-            },
-        )
-        .await?;
+    let page = ops::audit::list(
+        ctx,
+        &filter,
+        &PageRequest {
+            limit: AUDIT_PAGE,
+            after,
+        },
+    )
+    .await?;
     let keep = [
         "actor_type",
         "actor_id",
