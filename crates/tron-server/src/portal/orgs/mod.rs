@@ -1,0 +1,77 @@
+//! The organization's pages, a room each: my organizations (`home`), the
+//! details page with its sections (`details`, `audit`), settings and
+//! deletion (`settings`), members (`members`), environments and
+//! applications (`resources`). Shared here: the URL, the frame and the
+//! confirmation page.
+
+use askama::Template;
+use axum::response::Response;
+
+use crate::access::OrgCtx;
+use crate::portal::error::PortalError;
+use crate::portal::session::PortalSession;
+use crate::portal::view::{Choice, Layout};
+
+mod audit;
+mod details;
+mod home;
+mod members;
+mod resources;
+mod settings;
+
+pub(crate) use details::show;
+pub(crate) use details::{member_row, role_choices, scope_text, MemberRow};
+pub(crate) use home::{create, home};
+pub(crate) use members::{add_member, remove_member, remove_member_page};
+pub(crate) use resources::{
+    create_application, create_environment, delete_application, delete_application_page,
+    delete_environment, delete_environment_page,
+};
+pub(crate) use settings::{delete, delete_page, update_settings};
+
+pub(crate) type PageResult = Result<Response, PortalError>;
+
+pub(crate) fn org_url(ctx: &OrgCtx) -> String {
+    format!("/orgs/{}", ctx.org_id())
+}
+
+/// A page's frame inside an organization.
+pub(crate) fn org_layout(session: &PortalSession, ctx: &OrgCtx, title: &str) -> Layout {
+    Layout::new(session, title)
+        .crumb("Organizations", "/")
+        .crumb(ctx.organization().name.clone(), org_url(ctx))
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub action: String,
+    pub button: String,
+    pub cancel: String,
+    /// Rotation asks how long the old token keeps working.
+    pub grace_choices: Vec<Choice>,
+}
+
+impl ConfirmPage {
+    pub(crate) fn new(
+        layout: Layout,
+        heading: impl Into<String>,
+        message: impl Into<String>,
+        action: impl Into<String>,
+        button: impl Into<String>,
+        cancel: impl Into<String>,
+    ) -> Self {
+        ConfirmPage {
+            layout,
+            heading: heading.into(),
+            message: message.into(),
+            action: action.into(),
+            button: button.into(),
+            cancel: cancel.into(),
+            grace_choices: Vec::new(),
+        }
+    }
+}
