@@ -15,6 +15,7 @@ pub mod groups;
 pub mod invalidate;
 pub mod members;
 pub mod models;
+mod named;
 pub mod organizations;
 pub mod platform;
 mod scope;
