@@ -18,6 +18,7 @@ pub mod password;
 pub mod portal;
 pub mod ratelimit;
 pub mod routes;
+pub mod startup;
 pub mod state;
 pub mod throttle;
 pub mod usage;

@@ -1,13 +1,10 @@
 //! The `tron` binary: `serve`, `migrate` and `admin`.
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use tron_core::token::ServerSecret;
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
+use tron_server::startup::{load_secret, open_store, trusted_proxies};
 use tron_server::{AppState, Config};
-use tron_store::{sqlite_path, Backend, Store};
 
 /// mimalloc instead of the system allocator: a request allocates a few dozen
 /// small objects, and glibc's malloc/free showed as ~20% of the server's
@@ -128,55 +125,6 @@ fn init_logging() {
     }
 }
 
-/// `TRON_SECRET_KEY`, or on SQLite a key file beside the database.
-fn load_secret(url: &str) -> Result<ServerSecret> {
-    if let Ok(key) = std::env::var("TRON_SECRET_KEY") {
-        return ServerSecret::new(key.into_bytes())
-            .map_err(|e| anyhow::anyhow!("TRON_SECRET_KEY: {e}"));
-    }
-    match Backend::from_url(url).map_err(|e| anyhow::anyhow!("{e}"))? {
-        Backend::Postgres => bail!(
-            "TRON_SECRET_KEY is required with PostgreSQL: every instance must share the same secret (at least 32 bytes)"
-        ),
-        Backend::Sqlite => {
-            let db = sqlite_path(url).context("an in-memory SQLite database needs TRON_SECRET_KEY")?;
-            let dir = db.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            key_file(&dir.join("secret.key"))
-        }
-    }
-}
-
-fn key_file(path: &Path) -> Result<ServerSecret> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if path.exists() {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let bytes = hex::decode(text.trim())
-            .with_context(|| format!("{} is not a hex key", path.display()))?;
-        return ServerSecret::new(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
-    }
-    let secret = ServerSecret::generate();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{}", hex::encode(secret.as_bytes()))?;
-    tracing::info!(path = %path.display(), "generated a new server secret");
-    Ok(secret)
-}
-
-async fn open_store(url: &str) -> Result<Store> {
-    let store = Store::connect(url)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(store)
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -204,12 +152,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.usage_flush_interval =
         std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
     config.public_url = args.public_url.filter(|u| !u.trim().is_empty());
-    for cidr in args.trusted_proxies.iter().filter(|s| !s.trim().is_empty()) {
-        let net = ipnet::IpNet::from_str(cidr.trim())
-            .or_else(|_| std::net::IpAddr::from_str(cidr.trim()).map(ipnet::IpNet::from))
-            .with_context(|| format!("TRON_TRUSTED_PROXIES: {cidr:?} is not a CIDR"))?;
-        config.trusted_proxies.push(net);
-    }
+    config.trusted_proxies = trusted_proxies(&args.trusted_proxies)?;
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

@@ -1,0 +1,103 @@
+//! What `tron serve` needs before the server can start: the server secret
+//! (from `TRON_SECRET_KEY`, or on SQLite a key file beside the database),
+//! the migrated store, and the trusted proxies. Kept out of the binary's
+//! `main.rs`, which only reads flags and prints where to log in.
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+use tron_core::token::ServerSecret;
+use tron_store::{sqlite_path, Backend, Store};
+
+/// `TRON_SECRET_KEY`, or on SQLite a key file beside the database.
+pub fn load_secret(url: &str) -> Result<ServerSecret> {
+    if let Ok(key) = std::env::var("TRON_SECRET_KEY") {
+        return ServerSecret::new(key.into_bytes())
+            .map_err(|e| anyhow::anyhow!("TRON_SECRET_KEY: {e}"));
+    }
+    match Backend::from_url(url).map_err(|e| anyhow::anyhow!("{e}"))? {
+        Backend::Postgres => bail!(
+            "TRON_SECRET_KEY is required with PostgreSQL: every instance must share the same secret (at least 32 bytes)"
+        ),
+        Backend::Sqlite => {
+            let db = sqlite_path(url).context("an in-memory SQLite database needs TRON_SECRET_KEY")?;
+            let dir = db.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            key_file(&dir.join("secret.key"))
+        }
+    }
+}
+
+fn key_file(path: &Path) -> Result<ServerSecret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = hex::decode(text.trim())
+            .with_context(|| format!("{} is not a hex key", path.display()))?;
+        return ServerSecret::new(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let secret = ServerSecret::generate();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{}", hex::encode(secret.as_bytes()))?;
+    tracing::info!(path = %path.display(), "generated a new server secret");
+    Ok(secret)
+}
+
+pub async fn open_store(url: &str) -> Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(store)
+}
+
+/// `TRON_TRUSTED_PROXIES`: CIDRs or plain addresses; empty items are
+/// skipped.
+pub fn trusted_proxies(items: &[String]) -> Result<Vec<IpNet>> {
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|cidr| {
+            IpNet::from_str(cidr)
+                .or_else(|_| std::net::IpAddr::from_str(cidr).map(IpNet::from))
+                .with_context(|| format!("TRON_TRUSTED_PROXIES: {cidr:?} is not a CIDR"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_addresses() {
+        let nets = trusted_proxies(&["10.0.0.0/8".into(), " ".into(), "192.0.2.1".into()]).unwrap();
+        assert_eq!(nets.len(), 2);
+        assert!(nets[1].contains(&"192.0.2.1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(trusted_proxies(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn a_generated_key_file_is_read_back_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("tron-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret.key");
+        let first = key_file(&path).unwrap();
+        let again = key_file(&path).unwrap();
+        assert_eq!(first.as_bytes(), again.as_bytes());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
