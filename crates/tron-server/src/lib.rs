@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod cache;
+pub mod client;
 mod conn;
 pub mod docs;
 pub mod error;

@@ -9,24 +9,27 @@ use askama::Template;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use tron_core::authz::{Action, Resource};
-use tron_core::ids::{GroupId, ServiceAccountId, TokenId};
+use tron_core::ids::{GroupId, ServiceAccountId};
 use tron_core::principal::ActorType;
-use tron_core::values::{Description, DisplayName, Name, Timestamp};
+use tron_core::values::{Description, Name};
 use tron_core::Error;
 use tron_store::models::{CreatedBy, ServiceAccountStatus, TokenStatus, TokenView};
 
 use crate::access::OrgCtx;
 use crate::ops;
 use crate::ops::service_accounts::Change;
-use crate::ops::tokens::Rotation;
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
 use crate::portal::orgs::{org_layout, org_url, ConfirmPage};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{collect, render, ts, ts_or, Choice, Layout};
 use crate::state::AppState;
+
+mod tokens;
+
+use tokens::{generate, revoke, revoke_page, rotate, rotate_page};
 
 type PageResult = Result<Response, PortalError>;
 
@@ -384,157 +387,4 @@ async fn unassign(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=sa_group_removed")).into_response())
-}
-
-/// The expiry chosen on the generate form.
-fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
-    match form.text("expires_in") {
-        "never" => Ok(None),
-        "custom" => {
-            let date = NaiveDate::parse_from_str(form.text("expires_on").trim(), "%Y-%m-%d")
-                .map_err(|_| Error::validation("expires_at", "choose the expiry date"))?;
-            let at = date
-                .and_hms_opt(0, 0, 0)
-                .and_then(|t| Timestamp::new(t.and_utc()))
-                .map(Timestamp::get)
-                .ok_or_else(|| {
-                    Error::validation("expires_at", "choose an expiry date before the year 10000")
-                })?;
-            if at <= now {
-                return Err(Error::validation(
-                    "expires_at",
-                    "the expiry date must be in the future",
-                ));
-            }
-            Ok(Some(at))
-        }
-        days => match days.parse::<i64>() {
-            Ok(d) if (1..=3650).contains(&d) => Ok(Some(now + Duration::days(d))),
-            _ => Err(Error::validation(
-                "expires_at",
-                "choose when the token expires",
-            )),
-        },
-    }
-}
-
-async fn generate(session: PortalSession, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
-    let id: ServiceAccountId = ids.id("sa_id")?;
-    let back = format!("{}#tokens", sa_url(&ctx, id));
-    let expires_at = expiry_from(&form, ctx.now()).or_back(&back)?;
-    let name = DisplayName::parse("name", form.text("name")).or_back(&back)?;
-    let (view, secret) = ops::tokens::issue(&ctx, id, name, expires_at)
-        .await
-        .or_back(&back)?;
-    let new = NewToken {
-        value: secret.reveal(),
-        name: view.name,
-        expires: ts_or(view.expires_at, "never"),
-        rotated: None,
-    };
-    page(&session, &ctx, id, None, Some(new)).await
-}
-
-async fn token_of(
-    ctx: &OrgCtx,
-    ids: &Ids,
-) -> Result<(ServiceAccountId, TokenView, String), PortalError> {
-    let sa: ServiceAccountId = ids.id("sa_id")?;
-    let token: TokenId = ids.id("token_id")?;
-    let rec = ops::tokens::get(ctx, sa, token).await?;
-    Ok((sa, rec.view(ctx.now()), sa_url(ctx, sa)))
-}
-
-async fn revoke_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
-    ctx.require(Action::Delete, &Resource::ServiceTokens)
-        .or_back(&org_url(&ctx))?;
-    let (_, t, back) = token_of(&ctx, &ids).await?;
-    Ok(render(&ConfirmPage::new(
-        org_layout(&session, &ctx, "Revoke token"),
-        format!("Revoke the token {} (…{})?", t.name, t.hint),
-        "Anything that uses it is refused from its next request. This cannot be undone.",
-        format!("{back}/tokens/{}/revoke", t.id),
-        "Revoke token",
-        format!("{back}#tokens"),
-    )))
-}
-
-async fn revoke(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
-    ctx.require(Action::Delete, &Resource::ServiceTokens)
-        .or_back(&org_url(&ctx))?;
-    let (sa, t, back) = token_of(&ctx, &ids).await?;
-    ops::tokens::revoke(&ctx, sa, t.id).await.or_back(&back)?;
-    Ok(Redirect::to(&format!("{back}?done=token_revoked#tokens")).into_response())
-}
-
-const GRACE_CHOICES: [(i64, &str); 4] = [
-    (0, "immediately"),
-    (300, "after 5 minutes"),
-    (3600, "after 1 hour"),
-    (86_400, "after 24 hours"),
-];
-
-async fn rotate_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
-    ctx.require(Action::Update, &Resource::ServiceTokens)
-        .or_back(&org_url(&ctx))?;
-    let (_, t, back) = token_of(&ctx, &ids).await?;
-    if t.status != TokenStatus::Active {
-        return Err(PortalError::from(Error::conflict(
-            "token_id",
-            "only an active token can be rotated",
-        ))
-        .back(format!("{back}#tokens")));
-    }
-    let mut confirm = ConfirmPage::new(
-        org_layout(&session, &ctx, "Rotate token"),
-        format!("Rotate the token {} (…{})?", t.name, t.hint),
-        "A new token with the same name replaces it, keeping its lifetime counted from now \
-         (within the organization's limit). The new token is shown once. Choose when the old \
-         one stops working:",
-        format!("{back}/tokens/{}/rotate", t.id),
-        "Rotate token",
-        format!("{back}#tokens"),
-    );
-    confirm.grace_choices = GRACE_CHOICES
-        .iter()
-        .map(|(secs, label)| Choice::new(secs, *label, *secs == 0))
-        .collect();
-    Ok(render(&confirm))
-}
-
-async fn rotate(session: PortalSession, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
-    ctx.require(Action::Update, &Resource::ServiceTokens)
-        .or_back(&org_url(&ctx))?;
-    let (sa, old, back) = token_of(&ctx, &ids).await?;
-    let back = format!("{back}#tokens");
-    let grace = form
-        .text("grace_period_seconds")
-        .parse::<i64>()
-        .map_err(|_| {
-            Error::validation(
-                "grace_period_seconds",
-                "choose when the old token stops working",
-            )
-        })
-        .or_back(&back)?;
-    let rotation = Rotation::new("grace_period_seconds", Some(grace), None).or_back(&back)?;
-    let (view, secret) = ops::tokens::rotate(&ctx, sa, old.id, rotation)
-        .await
-        .or_back(&back)?;
-    let rotated = if grace == 0 {
-        format!("The old token …{} has stopped working.", old.hint)
-    } else {
-        format!(
-            "The old token …{} keeps working until {}, then stops.",
-            old.hint,
-            ts(ctx.now() + Duration::seconds(grace))
-        )
-    };
-    let new = NewToken {
-        value: secret.reveal(),
-        name: view.name,
-        expires: ts_or(view.expires_at, "never"),
-        rotated: Some(rotated),
-    };
-    page(&session, &ctx, sa, None, Some(new)).await
 }
