@@ -5,7 +5,6 @@ use axum::routing::get;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tron_core::principal::ActorType;
 use tron_core::values::Timestamp;
 use tron_core::Error;
 use tron_store::audit::AuditFilter;
@@ -42,32 +41,15 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
             })
             .transpose()
     };
-    let actor_type = params.get("actor_type").map(str::to_owned);
-    if let Some(t) = &actor_type {
-        if ActorType::parse(t).is_none() {
-            return Err(Error::validation(
-                "actor_type",
-                "actor_type must be user, service_account, anonymous or system",
-            )
-            .into());
-        }
-    }
-    let (action, action_prefix) = match params.get("action") {
-        None => (None, false),
-        Some(a) => match a.strip_suffix(".*") {
-            Some(prefix) => (Some(format!("{prefix}.")), true),
-            None => (Some(a.to_owned()), false),
-        },
-    };
-    Ok(AuditFilter {
-        actor_type,
-        actor_id: params.get("actor_id").map(str::to_owned),
-        action,
-        action_prefix,
-        target_id: params.get("target_id").map(str::to_owned),
+    Ok(ops::audit::Query {
+        actor_type: params.get("actor_type"),
+        actor_id: params.get("actor_id"),
+        action: params.get("action"),
+        target_id: params.get("target_id"),
         since: time("since")?,
         until: time("until")?,
-    })
+    }
+    .filter()?)
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/audit-events", tag = "audit",

@@ -1,10 +1,8 @@
 //! The audit log section of the organization page: filters and rows.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tron_core::principal::ActorType;
 use tron_core::values::{add_clamped, Timestamp};
 use tron_core::Error;
-use tron_store::audit::AuditFilter;
 use tron_store::PageRequest;
 
 use super::org_url;
@@ -56,28 +54,11 @@ pub(super) fn parse_time(field: &str, s: Option<&str>) -> Result<Option<DateTime
 pub(super) const AUDIT_PAGE: u32 = 50;
 
 pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, Error> {
-    let actor_type = q.get("actor_type").map(str::to_owned);
-    if let Some(t) = &actor_type {
-        if ActorType::parse(t).is_none() {
-            return Err(Error::validation(
-                "actor_type",
-                "the actor type must be user, service account, anonymous or system",
-            ));
-        }
-    }
-    let (action, action_prefix) = match q.get("action") {
-        None => (None, false),
-        Some(a) => match a.strip_suffix(".*").or_else(|| a.strip_suffix('*')) {
-            Some(prefix) => (Some(format!("{}.", prefix.trim_end_matches('.'))), true),
-            None => (Some(a.to_owned()), false),
-        },
-    };
-    let filter = AuditFilter {
-        actor_type: actor_type.clone(),
-        actor_id: q.get("actor_id").map(str::to_owned),
-        action,
-        action_prefix,
-        target_id: q.get("target_id").map(str::to_owned),
+    let filter = ops::audit::Query {
+        actor_type: q.get("actor_type"),
+        actor_id: q.get("actor_id"),
+        action: q.get("action"),
+        target_id: q.get("target_id"),
         since: parse_time("since", q.get("since"))?,
         // A date as "until" includes that whole day.
         until: parse_time("until", q.get("until"))?.map(|t| {
@@ -87,7 +68,8 @@ pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, 
                 t
             }
         }),
-    };
+    }
+    .filter()?;
     let after = q.get("cursor").and_then(|c| uuid::Uuid::parse_str(c).ok());
     let page = ops::audit::list(
         ctx,
@@ -147,7 +129,7 @@ pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, 
             }
         })
         .collect();
-    let selected = actor_type.unwrap_or_default();
+    let selected = q.get("actor_type").unwrap_or_default().to_owned();
     let mut actor_types = vec![Choice::new("", "anyone", selected.is_empty())];
     for (v, l) in [
         ("user", "users"),
