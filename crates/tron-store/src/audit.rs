@@ -246,3 +246,73 @@ impl crate::OrgStore<'_> {
         Store::list_audit_events(self, Some(self.org), filter, page).await
     }
 }
+
+/// What seeded history is made of: common actions, each with its target
+/// kind.
+const SEED_ACTIONS: [(&str, &str); 6] = [
+    ("deployment.create", "deployment"),
+    ("service_token.create", "service_token"),
+    ("instance.update", "instance"),
+    ("service_token.rotate", "service_token"),
+    ("group.member_add", "group"),
+    ("service_token.revoke", "service_token"),
+];
+
+/// Rows per insert of seeded history.
+const SEED_BATCH: usize = 500;
+
+impl crate::OrgStore<'_> {
+    /// History for load tests (`tron admin seed`): `count` events by this
+    /// handle's actor, spread evenly over the `span` before now (each id
+    /// made at its event's time, so ids stay in time order), written in
+    /// batches of 500, each batch one unit of work. Not reachable over HTTP.
+    pub async fn seed_audit_events(&self, count: u64, span: chrono::Duration) -> Result<()> {
+        let meta = self.meta();
+        let step = span.num_microseconds().unwrap_or(0).max(1) / count.max(1) as i64;
+        let start = self.now - span;
+        let mut done = 0u64;
+        while done < count {
+            let n = (count - done).min(SEED_BATCH as u64) as usize;
+            let rows: Vec<String> = (0..n)
+                .map(|r| format!("({})", placeholders(r * 14 + 1, 14)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_events (id, organization_id, occurred_at, actor_type, actor_id, actor_name, \
+                 actor_token_id, action, target_type, target_id, target_name, details, request_id, ip) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query::<Any>(&sql);
+            for r in 0..n {
+                let i = done + r as u64;
+                let at = start + chrono::Duration::microseconds(step.saturating_mul(i as i64));
+                let (action, kind) = SEED_ACTIONS[(i % SEED_ACTIONS.len() as u64) as usize];
+                let secs = at.timestamp().max(0) as u64;
+                let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                    uuid::NoContext,
+                    secs,
+                    at.timestamp_subsec_nanos(),
+                ));
+                q = q
+                    .bind(id.to_string())
+                    .bind(self.org.to_string())
+                    .bind(ts(at))
+                    .bind(meta.actor.kind.as_str())
+                    .bind(meta.actor.id.map(|a| a.to_string()))
+                    .bind(meta.actor.name.clone())
+                    .bind(meta.actor.token_id.map(|t| t.to_string()))
+                    .bind(action)
+                    .bind(kind)
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(format!("seeded {kind} {i}"))
+                    .bind("{}")
+                    .bind(None::<String>)
+                    .bind(None::<String>);
+            }
+            let mut work = self.begin().await?;
+            q.execute(&mut *work).await.map_err(db_err)?;
+            work.commit(&[]).await?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+}

@@ -1,9 +1,13 @@
 //! The `tron` binary: `serve`, `migrate` and `admin`.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
 use tron_server::startup::{load_secret, open_store, trusted_proxies};
+
+mod seed;
 use tron_server::{AppState, Config};
 
 /// mimalloc instead of the system allocator: a request allocates a few dozen
@@ -94,6 +98,30 @@ struct ServeArgs {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Fills the database with a realistic shape for load tests (through
+    /// the store's own code paths); prints progress and rates on stderr.
+    Seed {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The user who creates everything (an admin of every seeded
+        /// organization); on an empty database the first superuser is
+        /// created as `serve` would (TRON_ADMIN_EMAIL / TRON_ADMIN_PASSWORD).
+        #[arg(
+            long = "as",
+            env = "TRON_ADMIN_EMAIL",
+            default_value = "admin@localhost"
+        )]
+        as_user: String,
+        #[command(flatten)]
+        shape: seed::Shape,
+        /// Writes the plaintexts of active seeded tokens here (mode 0600),
+        /// one a line, for benchmarks that must present tokens never seen.
+        #[arg(long)]
+        tokens_out: Option<PathBuf>,
+        /// At most this many plaintexts in --tokens-out.
+        #[arg(long, default_value_t = 10_000)]
+        tokens_out_max: u64,
+    },
     /// Creates a user; prints a generated password if none is given.
     CreateUser {
         #[command(flatten)]
@@ -123,6 +151,18 @@ fn init_logging() {
     } else {
         builder.init();
     }
+}
+
+/// A new file only its owner can read (it will hold token plaintexts).
+fn private_file(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
 }
 
 async fn shutdown_signal() {
@@ -196,6 +236,42 @@ async fn main() -> Result<()> {
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
             println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Seed {
+                    db,
+                    as_user,
+                    shape,
+                    tokens_out,
+                    tokens_out_max,
+                },
+        } => {
+            let secret = load_secret(&db.database_url)?;
+            let store = open_store(&db.database_url).await?;
+            // An empty database gets its first superuser exactly as `serve`
+            // would make it, so the server started afterwards lets it in.
+            let bootstrap = ensure_admin(
+                &store,
+                Some(as_user.clone()),
+                std::env::var("TRON_ADMIN_PASSWORD").ok(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;
+            if let Bootstrap::Created {
+                email,
+                generated_password: Some(p),
+            } = bootstrap
+            {
+                println!("created the superuser {email} with the password {p} (shown once)");
+            }
+            let out = match &tokens_out {
+                Some(path) => Some(private_file(path)?),
+                None => None,
+            };
+            seed::seed(&store, secret, &as_user, &shape, out, tokens_out_max).await?;
+            store.close().await;
             Ok(())
         }
         Command::Admin {

@@ -951,3 +951,117 @@ async fn races_happen_once_sqlite() {
 async fn races_happen_once_postgres() {
     races(&fresh_postgres(), "postgres").await;
 }
+
+// ---- the seeding tool (issue 20's data, a small shape) ------------------------
+
+/// `tron admin seed` fills an empty database through the store's code
+/// paths; the server started on it afterwards lets in its superuser, sees
+/// every seeded object, and accepts the seeded tokens it wrote out (so they
+/// were hashed with the server's secret) while refusing none of them.
+fn seed_then_serve(database_url: &str, label: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tokens = dir.path().join("tokens.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_tron"))
+        .args(["admin", "seed", "--database-url", database_url])
+        .args(["--orgs", "3", "--service-accounts", "2", "--tokens", "10"])
+        .args(["--groups", "3", "--audit-events", "700", "--tokens-out"])
+        .arg(&tokens)
+        .env("TRON_SECRET_KEY", SECRET)
+        .env("TRON_ADMIN_EMAIL", ADMIN)
+        .env("TRON_ADMIN_PASSWORD", PASSWORD)
+        .output()
+        .expect("run tron admin seed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{label}: seed failed: {stderr}");
+    assert!(
+        stderr.contains(
+            "seeded 3/3 organizations, 6 service accounts, 60 tokens (6 expired, 6 revoked), 9 groups, 2100 audit events"
+        ),
+        "{label}: {stderr}"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&tokens)
+            .expect("tokens file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{label}: the tokens file is private");
+    }
+    let plaintexts: Vec<String> = std::fs::read_to_string(&tokens)
+        .expect("tokens file")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        plaintexts.len(),
+        48,
+        "{label}: the active tokens, one a line"
+    );
+
+    let s = Server::start(database_url);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let root = login(&s).await;
+        let c = http();
+        let orgs = all_items(&c, &s.url("/organizations"), &root).await;
+        assert_eq!(orgs.len(), 3, "{label}: organizations");
+        let org = orgs[0]["id"].as_str().expect("id");
+        let sas = all_items(
+            &c,
+            &s.url(&format!("/organizations/{org}/service-accounts")),
+            &root,
+        )
+        .await;
+        assert_eq!(sas.len(), 2, "{label}: service accounts");
+        let groups = all_items(&c, &s.url(&format!("/organizations/{org}/groups")), &root).await;
+        assert_eq!(groups.len(), 4, "{label}: three groups and Administrators");
+        let events = all_items(
+            &c,
+            &s.url(&format!("/organizations/{org}/audit-events")),
+            &root,
+        )
+        .await;
+        assert!(
+            events.len() >= 700,
+            "{label}: {} audit events",
+            events.len()
+        );
+        let tokens = all_items(
+            &c,
+            &s.url(&format!(
+                "/organizations/{org}/service-accounts/{}/tokens",
+                sas[0]["id"].as_str().expect("id")
+            )),
+            &root,
+        )
+        .await;
+        let status = |t: &Value| t["status"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(tokens.len(), 10, "{label}: tokens of one account");
+        assert_eq!(tokens.iter().filter(|t| status(t) == "expired").count(), 1);
+        assert_eq!(tokens.iter().filter(|t| status(t) == "revoked").count(), 1);
+        for p in plaintexts.iter().step_by(7) {
+            let resp = c
+                .get(s.url("/me"))
+                .bearer_auth(p)
+                .send()
+                .await
+                .expect("GET /me");
+            assert_eq!(
+                resp.status(),
+                StatusCode::OK,
+                "{label}: a seeded token is accepted"
+            );
+        }
+    });
+}
+
+#[test]
+fn seeding_fills_sqlite_through_the_store() {
+    let (url, _dir) = fresh_sqlite();
+    seed_then_serve(&url, "sqlite");
+}
+
+#[test]
+fn seeding_fills_postgres_through_the_store() {
+    seed_then_serve(&fresh_postgres(), "postgres");
+}
