@@ -69,7 +69,15 @@ pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, 
             }
         }),
     }
-    .filter()?;
+    .filter()
+    .map_err(|e| match e {
+        // The form's own words for its select box.
+        Error::Validation { field: Some(f), .. } if f == "actor_type" => Error::validation(
+            "actor_type",
+            "the actor type must be user, service account, anonymous or system",
+        ),
+        e => e,
+    })?;
     let after = q.get("cursor").and_then(|c| uuid::Uuid::parse_str(c).ok());
     let page = ops::audit::list(
         ctx,
