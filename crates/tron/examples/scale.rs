@@ -1,0 +1,220 @@
+//! The measuring half of `scripts/bench-scale`, against a seeded server
+//! (`tron admin seed`): cold token resolution with tokens the server has
+//! never seen, the audit log's filters, and list endpoints paged to the
+//! end. Prints one JSON line per measurement.
+//!
+//! cargo run --release --example scale -- BASE ADMIN_TOKEN TOKENS_FILE [COLD_SAMPLES]
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Sample(Vec<Duration>);
+
+impl Sample {
+    fn summary(mut self, what: &str, extra: Value) -> Value {
+        self.0.sort();
+        let n = self.0.len();
+        let at = |q: f64| {
+            if n == 0 {
+                0.0
+            } else {
+                self.0[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1000.0
+            }
+        };
+        let mut v = json!({
+            "what": what, "samples": n,
+            "p50_ms": round(at(0.50)), "p99_ms": round(at(0.99)), "max_ms": round(at(1.0)),
+        });
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+async fn get(c: &reqwest::Client, url: &str, token: &str) -> (u16, Value, Duration) {
+    let t = Instant::now();
+    let resp = c.get(url).bearer_auth(token).send().await;
+    let Ok(resp) = resp else {
+        return (0, Value::Null, t.elapsed());
+    };
+    let status = resp.status().as_u16();
+    let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body, t.elapsed())
+}
+
+/// Pages `url` to the end; the time of each page.
+async fn walk(c: &reqwest::Client, url: &str, token: &str) -> (usize, Sample, Vec<Value>) {
+    let mut times = Vec::new();
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let page = match &cursor {
+            Some(cur) => format!("{url}{sep}limit=200&cursor={cur}"),
+            None => format!("{url}{sep}limit=200"),
+        };
+        let (status, body, took) = get(c, &page, token).await;
+        times.push(took);
+        if status != 200 {
+            eprintln!("scale: GET {page}: {status}");
+            break;
+        }
+        items.extend(body["items"].as_array().cloned().unwrap_or_default());
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    (items.len(), Sample(times), items)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(base), Some(admin), Some(file)) = (args.get(1), args.get(2), args.get(3)) else {
+        eprintln!("usage: scale BASE ADMIN_TOKEN TOKENS_FILE [COLD_SAMPLES]");
+        std::process::exit(2);
+    };
+    let cold_samples: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let api = format!("{base}/api/v1");
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap_or_default();
+    let tokens: Vec<String> = std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // Warm the connection (not a token).
+    let _ = get(&c, &format!("{base}/healthz"), "-").await;
+
+    // Cold resolution: each token once, never seen by the caches.
+    let mut cold = Vec::new();
+    let mut refused = 0;
+    for t in tokens.iter().take(cold_samples) {
+        let (status, _, took) = get(&c, &format!("{api}/me"), t).await;
+        if status != 200 {
+            refused += 1;
+        }
+        cold.push(took);
+    }
+    println!(
+        "{}",
+        Sample(cold).summary(
+            "cold token resolution (GET /me)",
+            json!({"refused": refused})
+        )
+    );
+
+    // Lists paged to the end.
+    let (n, times, orgs) = walk(&c, &format!("{api}/organizations?all=true"), admin).await;
+    println!(
+        "{}",
+        times.summary(
+            "GET /organizations?all=true, per page of 200",
+            json!({"items": n})
+        )
+    );
+    let Some(org) = orgs.first().and_then(|o| o["id"].as_str()) else {
+        eprintln!("scale: no organizations");
+        std::process::exit(1);
+    };
+    let (n, times, sas) = walk(
+        &c,
+        &format!("{api}/organizations/{org}/service-accounts"),
+        admin,
+    )
+    .await;
+    println!(
+        "{}",
+        times.summary(
+            "service accounts of one organization, per page",
+            json!({"items": n})
+        )
+    );
+    if let Some(sa) = sas.first().and_then(|s| s["id"].as_str()) {
+        let (n, times, _) = walk(
+            &c,
+            &format!("{api}/organizations/{org}/service-accounts/{sa}/tokens"),
+            admin,
+        )
+        .await;
+        println!(
+            "{}",
+            times.summary(
+                "tokens of one service account, per page",
+                json!({"items": n})
+            )
+        );
+    }
+    let (n, times, _) = walk(
+        &c,
+        &format!("{api}/organizations/{org}/audit-events"),
+        admin,
+    )
+    .await;
+    println!(
+        "{}",
+        times.summary(
+            "audit events of one organization, per page",
+            json!({"items": n})
+        )
+    );
+
+    // The audit filters, over many organizations.
+    let me = get(&c, &format!("{api}/me"), admin).await.1;
+    let actor = me["principal"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let now = chrono::Utc::now();
+    let since =
+        (now - chrono::Duration::days(200)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let until =
+        (now - chrono::Duration::days(199)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let filters = [
+        (
+            "action=service_token.*",
+            "action=service_token.*".to_owned(),
+        ),
+        ("actor_id", format!("actor_id={actor}")),
+        (
+            "since/until (one day)",
+            format!("since={since}&until={until}"),
+        ),
+        (
+            "action + since",
+            format!("action=deployment.*&since={since}"),
+        ),
+    ];
+    for (label, query) in filters {
+        let mut times = Vec::new();
+        let mut found = 0usize;
+        for o in orgs.iter().take(50) {
+            let id = o["id"].as_str().unwrap_or_default();
+            let (status, body, took) = get(
+                &c,
+                &format!("{api}/organizations/{id}/audit-events?{query}&limit=50"),
+                admin,
+            )
+            .await;
+            if status == 200 {
+                found += body["items"].as_array().map_or(0, Vec::len);
+            }
+            times.push(took);
+        }
+        println!(
+            "{}",
+            Sample(times).summary(
+                &format!("audit filter {label}"),
+                json!({"events_found": found})
+            )
+        );
+    }
+}
