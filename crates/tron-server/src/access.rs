@@ -305,3 +305,42 @@ pub fn organization_routes(state: &AppState, routes: Routes<Org>) -> Router<AppS
             inner,
         }))
 }
+
+/// The key to an organization's data is minted on one path: the store's
+/// `load_access`, called by this module's loader, and opened by
+/// [`OrganizationAccessContext::store`]. The compiler cannot hold that
+/// across crates (the store cannot know the server), so this test does:
+/// no other file of the server calls either.
+#[cfg(test)]
+mod one_path_tests {
+    #[test]
+    fn only_the_access_context_mints_and_opens_organization_keys() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        assert!(files.len() > 20, "the server's sources were found");
+        let mut offenders = Vec::new();
+        for f in files {
+            if f.ends_with("access.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            for needle in [".load_access(", ".organization(self", "store.organization("] {
+                if text.contains(needle) {
+                    offenders.push(format!("{}: {needle}", f.display()));
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:?}");
+    }
+}
