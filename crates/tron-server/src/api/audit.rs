@@ -5,15 +5,15 @@ use axum::routing::get;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use tron_api::{AuditEvent, Page};
 use tron_core::authz::{Action, Resource};
 use tron_core::principal::ActorType;
 use tron_core::values::Timestamp;
 use tron_core::Error;
 use tron_store::audit::AuditFilter;
-use tron_store::models::AuditEvent;
-use tron_store::Page;
 
 use crate::access::OrgCtx;
+use crate::api::wire;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
@@ -86,12 +86,11 @@ async fn organization(
 ) -> ApiResult<Json<Value>> {
     ctx.require(Action::View, &Resource::AuditEvents)?;
     let f = filter(&params)?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_audit_events(Some(ctx.org_id()), &f, &params.page()?)
-            .await?
-    )))
+    let page = state
+        .store
+        .list_audit_events(Some(ctx.org_id()), &f, &params.page()?)
+        .await?;
+    Ok(Json(json!(wire::page::<_, AuditEvent>(page))))
 }
 
 #[utoipa::path(get, path = "/audit-events", tag = "audit",
@@ -110,12 +109,11 @@ async fn platform(
 ) -> ApiResult<Json<Value>> {
     auth.require_superuser()?;
     let f = filter(&params)?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_audit_events(None, &f, &params.page()?)
-            .await?
-    )))
+    let page = state
+        .store
+        .list_audit_events(None, &f, &params.page()?)
+        .await?;
+    Ok(Json(json!(wire::page::<_, AuditEvent>(page))))
 }
 
 #[derive(utoipa::OpenApi)]
