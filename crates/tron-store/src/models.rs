@@ -1,7 +1,6 @@
-//! What storage hands back. Types whose JSON is the API's shape derive
-//! `Serialize` directly.
+//! What storage hands back. These are not the API's wire format: that is
+//! `tron_api`, built from these models by the `From` impls at the end.
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tron_core::authz::{Grant, Role, Scope};
 use tron_core::ids::*;
 use tron_core::principal::{Actor, ActorType};
@@ -27,9 +26,8 @@ impl RequestMeta {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedBy {
-    #[serde(rename = "type")]
     pub kind: ActorType,
     pub id: Option<Uuid>,
     pub name: Option<String>,
@@ -45,7 +43,7 @@ impl From<&Actor> for CreatedBy {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -55,7 +53,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
@@ -63,33 +61,32 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRef {
     pub id: GroupId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MemberUser {
     pub id: UserId,
     pub email: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MemberServiceAccount {
     pub id: ServiceAccountId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalType {
     User,
     ServiceAccount,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Member {
     pub id: MemberId,
     pub principal_type: PrincipalType,
@@ -106,7 +103,7 @@ pub struct Membership {
     pub grants: Vec<Grant>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Group {
     pub id: GroupId,
     pub name: String,
@@ -117,8 +114,7 @@ pub struct Group {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenStatus {
     Active,
     Expired,
@@ -169,7 +165,7 @@ impl TokenRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TokenView {
     pub id: TokenId,
     pub name: String,
@@ -210,7 +206,8 @@ pub enum TokenOwner {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Stored and audited as `active` or `disabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceAccountStatus {
     Active,
@@ -234,7 +231,7 @@ impl ServiceAccountStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ServiceAccount {
     pub id: ServiceAccountId,
     pub organization_id: OrganizationId,
@@ -246,19 +243,19 @@ pub struct ServiceAccount {
     pub created_at: DateTime<Utc>,
     pub created_by: CreatedBy,
     pub last_used_at: Option<DateTime<Utc>>,
-    /// Not part of the API's object; the portal shows it.
-    #[serde(skip)]
+    /// Not part of the API's object (`tron_api::ServiceAccount`); the portal
+    /// shows it.
     pub active_token_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Environment {
     pub id: EnvironmentId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Application {
     pub id: ApplicationId,
     pub name: String,
@@ -266,7 +263,7 @@ pub struct Application {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Instance {
     pub application_id: ApplicationId,
     pub environment_id: EnvironmentId,
@@ -275,7 +272,7 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Deployment {
     pub id: DeploymentId,
     pub image: String,
@@ -284,24 +281,22 @@ pub struct Deployment {
     pub created_by: CreatedBy,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditActor {
-    #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
     pub name: Option<String>,
     pub token_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditTarget {
-    #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub id: AuditEventId,
     pub occurred_at: DateTime<Utc>,
