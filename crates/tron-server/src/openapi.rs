@@ -17,14 +17,13 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, ObjectBuilder, OpenApi as Doc, Ref, RefOr, Required, ResponseBuilder,
 };
-use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoParams, OpenApi, PartialSchema};
 
 use crate::api;
 
@@ -38,22 +37,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("get", "/metrics"),
 ];
 
-/// Every error: `{"error": {"code", "message", "field"?}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable snake_case code, e.g. `validation_error`, `not_found`.
-    pub code: String,
-    /// A human sentence.
-    pub message: String,
-    /// The offending field, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
+pub use tron_api::{ErrorBody, ErrorDetail, Status};
 
 /// `limit` and `cursor` of every list.
 #[derive(IntoParams)]
@@ -68,12 +52,6 @@ pub struct ListQuery {
         pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
     )]
     cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Status {
-    /// `ok` (`/healthz`) or `ready` (`/readyz`).
-    pub status: String,
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",

@@ -1,7 +1,6 @@
-//! What storage hands back. Types whose JSON is the API's shape derive
-//! `Serialize` directly.
+//! What storage hands back. These are not the API's wire format: that is
+//! `tron_api`, built from these models by the `From` impls at the end.
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tron_core::authz::{Grant, Role, Scope};
 use tron_core::ids::*;
 use tron_core::principal::{Actor, ActorType};
@@ -27,9 +26,8 @@ impl RequestMeta {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedBy {
-    #[serde(rename = "type")]
     pub kind: ActorType,
     pub id: Option<Uuid>,
     pub name: Option<String>,
@@ -45,7 +43,7 @@ impl From<&Actor> for CreatedBy {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -55,7 +53,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
@@ -63,33 +61,32 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRef {
     pub id: GroupId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MemberUser {
     pub id: UserId,
     pub email: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MemberServiceAccount {
     pub id: ServiceAccountId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalType {
     User,
     ServiceAccount,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Member {
     pub id: MemberId,
     pub principal_type: PrincipalType,
@@ -106,7 +103,7 @@ pub struct Membership {
     pub grants: Vec<Grant>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Group {
     pub id: GroupId,
     pub name: String,
@@ -117,8 +114,7 @@ pub struct Group {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenStatus {
     Active,
     Expired,
@@ -169,7 +165,7 @@ impl TokenRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TokenView {
     pub id: TokenId,
     pub name: String,
@@ -210,7 +206,8 @@ pub enum TokenOwner {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Stored and audited as `active` or `disabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceAccountStatus {
     Active,
@@ -234,7 +231,7 @@ impl ServiceAccountStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ServiceAccount {
     pub id: ServiceAccountId,
     pub organization_id: OrganizationId,
@@ -246,19 +243,19 @@ pub struct ServiceAccount {
     pub created_at: DateTime<Utc>,
     pub created_by: CreatedBy,
     pub last_used_at: Option<DateTime<Utc>>,
-    /// Not part of the API's object; the portal shows it.
-    #[serde(skip)]
+    /// Not part of the API's object (`tron_api::ServiceAccount`); the portal
+    /// shows it.
     pub active_token_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Environment {
     pub id: EnvironmentId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Application {
     pub id: ApplicationId,
     pub name: String,
@@ -266,7 +263,7 @@ pub struct Application {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Instance {
     pub application_id: ApplicationId,
     pub environment_id: EnvironmentId,
@@ -275,7 +272,7 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Deployment {
     pub id: DeploymentId,
     pub image: String,
@@ -284,24 +281,22 @@ pub struct Deployment {
     pub created_by: CreatedBy,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditActor {
-    #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
     pub name: Option<String>,
     pub token_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditTarget {
-    #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub id: AuditEventId,
     pub occurred_at: DateTime<Utc>,
@@ -311,4 +306,238 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
     pub request_id: Option<String>,
     pub ip: Option<String>,
+}
+
+// The wire types of the API (`tron_api`) from these models.
+use tron_api as w;
+
+impl From<CreatedBy> for w::CreatedBy {
+    fn from(c: CreatedBy) -> Self {
+        w::CreatedBy {
+            kind: c.kind,
+            id: c.id,
+            name: c.name,
+        }
+    }
+}
+
+impl From<User> for w::User {
+    fn from(u: User) -> Self {
+        w::User {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            is_superuser: u.is_superuser,
+            is_active: u.is_active,
+            created_at: u.created_at,
+        }
+    }
+}
+
+impl From<Organization> for w::Organization {
+    fn from(o: Organization) -> Self {
+        w::Organization {
+            id: o.id,
+            name: o.name,
+            settings: o.settings,
+            created_at: o.created_at,
+        }
+    }
+}
+
+impl From<GroupRef> for w::GroupRef {
+    fn from(g: GroupRef) -> Self {
+        w::GroupRef {
+            id: g.id,
+            name: g.name,
+        }
+    }
+}
+
+impl From<PrincipalType> for w::PrincipalType {
+    fn from(p: PrincipalType) -> Self {
+        match p {
+            PrincipalType::User => w::PrincipalType::User,
+            PrincipalType::ServiceAccount => w::PrincipalType::ServiceAccount,
+        }
+    }
+}
+
+impl From<w::PrincipalType> for PrincipalType {
+    fn from(p: w::PrincipalType) -> Self {
+        match p {
+            w::PrincipalType::User => PrincipalType::User,
+            w::PrincipalType::ServiceAccount => PrincipalType::ServiceAccount,
+        }
+    }
+}
+
+impl From<Member> for w::Member {
+    fn from(x: Member) -> Self {
+        w::Member {
+            id: x.id,
+            principal_type: x.principal_type.into(),
+            user: x.user.map(|u| w::MemberUser {
+                id: u.id,
+                email: u.email,
+                name: u.name,
+            }),
+            service_account: x.service_account.map(|s| w::MemberServiceAccount {
+                id: s.id,
+                name: s.name,
+            }),
+            groups: x.groups.into_iter().map(Into::into).collect(),
+            created_at: x.created_at,
+        }
+    }
+}
+
+impl From<Group> for w::Group {
+    fn from(g: Group) -> Self {
+        w::Group {
+            id: g.id,
+            name: g.name,
+            description: g.description,
+            role: g.role,
+            scope: g.scope,
+            member_count: g.member_count,
+            created_at: g.created_at,
+        }
+    }
+}
+
+impl From<TokenStatus> for w::TokenStatus {
+    fn from(s: TokenStatus) -> Self {
+        match s {
+            TokenStatus::Active => w::TokenStatus::Active,
+            TokenStatus::Expired => w::TokenStatus::Expired,
+            TokenStatus::Revoked => w::TokenStatus::Revoked,
+        }
+    }
+}
+
+impl From<TokenView> for w::TokenView {
+    fn from(t: TokenView) -> Self {
+        w::TokenView {
+            id: t.id,
+            name: t.name,
+            hint: t.hint,
+            status: t.status.into(),
+            created_at: t.created_at,
+            created_by: t.created_by.into(),
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+impl From<TokenView> for w::PersonalToken {
+    fn from(t: TokenView) -> Self {
+        w::TokenView::from(t).into()
+    }
+}
+
+impl From<ServiceAccountStatus> for w::ServiceAccountStatus {
+    fn from(s: ServiceAccountStatus) -> Self {
+        match s {
+            ServiceAccountStatus::Active => w::ServiceAccountStatus::Active,
+            ServiceAccountStatus::Disabled => w::ServiceAccountStatus::Disabled,
+        }
+    }
+}
+
+impl From<w::ServiceAccountStatus> for ServiceAccountStatus {
+    fn from(s: w::ServiceAccountStatus) -> Self {
+        match s {
+            w::ServiceAccountStatus::Active => ServiceAccountStatus::Active,
+            w::ServiceAccountStatus::Disabled => ServiceAccountStatus::Disabled,
+        }
+    }
+}
+
+impl From<ServiceAccount> for w::ServiceAccount {
+    fn from(s: ServiceAccount) -> Self {
+        w::ServiceAccount {
+            id: s.id,
+            organization_id: s.organization_id,
+            member_id: s.member_id,
+            name: s.name,
+            description: s.description,
+            status: s.status.into(),
+            groups: s.groups.into_iter().map(Into::into).collect(),
+            created_at: s.created_at,
+            created_by: s.created_by.into(),
+            last_used_at: s.last_used_at,
+        }
+    }
+}
+
+impl From<Environment> for w::Environment {
+    fn from(e: Environment) -> Self {
+        w::Environment {
+            id: e.id,
+            name: e.name,
+            created_at: e.created_at,
+        }
+    }
+}
+
+impl From<Application> for w::Application {
+    fn from(a: Application) -> Self {
+        w::Application {
+            id: a.id,
+            name: a.name,
+            repository: a.repository,
+            created_at: a.created_at,
+        }
+    }
+}
+
+impl From<Instance> for w::Instance {
+    fn from(i: Instance) -> Self {
+        w::Instance {
+            application_id: i.application_id,
+            environment_id: i.environment_id,
+            image: i.image,
+            replicas: i.replicas,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+impl From<Deployment> for w::Deployment {
+    fn from(d: Deployment) -> Self {
+        w::Deployment {
+            id: d.id,
+            image: d.image,
+            version: d.version,
+            created_at: d.created_at,
+            created_by: d.created_by.into(),
+        }
+    }
+}
+
+impl From<AuditEvent> for w::AuditEvent {
+    fn from(e: AuditEvent) -> Self {
+        w::AuditEvent {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            actor: w::AuditActor {
+                kind: e.actor.kind,
+                id: e.actor.id,
+                name: e.actor.name,
+                token_id: e.actor.token_id,
+            },
+            action: e.action,
+            target: w::AuditTarget {
+                kind: e.target.kind,
+                id: e.target.id,
+                name: e.target.name,
+            },
+            details: e.details,
+            request_id: e.request_id,
+            ip: e.ip,
+        }
+    }
 }

@@ -190,11 +190,23 @@ fn postgres_admin_url() -> String {
 fn fresh_postgres() -> String {
     let admin = postgres_admin_url();
     let name = format!("tron_drill_{}", std::process::id()) + &format!("_{}", rand_suffix());
-    let out = Command::new("psql")
-        .args([admin.as_str(), "-qAtc", &format!("CREATE DATABASE {name}")])
-        .output()
-        .expect("psql (Debian package postgresql-client)");
-    assert!(out.status.success(), "CREATE DATABASE: {out:?}");
+    // Concurrent CREATE DATABASE can be refused while another copies
+    // template1 ("source database is being accessed by other users"): the
+    // drills run in parallel, so a refusal is tried again.
+    let mut out = None;
+    for attempt in 0..10 {
+        let o = Command::new("psql")
+            .args([admin.as_str(), "-qAtc", &format!("CREATE DATABASE {name}")])
+            .output()
+            .expect("psql (Debian package postgresql-client)");
+        if o.status.success() {
+            out = Some(o);
+            break;
+        }
+        eprintln!("CREATE DATABASE (attempt {attempt}): {o:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(out.is_some(), "CREATE DATABASE {name} failed ten times");
     let (base, _) = admin.rsplit_once('/').expect("url with a path");
     format!("{base}/{name}")
 }

@@ -1,13 +1,10 @@
 //! `GET /organizations/{org}/access-check`: the decision and its reasons.
 use axum::routing::get;
 use axum::Json;
-use serde::Serialize;
+use tron_api::{AccessDecision, GrantedBy};
 use tron_core::authz::{decide, Action, Resource};
-use tron_core::authz::{Role, Scope};
-use tron_core::ids::GroupId;
 use tron_core::ids::MemberId;
 use tron_core::Error;
-use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
 use crate::error::ApiResult;
@@ -17,22 +14,6 @@ use crate::routes::{Org, Routes};
 
 pub fn router() -> Routes<Org> {
     Routes::new().route("/access-check", get(check))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct GrantedBy {
-    group_id: GroupId,
-    group_name: String,
-    role: Role,
-    scope: Scope,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AccessDecision {
-    allowed: bool,
-    /// Allowed as a platform superuser.
-    superuser: bool,
-    granted_by: Vec<GrantedBy>,
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/access-check", tag = "access",

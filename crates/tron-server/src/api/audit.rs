@@ -5,13 +5,13 @@ use axum::routing::get;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use tron_api::{AuditEvent, Page};
 use tron_core::values::Timestamp;
 use tron_core::Error;
 use tron_store::audit::AuditFilter;
-use tron_store::models::AuditEvent;
-use tron_store::Page;
 
 use crate::access::OrgCtx;
+use crate::api::wire;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
@@ -64,7 +64,8 @@ fn filter(params: &Params) -> Result<AuditFilter, ApiError> {
 async fn organization(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let f = filter(&params)?;
     let page = params.page()?;
-    Ok(Json(json!(ops::audit::list(&ctx, &f, &page).await?)))
+    let events = ops::audit::list(&ctx, &f, &page).await?;
+    Ok(Json(json!(wire::page::<_, AuditEvent>(events))))
 }
 
 #[utoipa::path(get, path = "/audit-events", tag = "audit",
@@ -83,12 +84,11 @@ async fn platform(
 ) -> ApiResult<Json<Value>> {
     auth.require_superuser()?;
     let f = filter(&params)?;
-    Ok(Json(json!(
-        state
-            .store
-            .list_platform_audit_events(&f, &params.page()?)
-            .await?
-    )))
+    let page = state
+        .store
+        .list_platform_audit_events(&f, &params.page()?)
+        .await?;
+    Ok(Json(json!(wire::page::<_, AuditEvent>(page))))
 }
 
 #[derive(utoipa::OpenApi)]

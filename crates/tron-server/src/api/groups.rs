@@ -2,17 +2,14 @@
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use tron_api::{CreateGroup, Group, Member, Page, UpdateGroup};
 use tron_core::authz::{Role, Scope};
 use tron_core::ids::{GroupId, MemberId};
-use tron_core::values::{Description, DisplayName};
 use tron_core::Error;
-use tron_store::models::{Group, Member};
-use tron_store::Page;
-use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
+use crate::api::wire;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params, PathParams};
 use crate::ops;
@@ -75,30 +72,19 @@ fn parse_scope(v: serde_json::Value) -> Result<Scope, ApiError> {
     responses((status = 200, description = "Groups.", body = Page<Group>)))]
 async fn list(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let page = params.page()?;
-    Ok(Json(json!(ops::groups::list(&ctx, &page).await?)))
+    Ok(Json(json!(wire::page::<_, Group>(
+        ops::groups::list(&ctx, &page).await?
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateGroup)]
-struct CreateBody {
-    name: DisplayName,
-    #[serde(default)]
-    description: Option<Description>,
-    #[schema(value_type = Role)]
-    role: String,
-    #[schema(value_type = Scope)]
-    scope: serde_json::Value,
-}
-
-#[utoipa::path(post, path = "/organizations/{org}/groups", tag = "groups", request_body = CreateBody,
+#[utoipa::path(post, path = "/organizations/{org}/groups", tag = "groups", request_body = CreateGroup,
     responses(
         (status = 201, description = "The new group.", body = Group),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn create(
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<CreateGroup>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let draft = Draft {
         name: body.name,
@@ -107,29 +93,17 @@ async fn create(
         scope: parse_scope(body.scope)?,
     };
     let group = ops::groups::create(&ctx, draft).await?;
-    Ok((StatusCode::CREATED, Json(json!(group))))
+    Ok((StatusCode::CREATED, Json(json!(Group::from(group)))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups/{group_id}", tag = "groups",
     responses((status = 200, description = "The group.", body = Group)))]
 async fn get_one(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
     let id: GroupId = path.id("group_id")?;
-    Ok(Json(json!(ops::groups::get(&ctx, id).await?)))
+    Ok(Json(json!(Group::from(ops::groups::get(&ctx, id).await?))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateGroup)]
-struct PatchBody {
-    name: Option<DisplayName>,
-    description: Option<Description>,
-    #[schema(value_type = Option<Role>)]
-    role: Option<String>,
-    #[schema(value_type = Option<Scope>)]
-    scope: Option<serde_json::Value>,
-}
-
-#[utoipa::path(patch, path = "/organizations/{org}/groups/{group_id}", tag = "groups", request_body = PatchBody,
+#[utoipa::path(patch, path = "/organizations/{org}/groups/{group_id}", tag = "groups", request_body = UpdateGroup,
     responses(
         (status = 200, description = "The updated group.", body = Group),
         (status = 409, description = "The name is taken (`conflict`), or `last_admin`.", body = crate::openapi::ErrorBody),
@@ -137,7 +111,7 @@ struct PatchBody {
 async fn update(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<PatchBody>,
+    ApiJson(body): ApiJson<UpdateGroup>,
 ) -> ApiResult<Json<Value>> {
     let id: GroupId = path.id("group_id")?;
     let change = Change {
@@ -146,7 +120,9 @@ async fn update(
         role: body.role.as_deref().map(parse_role).transpose()?,
         scope: body.scope.map(parse_scope).transpose()?,
     };
-    Ok(Json(json!(ops::groups::update(&ctx, id, change).await?)))
+    Ok(Json(json!(Group::from(
+        ops::groups::update(&ctx, id, change).await?
+    ))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/groups/{group_id}", tag = "groups",
@@ -165,7 +141,9 @@ async fn remove(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
 async fn list_members(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult<Json<Value>> {
     let id: GroupId = path.id("group_id")?;
     let page = params.page()?;
-    Ok(Json(json!(ops::groups::members(&ctx, id, &page).await?)))
+    Ok(Json(json!(wire::page::<_, Member>(
+        ops::groups::members(&ctx, id, &page).await?
+    ))))
 }
 
 #[utoipa::path(put, path = "/organizations/{org}/groups/{group_id}/members/{member_id}", tag = "groups",

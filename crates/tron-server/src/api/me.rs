@@ -4,19 +4,22 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tron_api::{
+    CreateToken, Login, LoginResponse, MePrincipal, MePrincipalType, MeResponse, MeToken,
+    MeTokenKind, Page, PersonalToken, RotateToken, WithToken,
+};
 use tron_core::ids::TokenId;
 use tron_core::principal::PrincipalKind;
 use tron_core::token::{SecretToken, TokenKind};
-use tron_core::values::{DisplayName, Timestamp};
+use tron_core::values::Timestamp;
 use tron_core::Error;
 use tron_store::audit::Target;
-use tron_store::models::{TokenView, User};
+use tron_store::models::User;
 use tron_store::tokens::NewTokenOwner;
-use tron_store::Page;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
+use crate::api::wire;
 use crate::auth::{anonymous_meta, Auth, Caller, ClientInfo};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
@@ -43,31 +46,7 @@ pub use crate::ops::tokens::mint;
 #[openapi(paths(login, logout, me, list_tokens, create_token, revoke_token))]
 pub struct Doc;
 
-/// A freshly created object with its token, shown once.
-#[derive(Serialize, ToSchema)]
-pub struct WithToken<T: Serialize> {
-    #[serde(flatten)]
-    pub inner: T,
-    /// The secret, shown only in this response.
-    pub token: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct LoginBody {
-    email: String,
-    password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-struct LoginResponse {
-    /// A session token (`trn_ses_…`), shown only here.
-    token: String,
-    expires_at: DateTime<Utc>,
-    user: User,
-}
-
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login,
     responses(
         (status = 200, description = "A new session.", body = LoginResponse),
         (status = 401, description = "`invalid_credentials`, or `principal_disabled`.", body = crate::openapi::ErrorBody),
@@ -77,13 +56,13 @@ struct LoginResponse {
 async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiJson(body): ApiJson<LoginBody>,
+    ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<Json<LoginResponse>> {
     let session = password_login(&state, &client, &body.email, body.password).await?;
     Ok(Json(LoginResponse {
         token: session.token.reveal(),
         expires_at: session.expires_at,
-        user: session.user,
+        user: session.user.into(),
     }))
 }
 
@@ -317,51 +296,6 @@ pub async fn current_user(state: &AppState, auth: &Auth) -> Result<User, ApiErro
     Ok(state.store.get_user(id).await?)
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum MePrincipalType {
-    User,
-    ServiceAccount,
-}
-
-#[derive(Serialize, ToSchema)]
-struct MePrincipal {
-    #[serde(rename = "type")]
-    kind: MePrincipalType,
-    id: uuid::Uuid,
-    name: String,
-    /// Users only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    /// Users only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_superuser: Option<bool>,
-    /// Service accounts only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    organization_id: Option<uuid::Uuid>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum MeTokenKind {
-    Session,
-    Personal,
-    Service,
-}
-
-#[derive(Serialize, ToSchema)]
-struct MeToken {
-    id: TokenId,
-    kind: MeTokenKind,
-    expires_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct MeResponse {
-    principal: MePrincipal,
-    token: MeToken,
-}
-
 #[utoipa::path(get, path = "/me", tag = "auth",
     responses((status = 200, description = "The caller and its token.", body = MeResponse)))]
 async fn me(Auth(p): Auth) -> ApiResult<Json<MeResponse>> {
@@ -405,33 +339,6 @@ async fn me(Auth(p): Auth) -> ApiResult<Json<MeResponse>> {
     }))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct PersonalToken {
-    id: TokenId,
-    name: String,
-    hint: String,
-    status: tron_store::models::TokenStatus,
-    created_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-    last_used_at: Option<DateTime<Utc>>,
-}
-
-impl From<TokenView> for PersonalToken {
-    fn from(v: TokenView) -> Self {
-        PersonalToken {
-            id: v.id,
-            name: v.name,
-            hint: v.hint,
-            status: v.status,
-            created_at: v.created_at,
-            expires_at: v.expires_at,
-            revoked_at: v.revoked_at,
-            last_used_at: v.last_used_at,
-        }
-    }
-}
-
 #[utoipa::path(get, path = "/me/tokens", tag = "auth", params(crate::openapi::ListQuery),
     responses((status = 200, description = "The caller's personal tokens.", body = Page<PersonalToken>)))]
 async fn list_tokens(
@@ -445,24 +352,17 @@ async fn list_tokens(
         .list_personal_tokens(user, &params.page()?)
         .await?;
     let now = state.now();
-    Ok(Json(json!(page.map(|t| PersonalToken::from(t.view(now))))))
+    Ok(Json(json!(wire::page::<_, PersonalToken>(
+        page.map(|t| t.view(now))
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTokenBody {
-    pub name: DisplayName,
-    /// In the future, before the year 10000.
-    #[serde(default)]
-    pub expires_at: Option<Timestamp>,
-}
-
-#[utoipa::path(post, path = "/me/tokens", tag = "auth", request_body = CreateTokenBody,
+#[utoipa::path(post, path = "/me/tokens", tag = "auth", request_body = CreateToken,
     responses((status = 201, description = "The new token, with its secret shown once.", body = WithToken<PersonalToken>)))]
 async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateTokenBody>,
+    ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = current_user(&state, &caller.auth()).await?;
     let now = state.now();
@@ -504,18 +404,4 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Used by the rotate endpoints.
-#[derive(Deserialize, Default, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateBody {
-    /// How long the old token stays active (default 0).
-    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
-    #[schema(minimum = 0, maximum = 86400)]
-    pub grace_period_seconds: Option<i64>,
-    /// In the future, before the year 10000; by default the old token's
-    /// lifetime from now.
-    #[serde(default)]
-    pub expires_at: Option<Timestamp>,
-}
-
-pub type OptionalRotate = OptionalJson<RotateBody>;
+pub type OptionalRotate = OptionalJson<RotateToken>;

@@ -16,6 +16,7 @@ pub mod platform;
 pub mod service_accounts;
 pub mod tokens;
 pub mod users;
+pub mod wire;
 
 /// Every API route, with its full path (see `crate::routes`).
 pub fn router(state: &AppState) -> Result<Router<AppState>, RouteError> {

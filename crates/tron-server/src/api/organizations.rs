@@ -3,19 +3,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use tron_api::{
+    AddMember, CreateOrganization, Member, Organization, Page, PrincipalType, UpdateOrganization,
+};
 use tron_core::ids::MemberId;
 use tron_core::principal::PrincipalKind;
 use tron_core::settings::SettingsPatch;
-use tron_core::values::{DisplayName, Email};
 use tron_core::Error;
-use tron_store::models::PrincipalType;
-use tron_store::models::{Member, Organization};
-use tron_store::Page;
-use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
+use crate::api::wire;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Params, PathParams};
@@ -53,59 +51,48 @@ async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiR
             // A service account belongs to exactly one organization.
             let org = state.store.get_organization(organization_id).await?;
             let first_page = page.after.is_none_or(|a| a < organization_id.0);
-            let items = if first_page { vec![org] } else { Vec::new() };
+            let items = if first_page {
+                vec![Organization::from(org)]
+            } else {
+                Vec::new()
+            };
             Ok(Json(json!({"items": items, "next_cursor": null})))
         }
         PrincipalKind::User { id, .. } => {
             let member = if all { None } else { Some(id) };
-            Ok(Json(json!(
+            Ok(Json(json!(wire::page::<_, Organization>(
                 state.store.list_organizations(member, &page).await?
-            )))
+            ))))
         }
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateOrganization)]
-struct CreateBody {
-    name: DisplayName,
-}
-
-#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateBody,
+#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateOrganization,
     responses((status = 201, description = "The new organization; the caller is in its Administrators group.", body = Organization)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<CreateOrganization>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = caller.auth().require_user()?;
     let org = state
         .store
         .create_organization(&caller.meta, state.now(), body.name.into(), user)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(org))))
+    Ok((StatusCode::CREATED, Json(json!(Organization::from(org)))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}", tag = "organizations",
     responses((status = 200, description = "The organization.", body = Organization)))]
 async fn get_one(ctx: OrgCtx) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(ops::organization::get(&ctx)?)))
+    Ok(Json(json!(Organization::from(
+        ops::organization::get(&ctx)?.clone()
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateOrganization)]
-struct PatchBody {
-    name: Option<DisplayName>,
-    /// Merged into the current settings.
-    #[schema(value_type = Option<SettingsPatch>)]
-    settings: Option<serde_json::Map<String, Value>>,
-}
-
-#[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = PatchBody,
+#[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations", request_body = UpdateOrganization,
     responses((status = 200, description = "The updated organization.", body = Organization)))]
-async fn update(ctx: OrgCtx, ApiJson(body): ApiJson<PatchBody>) -> ApiResult<Json<Value>> {
+async fn update(ctx: OrgCtx, ApiJson(body): ApiJson<UpdateOrganization>) -> ApiResult<Json<Value>> {
     // An object only: serde would read the struct from an array too.
     let settings: Option<SettingsPatch> = body
         .settings
@@ -115,7 +102,7 @@ async fn update(ctx: OrgCtx, ApiJson(body): ApiJson<PatchBody>) -> ApiResult<Jso
         })
         .transpose()?;
     let org = ops::organization::update(&ctx, body.name, settings.as_ref()).await?;
-    Ok(Json(json!(org)))
+    Ok(Json(json!(Organization::from(org))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}", tag = "organizations",
@@ -126,7 +113,7 @@ async fn remove(ctx: OrgCtx) -> ApiResult<StatusCode> {
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
-    params(crate::openapi::ListQuery, ("principal_type" = inline(Option<tron_store::models::PrincipalType>), Query, description = "Only users or only service accounts.")),
+    params(crate::openapi::ListQuery, ("principal_type" = inline(Option<PrincipalType>), Query, description = "Only users or only service accounts.")),
     responses((status = 200, description = "Members.", body = Page<Member>)))]
 async fn list_members(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let principal_type = match params.get("principal_type") {
@@ -141,28 +128,22 @@ async fn list_members(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
             .into())
         }
     };
-    let page = ops::members::list(&ctx, principal_type, None, &params.page()?).await?;
-    Ok(Json(json!(page)))
+    let page =
+        ops::members::list(&ctx, principal_type.map(Into::into), None, &params.page()?).await?;
+    Ok(Json(json!(wire::page::<_, Member>(page))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct AddMemberBody {
-    /// An existing user's email.
-    email: Email,
-}
-
-#[utoipa::path(post, path = "/organizations/{org}/members", tag = "members", request_body = AddMemberBody,
+#[utoipa::path(post, path = "/organizations/{org}/members", tag = "members", request_body = AddMember,
     responses(
         (status = 201, description = "The new member.", body = Member),
         (status = 409, description = "Already a member.", body = crate::openapi::ErrorBody),
     ))]
 async fn add_member(
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<AddMemberBody>,
+    ApiJson(body): ApiJson<AddMember>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let member = ops::members::add(&ctx, &body.email).await?;
-    Ok((StatusCode::CREATED, Json(json!(member))))
+    Ok((StatusCode::CREATED, Json(json!(Member::from(member)))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/members/{member_id}", tag = "members",

@@ -4,15 +4,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use tron_api::{
+    Application, CreateApplication, CreateDeployment, CreateEnvironment, Deployment, Environment,
+    Instance, Page, PutInstance, UpdateApplication, UpdateEnvironment,
+};
 use tron_core::ids::{ApplicationId, EnvironmentId};
-use tron_core::values::{ImageRef, Name, ShortText};
-use tron_store::models::{Application, Deployment, Environment, Instance};
-use tron_store::Page;
-use utoipa::ToSchema;
 
 use crate::access::OrgCtx;
+use crate::api::wire;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params, PathParams};
 use crate::ops;
@@ -43,38 +43,28 @@ pub fn router() -> Routes<Org> {
         )
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NameBody {
-    name: Name,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NamePatch {
-    name: Option<Name>,
-}
-
 #[utoipa::path(get, path = "/organizations/{org}/environments", tag = "environments", params(crate::openapi::ListQuery),
     responses(
         (status = 200, description = "Environments the caller may view.", body = Page<Environment>),
     ))]
 async fn list_envs(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let page = params.page()?;
-    Ok(Json(json!(ops::environments::list(&ctx, &page).await?)))
+    Ok(Json(json!(wire::page::<_, Environment>(
+        ops::environments::list(&ctx, &page).await?
+    ))))
 }
 
-#[utoipa::path(post, path = "/organizations/{org}/environments", tag = "environments", request_body = NameBody,
+#[utoipa::path(post, path = "/organizations/{org}/environments", tag = "environments", request_body = CreateEnvironment,
     responses(
         (status = 201, description = "The new environment.", body = Environment),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn create_env(
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<NameBody>,
+    ApiJson(body): ApiJson<CreateEnvironment>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let env = ops::environments::create(&ctx, body.name).await?;
-    Ok((StatusCode::CREATED, Json(json!(env))))
+    Ok((StatusCode::CREATED, Json(json!(Environment::from(env)))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/environments/{env_id}", tag = "environments",
@@ -83,10 +73,12 @@ async fn create_env(
     ))]
 async fn get_env(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
     let id: EnvironmentId = path.id("env_id")?;
-    Ok(Json(json!(ops::environments::get(&ctx, id).await?)))
+    Ok(Json(json!(Environment::from(
+        ops::environments::get(&ctx, id).await?
+    ))))
 }
 
-#[utoipa::path(patch, path = "/organizations/{org}/environments/{env_id}", tag = "environments", request_body = NamePatch,
+#[utoipa::path(patch, path = "/organizations/{org}/environments/{env_id}", tag = "environments", request_body = UpdateEnvironment,
     responses(
         (status = 200, description = "The updated environment.", body = Environment),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
@@ -94,12 +86,12 @@ async fn get_env(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
 async fn update_env(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<NamePatch>,
+    ApiJson(body): ApiJson<UpdateEnvironment>,
 ) -> ApiResult<Json<Value>> {
     let id: EnvironmentId = path.id("env_id")?;
-    Ok(Json(json!(
+    Ok(Json(json!(Environment::from(
         ops::environments::rename(&ctx, id, body.name).await?
-    )))
+    ))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/environments/{env_id}", tag = "environments",
@@ -118,28 +110,22 @@ async fn delete_env(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     ))]
 async fn list_apps(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let page = params.page()?;
-    Ok(Json(json!(ops::applications::list(&ctx, &page).await?)))
+    Ok(Json(json!(wire::page::<_, Application>(
+        ops::applications::list(&ctx, &page).await?
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct AppBody {
-    name: Name,
-    #[serde(default)]
-    repository: Option<ShortText>,
-}
-
-#[utoipa::path(post, path = "/organizations/{org}/applications", tag = "applications", request_body = AppBody,
+#[utoipa::path(post, path = "/organizations/{org}/applications", tag = "applications", request_body = CreateApplication,
     responses(
         (status = 201, description = "The new application.", body = Application),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn create_app(
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<AppBody>,
+    ApiJson(body): ApiJson<CreateApplication>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let app = ops::applications::create(&ctx, body.name, body.repository).await?;
-    Ok((StatusCode::CREATED, Json(json!(app))))
+    Ok((StatusCode::CREATED, Json(json!(Application::from(app)))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/applications/{app_id}", tag = "applications",
@@ -148,19 +134,12 @@ async fn create_app(
     ))]
 async fn get_app(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
     let id: ApplicationId = path.id("app_id")?;
-    Ok(Json(json!(ops::applications::get(&ctx, id).await?)))
+    Ok(Json(json!(Application::from(
+        ops::applications::get(&ctx, id).await?
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct AppPatch {
-    name: Option<Name>,
-    /// `null` removes it.
-    #[serde(default, deserialize_with = "tron_core::validate::double_option")]
-    repository: Option<Option<ShortText>>,
-}
-
-#[utoipa::path(patch, path = "/organizations/{org}/applications/{app_id}", tag = "applications", request_body = AppPatch,
+#[utoipa::path(patch, path = "/organizations/{org}/applications/{app_id}", tag = "applications", request_body = UpdateApplication,
     responses(
         (status = 200, description = "The updated application.", body = Application),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
@@ -168,16 +147,16 @@ struct AppPatch {
 async fn update_app(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<AppPatch>,
+    ApiJson(body): ApiJson<UpdateApplication>,
 ) -> ApiResult<Json<Value>> {
     let id: ApplicationId = path.id("app_id")?;
     let change = ops::applications::Change {
         name: body.name,
         repository: body.repository,
     };
-    Ok(Json(json!(
+    Ok(Json(json!(Application::from(
         ops::applications::update(&ctx, id, change).await?
-    )))
+    ))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/applications/{app_id}", tag = "applications",
@@ -199,9 +178,9 @@ async fn delete_app(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
 async fn app_instances(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult<Json<Value>> {
     let app: ApplicationId = path.id("app_id")?;
     let page = params.page()?;
-    Ok(Json(json!(
+    Ok(Json(json!(wire::page::<_, Instance>(
         ops::instances::of_application(&ctx, app, &page).await?
-    )))
+    ))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/environments/{env_id}/instances", tag = "instances", params(crate::openapi::ListQuery),
@@ -211,9 +190,9 @@ async fn app_instances(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResu
 async fn env_instances(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult<Json<Value>> {
     let env: EnvironmentId = path.id("env_id")?;
     let page = params.page()?;
-    Ok(Json(json!(
+    Ok(Json(json!(wire::page::<_, Instance>(
         ops::instances::of_environment(&ctx, env, &page).await?
-    )))
+    ))))
 }
 
 fn instance_ids(path: &PathParams) -> Result<(ApplicationId, EnvironmentId), ApiError> {
@@ -237,17 +216,7 @@ async fn get_instance(ctx: OrgCtx, path: PathParams) -> ApiResult<Response> {
         .into_response())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct InstanceBody {
-    image: ImageRef,
-    /// Default 1.
-    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
-    #[schema(minimum = 0, maximum = 1000)]
-    replicas: Option<i64>,
-}
-
-#[utoipa::path(put, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}", tag = "instances", request_body = InstanceBody,
+#[utoipa::path(put, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}", tag = "instances", request_body = PutInstance,
     responses(
         (status = 200, description = "Updated.", body = Instance),
         (status = 201, description = "Created.", body = Instance),
@@ -255,7 +224,7 @@ struct InstanceBody {
 async fn put_instance(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<InstanceBody>,
+    ApiJson(body): ApiJson<PutInstance>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, env) = instance_ids(&path)?;
     let spec = Spec::new(body.image, body.replicas)?;
@@ -265,7 +234,7 @@ async fn put_instance(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!(inst))))
+    Ok((status, Json(json!(Instance::from(inst)))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}", tag = "instances",
@@ -285,31 +254,23 @@ async fn delete_instance(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode>
 async fn list_deployments(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult<Json<Value>> {
     let (app, env) = instance_ids(&path)?;
     let page = params.page()?;
-    Ok(Json(json!(
+    Ok(Json(json!(wire::page::<_, Deployment>(
         ops::instances::deployments(&ctx, app, env, &page).await?
-    )))
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct DeployBody {
-    image: ImageRef,
-    #[serde(default)]
-    version: Option<ShortText>,
-}
-
-#[utoipa::path(post, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}/deployments", tag = "instances", request_body = DeployBody,
+#[utoipa::path(post, path = "/organizations/{org}/applications/{app_id}/instances/{env_id}/deployments", tag = "instances", request_body = CreateDeployment,
     responses(
         (status = 201, description = "The deployment; the instance now runs its image.", body = Deployment),
     ))]
 async fn create_deployment(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<DeployBody>,
+    ApiJson(body): ApiJson<CreateDeployment>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, env) = instance_ids(&path)?;
     let d = ops::instances::deploy(&ctx, app, env, body.image, body.version).await?;
-    Ok((StatusCode::CREATED, Json(json!(d))))
+    Ok((StatusCode::CREATED, Json(json!(Deployment::from(d)))))
 }
 
 #[derive(utoipa::OpenApi)]

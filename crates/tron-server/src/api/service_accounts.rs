@@ -4,19 +4,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use tron_api::{
+    CreateServiceAccount, CreateToken, Page, RotateOwnToken, RotateToken, ServiceAccount,
+    TokenView, UpdateServiceAccount, WithToken,
+};
 use tron_core::ids::{ServiceAccountId, TokenId};
 use tron_core::principal::PrincipalKind;
 use tron_core::token::SecretToken;
-use tron_core::values::{Description, Name, Timestamp};
+use tron_core::values::Timestamp;
 use tron_core::Error;
-use tron_store::models::{ServiceAccount, ServiceAccountStatus, TokenView};
-use tron_store::Page;
-use utoipa::ToSchema;
 
 use crate::access::{OrgCtx, OrganizationAccessContext};
-use crate::api::me::{CreateTokenBody, OptionalRotate, RotateBody, WithToken};
+use crate::api::me::OptionalRotate;
+use crate::api::wire;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
@@ -53,30 +54,23 @@ pub fn router() -> Routes<Org> {
     ))]
 async fn list(ctx: OrgCtx, params: Params) -> ApiResult<Json<Value>> {
     let page = params.page()?;
-    Ok(Json(json!(ops::service_accounts::list(&ctx, &page).await?)))
+    Ok(Json(json!(wire::page::<_, ServiceAccount>(
+        ops::service_accounts::list(&ctx, &page).await?
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateServiceAccount)]
-struct CreateBody {
-    name: Name,
-    #[serde(default)]
-    description: Option<Description>,
-}
-
-#[utoipa::path(post, path = "/organizations/{org}/service-accounts", tag = "service accounts", request_body = CreateBody,
+#[utoipa::path(post, path = "/organizations/{org}/service-accounts", tag = "service accounts", request_body = CreateServiceAccount,
     responses(
         (status = 201, description = "The new service account.", body = ServiceAccount),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
     ))]
 async fn create(
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<CreateServiceAccount>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let sa = ops::service_accounts::create(&ctx, body.name, body.description.unwrap_or_default())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(sa))))
+    Ok((StatusCode::CREATED, Json(json!(ServiceAccount::from(sa)))))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts",
@@ -85,19 +79,12 @@ async fn create(
     ))]
 async fn get_one(ctx: OrgCtx, path: PathParams) -> ApiResult<Json<Value>> {
     let id: ServiceAccountId = path.id("sa_id")?;
-    Ok(Json(json!(ops::service_accounts::get(&ctx, id).await?)))
+    Ok(Json(json!(ServiceAccount::from(
+        ops::service_accounts::get(&ctx, id).await?
+    ))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateServiceAccount)]
-struct PatchBody {
-    name: Option<Name>,
-    description: Option<Description>,
-    status: Option<ServiceAccountStatus>,
-}
-
-#[utoipa::path(patch, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts", request_body = PatchBody,
+#[utoipa::path(patch, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts", request_body = UpdateServiceAccount,
     responses(
         (status = 200, description = "The updated service account.", body = ServiceAccount),
         (status = 409, description = "The name is taken.", body = crate::openapi::ErrorBody),
@@ -105,17 +92,17 @@ struct PatchBody {
 async fn update(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<PatchBody>,
+    ApiJson(body): ApiJson<UpdateServiceAccount>,
 ) -> ApiResult<Json<Value>> {
     let id: ServiceAccountId = path.id("sa_id")?;
     let change = Change {
         name: body.name,
         description: body.description,
-        status: body.status,
+        status: body.status.map(Into::into),
     };
-    Ok(Json(json!(
+    Ok(Json(json!(ServiceAccount::from(
         ops::service_accounts::update(&ctx, id, change).await?
-    )))
+    ))))
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/service-accounts/{sa_id}", tag = "service accounts",
@@ -137,17 +124,19 @@ async fn list_tokens(ctx: OrgCtx, path: PathParams, params: Params) -> ApiResult
     let page = params.page()?;
     let now = ctx.now();
     let tokens = ops::tokens::list(&ctx, sa, &page).await?;
-    Ok(Json(json!(tokens.map(|t| t.view(now)))))
+    Ok(Json(json!(wire::page::<_, TokenView>(
+        tokens.map(|t| t.view(now))
+    ))))
 }
 
-#[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens", tag = "service tokens", request_body = CreateTokenBody,
+#[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens", tag = "service tokens", request_body = CreateToken,
     responses(
         (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
     ))]
 async fn create_token(
     ctx: OrgCtx,
     path: PathParams,
-    ApiJson(body): ApiJson<CreateTokenBody>,
+    ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let sa: ServiceAccountId = path.id("sa_id")?;
     let minted =
@@ -156,9 +145,11 @@ async fn create_token(
 }
 
 /// `201` with the new token's object and its secret, shown once.
-fn created_with_token((view, secret): (TokenView, SecretToken)) -> (StatusCode, Json<Value>) {
+fn created_with_token(
+    (view, secret): (tron_store::models::TokenView, SecretToken),
+) -> (StatusCode, Json<Value>) {
     let body = WithToken {
-        inner: view,
+        inner: TokenView::from(view),
         token: secret.reveal(),
     };
     (StatusCode::CREATED, Json(json!(body)))
@@ -175,7 +166,7 @@ async fn revoke_token(ctx: OrgCtx, path: PathParams) -> ApiResult<StatusCode> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}/rotate", tag = "service tokens", request_body = RotateBody,
+#[utoipa::path(post, path = "/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}/rotate", tag = "service tokens", request_body = RotateToken,
     responses(
         (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
         (status = 409, description = "The token is revoked or expired, or was already rotated (it has its successor).", body = crate::openapi::ErrorBody),
@@ -197,17 +188,8 @@ async fn rotate_token(
     ))
 }
 
-#[derive(Deserialize, Default, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SelfRotateBody {
-    /// How long the old token stays active (default 0).
-    #[serde(default, deserialize_with = "tron_core::validate::opt_int")]
-    #[schema(minimum = 0, maximum = 86400)]
-    grace_period_seconds: Option<i64>,
-}
-
 /// `POST /me/token/rotate`: a service token rotates itself.
-#[utoipa::path(post, path = "/me/token/rotate", tag = "service tokens", request_body = SelfRotateBody,
+#[utoipa::path(post, path = "/me/token/rotate", tag = "service tokens", request_body = RotateOwnToken,
     responses(
         (status = 201, description = "The new token, with its secret shown once.", body = WithToken<TokenView>),
         (status = 409, description = "The token is revoked or expired, or was already rotated (it has its successor).", body = crate::openapi::ErrorBody),
@@ -215,7 +197,7 @@ pub struct SelfRotateBody {
 pub async fn rotate_self(
     State(state): State<AppState>,
     caller: Caller,
-    OptionalJson(body): OptionalJson<SelfRotateBody>,
+    OptionalJson(body): OptionalJson<RotateOwnToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let PrincipalKind::ServiceAccount {
         organization_id, ..

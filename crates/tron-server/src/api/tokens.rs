@@ -3,10 +3,9 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use tron_api::{RevokeLeaked, Revoked};
 use tron_core::token::SecretToken;
 use tron_core::Error;
-use utoipa::ToSchema;
 
 use crate::auth::{anonymous_meta, ClientInfo};
 use crate::error::ApiResult;
@@ -20,22 +19,7 @@ pub fn router() -> Routes<Api> {
     Routes::new().route("/tokens/revoke-leaked", post(revoke_leaked))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = RevokeLeaked)]
-struct Body {
-    /// Strings that may be tokens of any kind; others are skipped.
-    #[schema(max_items = 1000)]
-    tokens: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct Revoked {
-    /// How many active tokens were revoked.
-    revoked: usize,
-}
-
-#[utoipa::path(post, path = "/tokens/revoke-leaked", tag = "tokens", request_body = Body,
+#[utoipa::path(post, path = "/tokens/revoke-leaked", tag = "tokens", request_body = RevokeLeaked,
     responses(
         (status = 200, description = "How many listed tokens were revoked.", body = Revoked),
         (status = 429, description = "Too many calls from this client address.", body = crate::openapi::ErrorBody,
@@ -44,7 +28,7 @@ struct Revoked {
 async fn revoke_leaked(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiJson(body): ApiJson<Body>,
+    ApiJson(body): ApiJson<RevokeLeaked>,
 ) -> ApiResult<Json<Revoked>> {
     state
         .leaked_by_ip

@@ -4,18 +4,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use tron_api::{CreateUser, Page, UpdateUser, User};
 use tron_core::ids::UserId;
 use tron_core::token::TokenKind;
-use tron_core::values::{DisplayName, Email};
 use tron_core::{validate, Error};
-use tron_store::models::User;
 use tron_store::users::{NewUser, UserPatch};
-use tron_store::Page;
-use utoipa::ToSchema;
 
 use crate::api::me::check_current_password;
+use crate::api::wire;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Params, PathParams};
@@ -33,22 +30,10 @@ pub fn router() -> Routes<Api> {
 async fn list(State(state): State<AppState>, auth: Auth, params: Params) -> ApiResult<Json<Value>> {
     auth.require_superuser()?;
     let page = state.store.list_users(&params.page()?).await?;
-    Ok(Json(json!(page)))
+    Ok(Json(json!(wire::page::<_, User>(page))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CreateUser)]
-struct CreateBody {
-    email: Email,
-    name: DisplayName,
-    #[schema(min_length = 12, max_length = 1024)]
-    password: String,
-    #[serde(default)]
-    is_superuser: bool,
-}
-
-#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateBody,
+#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
     responses(
         (status = 201, description = "The new user.", body = User),
         (status = 409, description = "The email is taken.", body = crate::openapi::ErrorBody),
@@ -56,7 +41,7 @@ struct CreateBody {
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.auth().require_superuser()?;
     let (email, name) = (body.email.into_string(), body.name.into_string());
@@ -75,7 +60,7 @@ async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(user))))
+    Ok((StatusCode::CREATED, Json(json!(User::from(user)))))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users",
@@ -90,24 +75,10 @@ async fn get_one(
         // Other users are not revealed to non-superusers.
         return Err(Error::NotFound.into());
     }
-    Ok(Json(json!(state.store.get_user(id).await?)))
+    Ok(Json(json!(User::from(state.store.get_user(id).await?))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = UpdateUser)]
-struct PatchBody {
-    name: Option<DisplayName>,
-    #[schema(min_length = 12, max_length = 1024)]
-    password: Option<String>,
-    /// Needed with `password` when changing one's own password; ignored
-    /// otherwise.
-    current_password: Option<String>,
-    is_active: Option<bool>,
-    is_superuser: Option<bool>,
-}
-
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = PatchBody,
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUser,
     responses(
         (status = 200, description = "The updated user. A new password ends the user's sessions (but the caller's own); its personal tokens are kept.", body = User),
         (status = 403, description = "`current_password` is wrong, or a non-superuser changes more than its name and password.", body = crate::openapi::ErrorBody),
@@ -118,7 +89,7 @@ async fn update(
     State(state): State<AppState>,
     caller: Caller,
     path: PathParams,
-    ApiJson(body): ApiJson<PatchBody>,
+    ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<Value>> {
     let id: UserId = path.id("id")?;
     let is_self = caller.principal.user_id() == Some(id);
@@ -131,7 +102,7 @@ async fn update(
             return Err(Error::Forbidden.into());
         }
     }
-    let name = body.name.map(DisplayName::into_string);
+    let name = body.name.map(tron_core::values::DisplayName::into_string);
     let mut current_password_hash = None;
     let password_hash = match body.password {
         Some(p) => {
@@ -183,7 +154,7 @@ async fn update(
             },
         )
         .await?;
-    Ok(Json(json!(user)))
+    Ok(Json(json!(User::from(user))))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -87,7 +87,8 @@ pub async fn get_json(ctx: &Ctx, app: ApplicationId, env: EnvironmentId) -> Resu
     let inst = Box::pin(get_unchecked(ctx, app, env))
         .await?
         .ok_or(Error::NotFound)?;
-    let body = Bytes::from(serde_json::to_vec(&inst).map_err(Error::internal)?);
+    let body =
+        Bytes::from(serde_json::to_vec(&tron_api::Instance::from(inst)).map_err(Error::internal)?);
     cache.put_instance(key, body.clone(), epoch);
     Ok(body)
 }
