@@ -341,7 +341,7 @@ pub struct PageRequest {
 }
 
 /// A page of a list: `next_cursor` is `null` on the last page.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
