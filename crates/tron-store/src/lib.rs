@@ -22,6 +22,7 @@ mod scope;
 pub mod service_accounts;
 pub mod tokens;
 pub mod users;
+mod wire;
 mod work;
 
 pub use db::{sqlite_path, Backend, Page, PageRequest, Store};
