@@ -698,9 +698,17 @@ async fn audit_log_filters_and_access(s: TestServer) {
     // Newest first, prefixes, exact actions, targets, actors, time windows.
     let (_, all) = s.get(&format!("{o}/audit-events?limit=200"), &s.root).await;
     let all = all["items"].as_array().expect("items").clone();
-    let times: Vec<&str> = all
+    // Compared as instants: RFC 3339 text drops trailing zeros of the
+    // fraction ("…13.480Z" is later than "…13.479024Z" but sorts after
+    // "…13.480741Z" as a string).
+    let times: Vec<chrono::DateTime<chrono::Utc>> = all
         .iter()
-        .map(|e| e["occurred_at"].as_str().expect("time"))
+        .map(|e| {
+            let t = e["occurred_at"].as_str().expect("time");
+            chrono::DateTime::parse_from_rfc3339(t)
+                .expect("RFC 3339")
+                .with_timezone(&chrono::Utc)
+        })
         .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
