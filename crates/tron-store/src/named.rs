@@ -41,6 +41,14 @@ pub(crate) const APPLICATIONS: Kind = Kind {
     has_repository: true,
 };
 
+/// An update's outcome: the row as read under the change, and the name and
+/// repository it has now.
+struct Updated {
+    before: AnyRow,
+    name: String,
+    repository: Option<String>,
+}
+
 pub(crate) fn row_to_env(row: &AnyRow) -> Result<Environment> {
     Ok(Environment {
         id: get_id(row, "id")?,
@@ -106,11 +114,12 @@ impl OrgStore<'_> {
         id: EnvironmentId,
         name: Option<String>,
     ) -> Result<Environment> {
-        row_to_env(
-            &self
-                .update_named(ENVIRONMENTS, id.to_string(), name, None)
-                .await?,
-        )
+        let u = self
+            .update_named(ENVIRONMENTS, id.to_string(), name, None)
+            .await?;
+        let mut env = row_to_env(&u.before)?;
+        env.name = u.name;
+        Ok(env)
     }
 
     /// Deletes the environment and its instances, and takes it out of every
@@ -161,11 +170,13 @@ impl OrgStore<'_> {
         name: Option<String>,
         repository: Option<Option<String>>,
     ) -> Result<Application> {
-        row_to_app(
-            &self
-                .update_named(APPLICATIONS, id.to_string(), name, repository)
-                .await?,
-        )
+        let u = self
+            .update_named(APPLICATIONS, id.to_string(), name, repository)
+            .await?;
+        let mut app = row_to_app(&u.before)?;
+        app.name = u.name;
+        app.repository = u.repository;
+        Ok(app)
     }
 
     /// Deletes the application and its instances, and takes it out of every
@@ -251,16 +262,15 @@ impl OrgStore<'_> {
         Ok(now)
     }
 
-    /// Renames (and for an application re-points) the row, records
-    /// `{kind}.update` with what was asked, and returns the row as it is
-    /// now.
+    /// Renames (and for an application re-points) the row and records
+    /// `{kind}.update` with what was asked.
     async fn update_named(
         &self,
         kind: Kind,
         id: String,
         name: Option<String>,
         repository: Option<Option<String>>,
-    ) -> Result<AnyRow> {
+    ) -> Result<Updated> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
         let row = get_row(&mut tx, kind.table, org, id.clone()).await?;
@@ -277,17 +287,18 @@ impl OrgStore<'_> {
         } else {
             json!({ "name": name })
         };
+        let new_repository = match repository {
+            Some(r) => r,
+            None if kind.has_repository => get_opt_str(&row, "repository")?,
+            None => None,
+        };
         let updated = if kind.has_repository {
-            let new_repository = match repository {
-                Some(r) => r,
-                None => get_opt_str(&row, "repository")?,
-            };
             sqlx::query::<Any>(&format!(
                 "UPDATE {} SET name = $1, repository = $2 WHERE organization_id = $3 AND id = $4",
                 kind.table
             ))
             .bind(new_name.clone())
-            .bind(new_repository)
+            .bind(new_repository.clone())
             .bind(org.to_string())
             .bind(id.clone())
             .execute(&mut *tx)
@@ -314,13 +325,16 @@ impl OrgStore<'_> {
             meta,
             now,
             &format!("{}.update", kind.name),
-            Target::new(kind.name, id.clone(), new_name),
+            Target::new(kind.name, id, new_name.clone()),
             details,
         )
         .await?;
-        let row = get_row(&mut tx, kind.table, org, id).await?;
         tx.commit(&[]).await?;
-        Ok(row)
+        Ok(Updated {
+            before: row,
+            name: new_name,
+            repository: new_repository,
+        })
     }
 
     /// Deletes the row: its instances go with it (foreign keys), it leaves
