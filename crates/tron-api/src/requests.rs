@@ -249,3 +249,81 @@ pub struct UpdateServiceAccount {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ServiceAccountStatus>,
 }
+
+// `POST /organizations/{org}/service-accounts/{sa_id}/trust-policies`.
+// `issuer`, `audience` and `conditions` are checked against the server's
+// trusted issuers and SPEC §7's rules by the operation (the trusted issuers
+// are the server's configuration, which a type cannot know).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateTrustPolicyBody)]
+pub struct CreateTrustPolicy {
+    pub name: DisplayName,
+    /// One of the trusted issuers, exactly as its tokens' `iss` writes it.
+    pub issuer: String,
+    /// 1–255 characters: the ID token's `aud` must be exactly this.
+    pub audience: String,
+    /// 1–20 `claim: pattern` pairs (claim names `[a-z0-9_]{1,64}`,
+    /// patterns 1–255 characters, `*` matching any run of characters).
+    #[schema(value_type = Object)]
+    pub conditions: serde_json::Value,
+    /// 60–3600, default 900.
+    #[serde(
+        default,
+        deserialize_with = "tron_core::validate::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 60, maximum = 3600)]
+    pub token_ttl_seconds: Option<i64>,
+}
+
+// `PATCH .../trust-policies/{policy_id}`: what is given replaces the stored
+// value (`conditions` as a whole); the result is checked as a new policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateTrustPolicyBody)]
+pub struct UpdateTrustPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<DisplayName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub conditions: Option<serde_json::Value>,
+    #[serde(
+        default,
+        deserialize_with = "tron_core::validate::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 60, maximum = 3600)]
+    pub token_ttl_seconds: Option<i64>,
+}
+
+// `POST /oidc/token` (RFC 8693), `application/x-www-form-urlencoded` (or
+// the same fields as a JSON object).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = TokenExchangeBody)]
+pub struct TokenExchange {
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
+    pub grant_type: String,
+    /// The CI job's OIDC ID token.
+    pub subject_token: String,
+    /// `urn:ietf:params:oauth:token-type:id_token` (or `…:jwt`).
+    pub subject_token_type: String,
+    /// The id of the service account to act as.
+    pub service_account: String,
+    /// `urn:ietf:params:oauth:token-type:access_token` when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_token_type: Option<String>,
+}
+
+impl std::fmt::Debug for TokenExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchange")
+            .field("subject_token", &"[redacted]")
+            .field("service_account", &self.service_account)
+            .finish()
+    }
+}

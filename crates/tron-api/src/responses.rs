@@ -149,6 +149,38 @@ pub struct TokenView {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// `manual` (made through the API or the portal) or `oidc` (minted by
+    /// a keyless CI exchange; it cannot be rotated).
+    pub source: TokenSource,
+    /// The trust policy whose exchange minted it (`source: "oidc"`).
+    pub trust_policy_id: Option<TrustPolicyId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    Manual,
+    Oidc,
+}
+
+// A trust policy of a service account (SPEC §7).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrustPolicy {
+    pub id: TrustPolicyId,
+    pub service_account_id: ServiceAccountId,
+    pub name: String,
+    /// One of the operator's trusted issuers (`TRON_OIDC_ISSUERS`).
+    pub issuer: String,
+    /// What the ID token's `aud` must be.
+    pub audience: String,
+    /// Claim name → pattern; `*` matches any run of characters. All must
+    /// hold.
+    #[schema(value_type = Object)]
+    pub conditions: std::collections::BTreeMap<String, String>,
+    pub token_ttl_seconds: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: CreatedBy,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 // A personal token: a [`TokenView`] without `created_by`.
@@ -339,4 +371,38 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
     pub request_id: Option<String>,
     pub ip: Option<String>,
+}
+
+// `POST /oidc/token`'s success (RFC 8693 §2.2.1).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenExchangeResponse {
+    /// A service token (`trn_sat_…`), shown once.
+    pub access_token: String,
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    pub issued_token_type: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for TokenExchangeResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchangeResponse")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+// `POST /oidc/token`'s errors: RFC 6749 §5.2's shape, not [`ErrorBody`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `unsupported_grant_type`, `slow_down` (429) or
+    /// `temporarily_unavailable` (503).
+    pub error: String,
+    /// What failed; for a policy mismatch only "no trust policy of this
+    /// service account accepts this token".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
 }

@@ -58,4 +58,5 @@ id_type!(
     ApplicationId,
     DeploymentId,
     AuditEventId,
+    TrustPolicyId,
 );

@@ -91,6 +91,16 @@ impl std::fmt::Display for Issuer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedIssuers(Vec<Issuer>);
 
+impl Default for TrustedIssuers {
+    /// GitHub Actions and gitlab.com ([`DEFAULT_ISSUERS`]).
+    fn default() -> Self {
+        TrustedIssuers(vec![
+            Issuer(GITHUB_ACTIONS.to_owned()),
+            Issuer(GITLAB_COM.to_owned()),
+        ])
+    }
+}
+
 impl TrustedIssuers {
     /// Parses `TRON_OIDC_ISSUERS`: comma-separated, blanks around entries
     /// ignored; `None` (unset) is the default list.
@@ -127,6 +137,14 @@ impl TrustedIssuers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_list_is_the_parsed_default() {
+        assert_eq!(
+            TrustedIssuers::default(),
+            TrustedIssuers::parse(None).unwrap()
+        );
+    }
 
     #[test]
     fn default_is_github_and_gitlab() {

@@ -24,6 +24,10 @@ pub enum ErrorCode {
     InvalidRequest,
     UnsupportedGrantType,
     TemporarilyUnavailable,
+    /// Too many exchanges from one client address: `429` with
+    /// `Retry-After` (the code RFC 8628 §3.5 gives a client that asks too
+    /// often).
+    SlowDown,
 }
 
 /// RFC 6749 §5.2's error body.
@@ -46,11 +50,28 @@ impl OAuthError {
         OAuthError::invalid_request(NO_POLICY_ACCEPTS)
     }
 
-    /// `400`, or `503` for `temporarily_unavailable`.
+    /// `400`; `503` for `temporarily_unavailable`, `429` for `slow_down`.
     pub fn status(&self) -> u16 {
         match self.error {
             ErrorCode::TemporarilyUnavailable => 503,
+            ErrorCode::SlowDown => 429,
             _ => 400,
+        }
+    }
+
+    pub fn unavailable(description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            error: ErrorCode::TemporarilyUnavailable,
+            error_description: Some(description.into()),
+        }
+    }
+
+    pub fn slow_down(retry_after_secs: u64) -> OAuthError {
+        OAuthError {
+            error: ErrorCode::SlowDown,
+            error_description: Some(format!(
+                "too many exchanges from this address: retry in {retry_after_secs} s"
+            )),
         }
     }
 }

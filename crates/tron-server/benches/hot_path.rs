@@ -44,6 +44,8 @@ fn bench(c: &mut Criterion) {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            source: Default::default(),
+            trust_policy_id: None,
         },
         owner: TokenOwner::ServiceAccount {
             id: ServiceAccountId::new(),

@@ -31,6 +31,7 @@ use crate::api;
 pub const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/tokens/revoke-leaked"),
+    ("post", "/api/v1/oidc/token"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -110,6 +111,8 @@ fn build() -> Doc {
         api::access_check::Doc::openapi(),
         api::platform::Doc::openapi(),
         api::service_accounts::Doc::openapi(),
+        api::trust_policies::Doc::openapi(),
+        api::oidc::Doc::openapi(),
         api::audit::Doc::openapi(),
     ] {
         v1.merge(part);

@@ -1,6 +1,6 @@
 //! What `tron serve` needs before the server can start: the server secret
 //! (from `TRON_SECRET_KEY`, or on SQLite a key file beside the database),
-//! the migrated store, and the trusted proxies. Kept out of the binary's
+//! the migrated store, the trusted proxies and the trusted OIDC issuers. Kept out of the binary's
 //! `main.rs`, which only reads flags and prints where to log in.
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -74,10 +74,26 @@ pub fn trusted_proxies(items: &[String]) -> Result<Vec<IpNet>> {
         .collect()
 }
 
+/// `TRON_OIDC_ISSUERS`; unset, GitHub Actions and gitlab.com.
+pub fn oidc_issuers(raw: Option<&str>) -> Result<tron_oidc::TrustedIssuers> {
+    tron_oidc::TrustedIssuers::parse(raw).map_err(|e| anyhow::anyhow!("TRON_OIDC_ISSUERS: {e}"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oidc_issuers_name_the_bad_entry() {
+        assert_eq!(oidc_issuers(None).unwrap().iter().count(), 2);
+        let err = oidc_issuers(Some("http://ci.example"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("TRON_OIDC_ISSUERS: "), "{err}");
+        assert!(err.contains("http://ci.example"), "{err}");
+        assert!(oidc_issuers(Some("http://127.0.0.1:9000")).is_ok());
+    }
 
     #[test]
     fn trusted_proxies_take_cidrs_and_addresses() {

@@ -7,6 +7,7 @@ use moka::sync::Cache;
 use tron_core::clock::{Clock, SystemClock};
 use tron_core::ids::TokenId;
 use tron_core::token::ServerSecret;
+use tron_oidc::{KeyCache, KeyCacheConfig, TrustedIssuers, Verifier};
 use tron_store::Store;
 
 use crate::cache::Caches;
@@ -35,6 +36,14 @@ pub struct Config {
     /// Connections one client address may hold at once
     /// (`TRON_MAX_CONNECTIONS_PER_ADDRESS`; trusted proxies are exempt).
     pub max_connections_per_address: usize,
+    /// The issuers whose ID tokens the keyless CI exchange accepts
+    /// (`TRON_OIDC_ISSUERS`).
+    pub oidc_issuers: TrustedIssuers,
+    /// Exchanges one client address may make a minute
+    /// (`TRON_OIDC_EXCHANGES_PER_MINUTE`).
+    pub oidc_exchanges_per_minute: usize,
+    /// How the issuers' keys are fetched and cached (tests shorten it).
+    pub oidc_keys: KeyCacheConfig,
 }
 
 impl Config {
@@ -48,6 +57,9 @@ impl Config {
             public_url: None,
             header_read_timeout: StdDuration::from_secs(10),
             max_connections_per_address: 256,
+            oidc_issuers: TrustedIssuers::default(),
+            oidc_exchanges_per_minute: 300,
+            oidc_keys: KeyCacheConfig::default(),
         }
     }
 }
@@ -67,6 +79,10 @@ pub struct Inner {
     pub cache: Arc<Caches>,
     pub metrics: Arc<Metrics>,
     pub limiter: TokenLimiter,
+    /// Checks the ID tokens of keyless CI exchanges; `None` when its HTTP
+    /// client could not be built (the exchange then answers `503`).
+    pub oidc: Option<Verifier>,
+    pub exchange_by_ip: WindowCounter,
 }
 
 /// Shared by every handler.
@@ -89,6 +105,22 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let cache = Arc::new(Caches::new(config.cache_enabled, metrics.clone()));
         let hook_cache = cache.clone();
+        let oidc = match KeyCache::new(
+            config.oidc_issuers.clone(),
+            clock.clone(),
+            config.oidc_keys.clone(),
+        ) {
+            Ok(keys) => Some(Verifier::new(Arc::new(keys))),
+            Err(e) => {
+                tracing::error!(error = %e, "keyless CI is unavailable: cannot build its HTTP client");
+                None
+            }
+        };
+        let exchange_by_ip = WindowCounter::new(
+            Duration::minutes(1),
+            config.oidc_exchanges_per_minute.max(1),
+            100_000,
+        );
         store.on_invalidate(Arc::new(move |inv| hook_cache.invalidate(inv)));
         AppState(Arc::new(Inner {
             store,
@@ -106,6 +138,8 @@ impl AppState {
             cache,
             metrics,
             limiter: TokenLimiter::default(),
+            oidc,
+            exchange_by_ip,
         }))
     }
 

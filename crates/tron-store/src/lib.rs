@@ -11,6 +11,7 @@
 
 pub mod audit;
 mod db;
+pub mod exchange;
 pub mod groups;
 pub mod invalidate;
 pub mod members;
@@ -21,6 +22,7 @@ pub mod platform;
 mod scope;
 pub mod service_accounts;
 pub mod tokens;
+pub mod trust_policies;
 pub mod users;
 mod wire;
 mod work;

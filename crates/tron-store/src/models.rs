@@ -135,6 +135,36 @@ pub struct TokenRecord {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub source: TokenSource,
+    /// The trust policy whose exchange minted it (`source` is `Oidc`).
+    pub trust_policy_id: Option<TrustPolicyId>,
+}
+
+/// Where a service token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSource {
+    /// Made through the API or the portal.
+    #[default]
+    Manual,
+    /// Minted by a keyless CI exchange (SPEC §7); it cannot be rotated.
+    Oidc,
+}
+
+impl TokenSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenSource::Manual => "manual",
+            TokenSource::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "manual" => Some(TokenSource::Manual),
+            "oidc" => Some(TokenSource::Oidc),
+            _ => None,
+        }
+    }
 }
 
 impl TokenRecord {
@@ -161,6 +191,8 @@ impl TokenRecord {
             expires_at: self.expires_at,
             revoked_at: self.revoked_at.filter(|r| *r <= now),
             last_used_at: self.last_used_at,
+            source: self.source,
+            trust_policy_id: self.trust_policy_id,
         }
     }
 }
@@ -176,6 +208,8 @@ pub struct TokenView {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub source: TokenSource,
+    pub trust_policy_id: Option<TrustPolicyId>,
 }
 
 /// A token found by its hash, with what is needed to authenticate it.

@@ -438,6 +438,12 @@ impl OrgStore<'_> {
         };
         let old = fetch_token_sql(&mut tx, org, sa, old_id, lock).await?;
         let now = clock.now();
+        if old.source == TokenSource::Oidc {
+            return Err(Error::Conflict {
+                message: "a token from a keyless CI exchange cannot be rotated: exchange a new ID token instead".into(),
+                field: None,
+            });
+        }
         if old.status(now) != TokenStatus::Active {
             return Err(Error::Conflict {
                 message: "only an active token can be rotated".into(),

@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
 use tron_core::clock::Clock;
-use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId, UserId};
+use tron_core::ids::{OrganizationId, ServiceAccountId, TokenId, TrustPolicyId, UserId};
 use tron_core::principal::ActorType;
 use tron_core::token::{TokenHash, TokenKind};
 use tron_core::{Error, Result};
@@ -19,7 +19,7 @@ use crate::{Backend, Store};
 pub(crate) const TOKEN_COLUMNS: &str =
     "t.id, t.kind, t.name, t.hint, t.user_id, t.service_account_id, \
      t.organization_id, t.created_at, t.created_by_type, t.created_by_id, t.created_by_name, \
-     t.expires_at, t.revoked_at, t.last_used_at";
+     t.expires_at, t.revoked_at, t.last_used_at, t.source, t.trust_policy_id";
 
 pub(crate) fn row_to_created_by(row: &AnyRow, prefix: &str) -> Result<CreatedBy> {
     let kind = get_str(row, &format!("{prefix}_type"))?;
@@ -46,6 +46,9 @@ pub(crate) fn row_to_token(row: &AnyRow) -> Result<TokenRecord> {
         expires_at: get_opt_ts(row, "expires_at")?,
         revoked_at: get_opt_ts(row, "revoked_at")?,
         last_used_at: get_opt_ts(row, "last_used_at")?,
+        source: TokenSource::parse(&get_str(row, "source")?)
+            .ok_or_else(|| Error::internal("unknown token source"))?,
+        trust_policy_id: get_opt_id(row, "trust_policy_id")?,
     })
 }
 
@@ -58,6 +61,9 @@ pub struct NewToken {
     pub name: String,
     pub owner: NewTokenOwner,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The trust policy of the exchange that mints it; `None` for a token
+    /// made by hand.
+    pub trust_policy: Option<TrustPolicyId>,
 }
 
 #[derive(Clone, Copy)]
@@ -77,10 +83,14 @@ pub(crate) async fn insert_token(
         NewTokenOwner::ServiceAccount(s, o) => (None, Some(s), Some(o)),
     };
     let created_by = CreatedBy::from(&meta.actor);
+    let source = match t.trust_policy {
+        Some(_) => TokenSource::Oidc,
+        None => TokenSource::Manual,
+    };
     sqlx::query::<Any>(
         "INSERT INTO tokens (id, kind, token_hash, hint, name, user_id, service_account_id, organization_id, \
-         created_at, created_by_type, created_by_id, created_by_name, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         created_at, created_by_type, created_by_id, created_by_name, expires_at, source, trust_policy_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(t.id.to_string())
     .bind(t.kind.as_str())
@@ -95,6 +105,8 @@ pub(crate) async fn insert_token(
     .bind(created_by.id.map(|i| i.to_string()))
     .bind(created_by.name.clone())
     .bind(opt_ts(t.expires_at))
+    .bind(source.as_str())
+    .bind(t.trust_policy.map(|p| p.to_string()))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -111,6 +123,8 @@ pub(crate) async fn insert_token(
         expires_at: t.expires_at,
         revoked_at: None,
         last_used_at: None,
+        source,
+        trust_policy_id: t.trust_policy,
     })
 }
 

@@ -121,6 +121,28 @@ impl From<TokenView> for w::TokenView {
             expires_at: t.expires_at,
             revoked_at: t.revoked_at,
             last_used_at: t.last_used_at,
+            source: match t.source {
+                TokenSource::Manual => w::TokenSource::Manual,
+                TokenSource::Oidc => w::TokenSource::Oidc,
+            },
+            trust_policy_id: t.trust_policy_id,
+        }
+    }
+}
+
+impl From<crate::trust_policies::TrustPolicyRecord> for w::TrustPolicy {
+    fn from(p: crate::trust_policies::TrustPolicyRecord) -> Self {
+        w::TrustPolicy {
+            id: p.id,
+            service_account_id: p.service_account_id,
+            name: p.name,
+            issuer: p.issuer,
+            audience: p.audience,
+            conditions: p.conditions,
+            token_ttl_seconds: p.token_ttl_seconds,
+            created_at: p.created_at,
+            created_by: p.created_by.into(),
+            last_used_at: p.last_used_at,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
-use tron_server::startup::{load_secret, open_store, trusted_proxies};
+use tron_server::startup::{load_secret, oidc_issuers, open_store, trusted_proxies};
 
 mod seed;
 use tron_server::{AppState, Config};
@@ -88,6 +88,15 @@ struct ServeArgs {
     /// with https, the portal's session cookie is marked Secure.
     #[arg(long, env = "TRON_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Comma-separated issuers whose OIDC ID tokens keyless CI accepts
+    /// (https://, or http:// on loopback) [default: GitHub Actions and
+    /// gitlab.com].
+    #[arg(long, env = "TRON_OIDC_ISSUERS")]
+    oidc_issuers: Option<String>,
+    /// Keyless CI exchanges one client address may make a minute.
+    #[arg(long, env = "TRON_OIDC_EXCHANGES_PER_MINUTE", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    oidc_exchanges_per_minute: u32,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -193,6 +202,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         std::time::Duration::from_secs(args.usage_flush_seconds.clamp(1, 60));
     config.public_url = args.public_url.filter(|u| !u.trim().is_empty());
     config.trusted_proxies = trusted_proxies(&args.trusted_proxies)?;
+    config.oidc_issuers = oidc_issuers(args.oidc_issuers.as_deref())?;
+    config.oidc_exchanges_per_minute = args.oidc_exchanges_per_minute as usize;
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

@@ -262,6 +262,7 @@ async fn one_org(
                 name: format!("token {t}"),
                 owner: NewTokenOwner::ServiceAccount(sa.id, org.id),
                 expires_at,
+                trust_policy: None,
             };
             let rec = os.create_service_token(sa.id, new).await.map_err(err)?;
             counts.tokens.fetch_add(1, Ordering::Relaxed);

@@ -11,10 +11,12 @@ pub mod access_check;
 pub mod audit;
 pub mod groups;
 pub mod me;
+pub mod oidc;
 pub mod organizations;
 pub mod platform;
 pub mod service_accounts;
 pub mod tokens;
+pub mod trust_policies;
 pub mod users;
 pub mod wire;
 
@@ -26,12 +28,14 @@ pub fn router(state: &AppState) -> Result<Router<AppState>, RouteError> {
         .merge(access_check::router())
         .merge(platform::router())
         .merge(service_accounts::router())
+        .merge(trust_policies::router())
         .merge(audit::org_router());
     Routes::<Api>::new()
         .route("/openapi.json", get(crate::openapi::serve_document))
         .merge(me::router())
         .merge(users::router())
         .merge(tokens::router())
+        .merge(oidc::router())
         .merge(organizations::router())
         .merge(audit::router())
         .into_router()

@@ -15,9 +15,11 @@
 pub mod applications;
 pub mod audit;
 pub mod environments;
+pub mod exchange;
 pub mod groups;
 pub mod instances;
 pub mod members;
 pub mod organization;
 pub mod service_accounts;
 pub mod tokens;
+pub mod trust_policies;

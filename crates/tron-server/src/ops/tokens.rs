@@ -35,6 +35,7 @@ pub fn mint(
         name,
         owner,
         expires_at,
+        trust_policy: None,
     };
     (secret, new)
 }

@@ -21,6 +21,7 @@ use tron_store::Store;
 
 pub const ADMIN_EMAIL: &str = "root@example.com";
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -209,6 +210,24 @@ impl TestServer {
     pub async fn start_configured(db: Db, configure: impl FnOnce(&mut Config)) -> Self {
         let (url, dir) = fresh_database(db).await;
         Self::start_on_configured(db, url, dir, configure).await
+    }
+
+    /// Starts a server that trusts a fresh local OIDC issuer (and GitHub
+    /// Actions' issuer, for its pinning rule), after `configure`.
+    pub async fn start_with_issuer(
+        db: Db,
+        configure: impl FnOnce(&mut Config),
+    ) -> (Self, tron_oidc::testing::TestIssuer) {
+        let idp = tron_oidc::testing::TestIssuer::start()
+            .await
+            .expect("test issuer");
+        let list = format!("{},{GITHUB_ACTIONS}", idp.issuer());
+        let s = Self::start_configured(db, |c| {
+            c.oidc_issuers = tron_oidc::TrustedIssuers::parse(Some(&list)).expect("issuers");
+            configure(c);
+        })
+        .await;
+        (s, idp)
     }
 
     /// Starts a server on an existing database (several instances share

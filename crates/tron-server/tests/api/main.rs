@@ -8,6 +8,7 @@ mod connections;
 mod foundation;
 mod hot_path;
 mod http_hardening;
+mod keyless;
 mod openapi;
 mod outage;
 mod portal;

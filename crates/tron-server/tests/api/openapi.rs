@@ -118,6 +118,27 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/organizations/{org}/service-accounts/{sa_id}/tokens/{token_id}/rotate",
     ),
     ("post", "/api/v1/me/token/rotate"),
+    (
+        "get",
+        "/api/v1/organizations/{org}/service-accounts/{sa_id}/trust-policies",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{org}/service-accounts/{sa_id}/trust-policies",
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{org}/service-accounts/{sa_id}/trust-policies/{policy_id}",
+    ),
+    (
+        "patch",
+        "/api/v1/organizations/{org}/service-accounts/{sa_id}/trust-policies/{policy_id}",
+    ),
+    (
+        "delete",
+        "/api/v1/organizations/{org}/service-accounts/{sa_id}/trust-policies/{policy_id}",
+    ),
+    ("post", "/api/v1/oidc/token"),
     ("get", "/api/v1/organizations/{org}/audit-events"),
     ("get", "/api/v1/audit-events"),
     ("get", "/healthz"),
@@ -130,6 +151,7 @@ const ROUTES: &[(&str, &str)] = &[
 const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/tokens/revoke-leaked"),
+    ("post", "/api/v1/oidc/token"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -196,11 +218,16 @@ async fn document_covers_every_route() {
                 .as_array()
                 .expect("security on every operation");
             assert_eq!(security.is_empty(), public, "{method} {path}: security");
+            // The keyless CI exchange answers RFC 6749's error shape.
+            let body = if *path == "/api/v1/oidc/token" {
+                "#/components/schemas/OAuthErrorBody"
+            } else {
+                "#/components/schemas/ErrorBody"
+            };
             for (status, r) in responses {
                 if status.starts_with('4') || status.starts_with('5') {
                     assert_eq!(
-                        r["content"]["application/json"]["schema"]["$ref"],
-                        "#/components/schemas/ErrorBody",
+                        r["content"]["application/json"]["schema"]["$ref"], body,
                         "{method} {path} {status} uses the error body"
                     );
                 }

@@ -561,10 +561,14 @@ async fn service_token_lifecycle(s: TestServer) {
             "expires_at",
             "revoked_at",
             "last_used_at",
+            "source",
+            "trust_policy_id",
             "token",
         ]),
         "{created}"
     );
+    assert_eq!(created["source"], "manual");
+    assert!(created["trust_policy_id"].is_null());
     let secret = str_of(&created["token"]);
     assert!(secret.starts_with("trn_sat_"), "{secret}");
     assert_eq!(secret.len(), 8 + 49);
