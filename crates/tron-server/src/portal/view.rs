@@ -98,6 +98,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "sa_group_added" => "Service account added to the group.",
         "sa_group_removed" => "Service account removed from the group.",
         "token_revoked" => "Token revoked.",
+        "policy_created" => "Trust policy created: paste the snippet beside it into the pipeline.",
+        "policy_deleted" => "Trust policy deleted: its next exchanges are refused.",
         "org_deleted" => "Organization deleted.",
         "logged_out" => "You have logged out.",
         _ => return None,

@@ -12,6 +12,7 @@ mod keyless;
 mod openapi;
 mod outage;
 mod portal;
+mod portal_keyless;
 mod proxy;
 mod races;
 mod rbac;

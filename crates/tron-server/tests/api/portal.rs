@@ -31,7 +31,7 @@ fn tool(var: &str, default: &str, package: &str) -> String {
 }
 
 /// A chromedriver process on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -43,7 +43,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_chromedriver() -> Driver {
+pub(crate) async fn start_chromedriver() -> Driver {
     let bin = tool("CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -73,7 +73,7 @@ async fn start_chromedriver() -> Driver {
     panic!("chromedriver ({bin}) did not become ready on port {port} within 10 seconds");
 }
 
-async fn open_browser(driver: &Driver, profile: &Path) -> Client {
+pub(crate) async fn open_browser(driver: &Driver, profile: &Path) -> Client {
     let chromium = tool("CHROMIUM", "/usr/bin/chromium", "chromium");
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -111,14 +111,14 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn screenshot(c: &Client, name: &str) {
+pub(crate) async fn screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     let path = screenshot_dir().join(name);
     std::fs::write(&path, png).expect("write screenshot");
     println!("screenshot: {}", path.display());
 }
 
-async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
@@ -128,24 +128,24 @@ async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
         })
 }
 
-async fn exists(c: &Client, css: &str) -> bool {
+pub(crate) async fn exists(c: &Client, css: &str) -> bool {
     !c.find_all(Locator::Css(css))
         .await
         .expect("find_all")
         .is_empty()
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     el(c, css).await.click().await.expect("click");
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let e = el(c, css).await;
     e.clear().await.expect("clear");
     e.send_keys(text).await.expect("type");
 }
 
-async fn select(c: &Client, css: &str, value: &str) {
+pub(crate) async fn select(c: &Client, css: &str, value: &str) {
     el(c, css)
         .await
         .select_by_value(value)
@@ -153,15 +153,15 @@ async fn select(c: &Client, css: &str, value: &str) {
         .expect("select");
 }
 
-async fn source(c: &Client) -> String {
+pub(crate) async fn source(c: &Client) -> String {
     c.source().await.expect("page source")
 }
 
-async fn path(c: &Client) -> String {
+pub(crate) async fn path(c: &Client) -> String {
     c.current_url().await.expect("url").path().to_string()
 }
 
-async fn log_in(c: &Client, base: &str, email: &str) {
+pub(crate) async fn log_in(c: &Client, base: &str, email: &str) {
     c.goto(&format!("{base}/login")).await.expect("goto");
     fill(c, "#email", email).await;
     fill(c, "#password", PASSWORD).await;

@@ -15,7 +15,7 @@ use tron_core::ids::{GroupId, ServiceAccountId};
 use tron_core::principal::ActorType;
 use tron_core::values::{Description, Name};
 use tron_core::Error;
-use tron_store::models::{CreatedBy, ServiceAccountStatus, TokenStatus, TokenView};
+use tron_store::models::{CreatedBy, ServiceAccountStatus, TokenSource, TokenStatus, TokenView};
 
 use crate::access::OrgCtx;
 use crate::ops;
@@ -28,6 +28,7 @@ use crate::portal::view::{collect, render, ts, ts_or, Choice, Layout};
 use crate::state::AppState;
 
 mod tokens;
+mod trust;
 
 use tokens::{generate, revoke, revoke_page, rotate, rotate_page};
 
@@ -59,6 +60,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/service-accounts/{sa_id}/tokens/{token_id}/rotate",
             get(rotate_page).post(rotate),
+        )
+        .route(
+            "/service-accounts/{sa_id}/trust-policies",
+            post(trust::create),
+        )
+        .route(
+            "/service-accounts/{sa_id}/trust-policies/{policy_id}/delete",
+            get(trust::delete_page).post(trust::delete),
         )
 }
 
@@ -124,6 +133,7 @@ struct SaPage {
     layout: Layout,
     org_url: String,
     url: String,
+    sa_id: String,
     name: String,
     description: String,
     active: bool,
@@ -145,6 +155,7 @@ struct SaPage {
     expiry_choices: Vec<Choice>,
     max_days: Option<u32>,
     tomorrow: String,
+    trust: trust::TrustSection,
 }
 
 /// Expiry choices within the organization's limit.
@@ -176,9 +187,11 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
         TokenStatus::Expired => ("expired", false),
         TokenStatus::Revoked => ("revoked", false),
     };
+    let keyless = v.source == TokenSource::Oidc;
     let note = match (grace_until, v.revoked_at) {
         (Some(g), _) => format!("rotated; stops working at {}", ts(g)),
         (None, Some(r)) => format!("revoked {}", ts(r)),
+        _ if keyless => "from a keyless CI exchange (not rotatable)".to_owned(),
         _ => String::new(),
     };
     TokenRow {
@@ -192,7 +205,7 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
         status,
         note,
         active,
-        rotatable: active && grace_until.is_none(),
+        rotatable: active && grace_until.is_none() && !keyless,
     }
 }
 
@@ -248,6 +261,7 @@ async fn page(
         layout,
         org_url: org_url(ctx),
         url,
+        sa_id: sa.id.to_string(),
         active: sa.status == ServiceAccountStatus::Active,
         created: ts(sa.created_at),
         created_by: created_by(&sa.created_by),
@@ -274,6 +288,7 @@ async fn page(
         expiry_choices: expiry_choices(max_days),
         max_days,
         tomorrow: (now + Duration::days(1)).format("%Y-%m-%d").to_string(),
+        trust: trust::section(ctx, id).await?,
         name: sa.name,
         description: sa.description,
     };
