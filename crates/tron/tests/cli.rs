@@ -626,3 +626,102 @@ fn members_orgs_apps_and_groups_round_trip() {
         Value::Array(vec![])
     );
 }
+
+#[test]
+fn audit_follow_prints_new_events_once_as_they_come() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let s = Server::start();
+    s.login();
+    ok(s.tron().args(["orgs", "create", "Acme"]));
+    ok(s.tron().args(["envs", "create", "dev"]));
+    /// Stops the follower even when an assertion fails.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tron"))
+        .env_clear()
+        .env("HOME", s.config.path())
+        .env("XDG_CONFIG_HOME", s.config.path())
+        .env("TRON_URL", &s.url)
+        .args([
+            "audit",
+            "--follow",
+            "-o",
+            "json",
+            "--action",
+            "environment.*",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let _stop = Stop(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |rx: &std::sync::mpsc::Receiver<String>| -> Value {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("an event line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    // What was there, then what comes, one JSON object a line.
+    let first = next(&rx);
+    assert_eq!(
+        (first["action"].as_str(), first["target"]["name"].as_str()),
+        (Some("environment.create"), Some("dev"))
+    );
+    ok(s.tron().args(["envs", "create", "staging"]));
+    ok(s.tron().args(["envs", "delete", "staging"]));
+    let created = next(&rx);
+    assert_eq!(
+        (
+            created["action"].as_str(),
+            created["target"]["name"].as_str()
+        ),
+        (Some("environment.create"), Some("staging"))
+    );
+    let deleted = next(&rx);
+    assert_eq!(deleted["action"], "environment.delete");
+    // Nothing is printed twice across polls.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            panic!("printed again: {line}");
+        }
+    }
+}
+
+#[test]
+fn login_without_a_terminal_needs_password_stdin() {
+    let s = Server::start();
+    // stdin is not a terminal here: no prompt, a usage error instead.
+    let (_, err) = fails(
+        s.tron().args(["login", "--email", ADMIN]).write_stdin(""),
+        2,
+    );
+    assert!(
+        err.starts_with("error: usage: ") && err.contains("--password-stdin"),
+        "{err}"
+    );
+    let (_, err) = fails(
+        s.tron()
+            .args(["login", "--password-stdin"])
+            .write_stdin("x\n"),
+        2,
+    );
+    assert!(err.contains("--email"), "{err}");
+    assert!(!s.credentials().exists());
+}

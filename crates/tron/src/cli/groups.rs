@@ -9,7 +9,7 @@ use tron_client::{
 
 use super::error::{CliError, Result};
 use super::orgs::{done, member_row, MEMBER_HEADER};
-use super::output;
+use super::output::{self, Output};
 use super::{all, resolve, Ctx};
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +100,14 @@ fn scope_json(scope: &Scope) -> Result<serde_json::Value> {
 pub struct Names(HashMap<Uuid, String>);
 
 impl Names {
+    /// The names, for a table only (JSON shows the API's ids).
+    pub async fn for_table(out: Output, c: &Client, org: OrganizationId) -> Self {
+        match out {
+            Output::Table => Self::load(c, org).await,
+            Output::Json => Names(HashMap::new()),
+        }
+    }
+
     pub async fn load(c: &Client, org: OrganizationId) -> Self {
         let mut names = HashMap::new();
         if let Ok(envs) = all(|p| async move { c.list_environments(org, &p).await }).await {
@@ -111,7 +119,7 @@ impl Names {
         Names(names)
     }
 
-    fn name(&self, id: Uuid) -> String {
+    pub fn name(&self, id: Uuid) -> String {
         self.0.get(&id).cloned().unwrap_or_else(|| id.to_string())
     }
 
@@ -158,7 +166,7 @@ pub async fn run(ctx: &Ctx, command: GroupsCommand) -> Result<()> {
     match command {
         GroupsCommand::List => {
             let items = all(|p| async move { c.list_groups(org, &p).await }).await?;
-            let names = Names::load(c, org).await;
+            let names = Names::for_table(ctx.out, c, org).await;
             output::list(
                 ctx.out,
                 &items,
@@ -177,7 +185,7 @@ pub async fn run(ctx: &Ctx, command: GroupsCommand) -> Result<()> {
         GroupsCommand::Show { group } => {
             let id = resolve::group(c, org, &group).await?;
             let g = c.get_group(org, id).await?;
-            let names = Names::load(c, org).await;
+            let names = Names::for_table(ctx.out, c, org).await;
             output::object(ctx.out, &g, group_fields(&names))
         }
         GroupsCommand::Create {
@@ -196,7 +204,7 @@ pub async fn run(ctx: &Ctx, command: GroupsCommand) -> Result<()> {
                 scope: scope_json(&scope)?,
             };
             let g = c.create_group(org, &body).await?;
-            let names = Names::load(c, org).await;
+            let names = Names::for_table(ctx.out, c, org).await;
             output::object(ctx.out, &g, group_fields(&names))
         }
         GroupsCommand::Update {
@@ -220,7 +228,7 @@ pub async fn run(ctx: &Ctx, command: GroupsCommand) -> Result<()> {
                 scope,
             };
             let g = c.update_group(org, id, &body).await?;
-            let names = Names::load(c, org).await;
+            let names = Names::for_table(ctx.out, c, org).await;
             output::object(ctx.out, &g, group_fields(&names))
         }
         GroupsCommand::Delete { group } => {

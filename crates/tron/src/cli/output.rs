@@ -1,7 +1,7 @@
 //! How answers are printed: aligned tables for people, the API's objects
-//! as JSON for scripts (`-o json`). No colour: a table reads the same in a
-//! terminal, a pipe and a log.
-use std::io::Write;
+//! as JSON for scripts (`-o json`). The one touch of colour, a bold table
+//! header, only when stdout is a terminal and `NO_COLOR` is unset or empty.
+use std::io::{IsTerminal, Write};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -76,8 +76,21 @@ impl Table {
     }
 
     pub fn print(&self) -> Result<()> {
-        line(self.render().trim_end_matches('\n'))
+        let text = self.render();
+        let text = text.trim_end_matches('\n');
+        if !colour() {
+            return line(text);
+        }
+        match text.split_once('\n') {
+            Some((header, rows)) => line(&format!("\x1b[1m{header}\x1b[0m\n{rows}")),
+            None => line(&format!("\x1b[1m{text}\x1b[0m")),
+        }
     }
+}
+
+/// Whether to colour: stdout is a terminal and `NO_COLOR` is not set.
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Key–value lines for one object (`show`, `create`, …).
