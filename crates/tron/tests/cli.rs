@@ -143,6 +143,9 @@ fn login_saves_a_private_session_and_logout_forgets_it() {
     let s = Server::start();
     let (_, err) = fails(s.tron().arg("whoami"), 1);
     assert_error(&err, "not_signed_in");
+    // An empty TRON_URL is the default address, not "".
+    let (_, err) = fails(s.tron().env("TRON_URL", "").arg("whoami"), 1);
+    assert!(err.contains("no token for http://127.0.0.1:8080:"), "{err}");
 
     let out = s
         .tron()

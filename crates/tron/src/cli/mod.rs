@@ -25,6 +25,8 @@ mod time;
 pub use error::{CliError, Result};
 pub use output::Output;
 
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 /// Options every client command takes, anywhere on the command line.
 #[derive(Args, Debug, Clone)]
 pub struct Globals {
@@ -33,7 +35,7 @@ pub struct Globals {
         long,
         global = true,
         env = "TRON_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = DEFAULT_URL
     )]
     pub url: String,
     /// The token to present (else the session saved by `tron login`).
@@ -97,7 +99,11 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(g: &Globals) -> Result<Self> {
-        let url = credentials::key(&g.url);
+        // An empty TRON_URL (as `TRON_URL= tron …` sets it) means the default.
+        let url = match g.url.trim() {
+            "" => DEFAULT_URL.to_owned(),
+            u => credentials::key(u),
+        };
         let token = match g.token.as_deref().filter(|t| !t.is_empty()) {
             Some(t) => Some(Secret::from(t)),
             None => credentials::Credentials::load(&credentials::path()?)?
