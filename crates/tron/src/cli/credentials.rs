@@ -7,7 +7,7 @@
 //! one, so it is never readable by others nor left half written.
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -81,19 +81,22 @@ impl Credentials {
         let dir = path
             .parent()
             .ok_or_else(|| CliError::failed("io_error", "the credentials path has no directory"))?;
-        std::fs::create_dir_all(dir)?;
+        // The directory is private too when tron creates it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let text = toml::to_string(self)
             .map_err(|e| CliError::failed("io_error", format!("cannot encode: {e}")))?;
         let tmp = dir.join(format!(".credentials.toml.{}.tmp", std::process::id()));
+        // Left over by a run of the same pid that crashed mid-write.
+        let _ = std::fs::remove_file(&tmp);
         let written = (|| -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            // The mode of a new file is also masked by the umask; say it
-            // again in case the file existed from a crashed run.
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)
@@ -112,6 +115,7 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn saves_with_mode_0600_and_reads_back() {
@@ -129,6 +133,13 @@ mod tests {
         c.save(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let dir_mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+        // Saving again replaces the file whole.
+        c.save(&path).unwrap();
         let back = Credentials::load(&path).unwrap();
         assert_eq!(back.servers["http://h:1"].token.expose(), "trn_ses_x");
         assert!(!format!("{back:?}").contains("trn_ses_x"));
