@@ -78,6 +78,30 @@ impl Server {
         c
     }
 
+    /// Creates a user through the API as the signed-in superuser (the CLI
+    /// has no user commands).
+    fn create_user(&self, email: &str) {
+        let saved: toml::Table =
+            toml::from_str(&std::fs::read_to_string(self.credentials()).unwrap()).unwrap();
+        let session = saved["servers"][&self.url]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let body = tron_client::CreateUser {
+            email: tron_client::Email::parse("email", email).unwrap(),
+            name: tron_client::DisplayName::parse("name", email).unwrap(),
+            password: PASSWORD.into(),
+            is_superuser: false,
+        };
+        self._runtime
+            .block_on(
+                tron_client::Client::new(&self.url)
+                    .with_token(session)
+                    .create_user(&body),
+            )
+            .expect("create user");
+    }
+
     fn credentials(&self) -> PathBuf {
         self.config.path().join("tron").join("credentials.toml")
     }
@@ -559,6 +583,33 @@ fn members_orgs_apps_and_groups_round_trip() {
     assert_eq!(users.as_array().unwrap().len(), 1);
     let (_, err) = fails(acme().args(["members", "add", "nobody@example.com"]), 1);
     assert_error(&err, "not_found");
+    s.create_user("bob@example.com");
+    let bob = json(acme().args(["members", "add", "Bob@Example.com", "-o", "json"]));
+    assert_eq!(bob["user"]["email"], "bob@example.com");
+    assert_eq!(bob["principal_type"], "user");
+    ok(acme().args(["sa", "create", "helper"]));
+    ok(acme().args([
+        "groups",
+        "create",
+        "ops",
+        "--role",
+        "viewer",
+        "--scope",
+        "organization",
+    ]));
+    // Members by email (any case) and by service account name.
+    ok(acme().args(["groups", "add-member", "ops", "BOB@example.com"]));
+    ok(acme().args(["groups", "add-member", "ops", "helper"]));
+    let in_ops = json(acme().args(["groups", "members", "ops", "-o", "json"]));
+    assert_eq!(in_ops.as_array().unwrap().len(), 2);
+    // A service account leaves only by being deleted: the API's conflict.
+    let (_, err) = fails(acme().args(["members", "remove", "helper"]), 1);
+    assert_error(&err, "conflict");
+    ok(acme().args(["members", "remove", "bob@example.com"]));
+    let users = json(acme().args(["members", "list", "--type", "user", "-o", "json"]));
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    ok(acme().args(["sa", "delete", "helper"]));
+    ok(acme().args(["groups", "delete", "ops"]));
 
     ok(acme().args(["apps", "create", "api"]));
     let a = json(acme().args([
