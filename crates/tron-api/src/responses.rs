@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Every error: `{"error": {"code", "message", "field"?}}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code, e.g. `validation_error`, `not_found`.
     pub code: String,
@@ -26,14 +26,14 @@ pub struct ErrorDetail {
 }
 
 // `GET /healthz`, `GET /readyz`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Status {
     /// `ok` (`/healthz`) or `ready` (`/readyz`).
     pub status: String,
 }
 
 /// A page of a list: `next_cursor` is `null` on the last page.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -49,7 +49,7 @@ impl<T> Page<T> {
 }
 
 /// A freshly created object with its token, shown once.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WithToken<T> {
     #[serde(flatten)]
     pub inner: T,
@@ -65,7 +65,7 @@ pub struct CreatedBy {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -75,7 +75,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// A session token (`trn_ses_…`), shown only here.
     pub token: String,
@@ -90,7 +90,7 @@ pub enum MePrincipalType {
     ServiceAccount,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MePrincipal {
     #[serde(rename = "type")]
     pub kind: MePrincipalType,
@@ -115,7 +115,7 @@ pub enum MeTokenKind {
     Service,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MeToken {
     pub id: TokenId,
     pub kind: MeTokenKind,
@@ -123,7 +123,7 @@ pub struct MeToken {
 }
 
 // `GET /me`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MeResponse {
     pub principal: MePrincipal,
     pub token: MeToken,
@@ -138,7 +138,7 @@ pub enum TokenStatus {
 }
 
 // A service token.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     pub id: TokenId,
     pub name: String,
@@ -184,7 +184,7 @@ pub struct TrustPolicy {
 }
 
 // A personal token: a [`TokenView`] without `created_by`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PersonalToken {
     pub id: TokenId,
     pub name: String,
@@ -212,13 +212,13 @@ impl From<TokenView> for PersonalToken {
 }
 
 // `POST /tokens/revoke-leaked`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Revoked {
     /// How many active tokens were revoked.
     pub revoked: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
@@ -232,14 +232,14 @@ pub struct GroupRef {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MemberUser {
     pub id: UserId,
     pub email: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MemberServiceAccount {
     pub id: ServiceAccountId,
     pub name: String,
@@ -252,7 +252,7 @@ pub enum PrincipalType {
     ServiceAccount,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Member {
     pub id: MemberId,
     pub principal_type: PrincipalType,
@@ -262,7 +262,7 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Group {
     pub id: GroupId,
     pub name: String,
@@ -273,7 +273,7 @@ pub struct Group {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GrantedBy {
     pub group_id: GroupId,
     pub group_name: String,
@@ -282,7 +282,7 @@ pub struct GrantedBy {
 }
 
 // `GET /organizations/{org}/access-check`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AccessDecision {
     pub allowed: bool,
     /// Allowed as a platform superuser.
@@ -297,7 +297,7 @@ pub enum ServiceAccountStatus {
     Disabled,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceAccount {
     pub id: ServiceAccountId,
     pub organization_id: OrganizationId,
@@ -311,14 +311,14 @@ pub struct ServiceAccount {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Environment {
     pub id: EnvironmentId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Application {
     pub id: ApplicationId,
     pub name: String,
@@ -326,7 +326,7 @@ pub struct Application {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Instance {
     pub application_id: ApplicationId,
     pub environment_id: EnvironmentId,
@@ -335,7 +335,7 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Deployment {
     pub id: DeploymentId,
     pub image: String,
@@ -344,7 +344,7 @@ pub struct Deployment {
     pub created_by: CreatedBy,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditActor {
     #[serde(rename = "type")]
     pub kind: String,
@@ -353,7 +353,7 @@ pub struct AuditActor {
     pub token_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditTarget {
     #[serde(rename = "type")]
     pub kind: String,
@@ -361,7 +361,7 @@ pub struct AuditTarget {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEvent {
     pub id: AuditEventId,
     pub occurred_at: DateTime<Utc>,

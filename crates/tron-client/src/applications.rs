@@ -4,7 +4,7 @@ use crate::*;
 impl Client {
     pub async fn list_applications(
         &self,
-        org: Uuid,
+        org: OrganizationId,
         page: &ListParams,
     ) -> Result<Page<Application>> {
         self.list(&format!("/organizations/{org}/applications"), page)
@@ -13,38 +13,42 @@ impl Client {
 
     pub async fn create_application(
         &self,
-        org: Uuid,
-        body: &NewApplication,
+        org: OrganizationId,
+        body: &CreateApplication,
     ) -> Result<Application> {
         self.post(&format!("/organizations/{org}/applications"), body)
             .await
     }
 
-    pub async fn get_application(&self, org: Uuid, app: Uuid) -> Result<Application> {
+    pub async fn get_application(
+        &self,
+        org: OrganizationId,
+        app: ApplicationId,
+    ) -> Result<Application> {
         self.get(&format!("/organizations/{org}/applications/{app}"))
             .await
     }
 
     pub async fn update_application(
         &self,
-        org: Uuid,
-        app: Uuid,
-        body: &ApplicationPatch,
+        org: OrganizationId,
+        app: ApplicationId,
+        body: &UpdateApplication,
     ) -> Result<Application> {
         self.patch(&format!("/organizations/{org}/applications/{app}"), body)
             .await
     }
 
     /// Also deletes its instances and removes it from group scopes.
-    pub async fn delete_application(&self, org: Uuid, app: Uuid) -> Result<()> {
+    pub async fn delete_application(&self, org: OrganizationId, app: ApplicationId) -> Result<()> {
         self.delete(&format!("/organizations/{org}/applications/{app}"))
             .await
     }
 
     pub async fn list_application_instances(
         &self,
-        org: Uuid,
-        app: Uuid,
+        org: OrganizationId,
+        app: ApplicationId,
         page: &ListParams,
     ) -> Result<Page<Instance>> {
         self.list(
@@ -54,16 +58,16 @@ impl Client {
         .await
     }
 
-    fn instance_path(org: Uuid, app: Uuid, env: Uuid) -> String {
+    fn instance_path(org: OrganizationId, app: ApplicationId, env: EnvironmentId) -> String {
         format!("/organizations/{org}/applications/{app}/instances/{env}")
     }
 
     /// Creates (`created: true`, `201`) or updates (`200`) the instance.
     pub async fn put_instance(
         &self,
-        org: Uuid,
-        app: Uuid,
-        env: Uuid,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
         body: &PutInstance,
     ) -> Result<InstancePut> {
         let req = self
@@ -76,19 +80,29 @@ impl Client {
         })
     }
 
-    pub async fn get_instance(&self, org: Uuid, app: Uuid, env: Uuid) -> Result<Instance> {
+    pub async fn get_instance(
+        &self,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+    ) -> Result<Instance> {
         self.get(&Self::instance_path(org, app, env)).await
     }
 
-    pub async fn delete_instance(&self, org: Uuid, app: Uuid, env: Uuid) -> Result<()> {
+    pub async fn delete_instance(
+        &self,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+    ) -> Result<()> {
         self.delete(&Self::instance_path(org, app, env)).await
     }
 
     pub async fn list_deployments(
         &self,
-        org: Uuid,
-        app: Uuid,
-        env: Uuid,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
         page: &ListParams,
     ) -> Result<Page<Deployment>> {
         let path = format!("{}/deployments", Self::instance_path(org, app, env));
@@ -98,10 +112,10 @@ impl Client {
     /// The instance then runs `body.image`.
     pub async fn create_deployment(
         &self,
-        org: Uuid,
-        app: Uuid,
-        env: Uuid,
-        body: &NewDeployment,
+        org: OrganizationId,
+        app: ApplicationId,
+        env: EnvironmentId,
+        body: &CreateDeployment,
     ) -> Result<Deployment> {
         let path = format!("{}/deployments", Self::instance_path(org, app, env));
         self.post(&path, body).await

@@ -2,35 +2,40 @@
 use crate::*;
 
 impl Client {
-    pub async fn list_groups(&self, org: Uuid, page: &ListParams) -> Result<Page<Group>> {
+    pub async fn list_groups(&self, org: OrganizationId, page: &ListParams) -> Result<Page<Group>> {
         self.list(&format!("/organizations/{org}/groups"), page)
             .await
     }
 
-    pub async fn create_group(&self, org: Uuid, body: &NewGroup) -> Result<Group> {
+    pub async fn create_group(&self, org: OrganizationId, body: &CreateGroup) -> Result<Group> {
         self.post(&format!("/organizations/{org}/groups"), body)
             .await
     }
 
-    pub async fn get_group(&self, org: Uuid, group: Uuid) -> Result<Group> {
+    pub async fn get_group(&self, org: OrganizationId, group: GroupId) -> Result<Group> {
         self.get(&format!("/organizations/{org}/groups/{group}"))
             .await
     }
 
-    pub async fn update_group(&self, org: Uuid, group: Uuid, body: &GroupPatch) -> Result<Group> {
+    pub async fn update_group(
+        &self,
+        org: OrganizationId,
+        group: GroupId,
+        body: &UpdateGroup,
+    ) -> Result<Group> {
         self.patch(&format!("/organizations/{org}/groups/{group}"), body)
             .await
     }
 
-    pub async fn delete_group(&self, org: Uuid, group: Uuid) -> Result<()> {
+    pub async fn delete_group(&self, org: OrganizationId, group: GroupId) -> Result<()> {
         self.delete(&format!("/organizations/{org}/groups/{group}"))
             .await
     }
 
     pub async fn list_group_members(
         &self,
-        org: Uuid,
-        group: Uuid,
+        org: OrganizationId,
+        group: GroupId,
         page: &ListParams,
     ) -> Result<Page<Member>> {
         self.list(
@@ -41,7 +46,12 @@ impl Client {
     }
 
     /// Idempotent.
-    pub async fn add_group_member(&self, org: Uuid, group: Uuid, member: Uuid) -> Result<()> {
+    pub async fn add_group_member(
+        &self,
+        org: OrganizationId,
+        group: GroupId,
+        member: MemberId,
+    ) -> Result<()> {
         Self::empty(self.api(
             Method::PUT,
             &format!("/organizations/{org}/groups/{group}/members/{member}"),
@@ -50,14 +60,23 @@ impl Client {
     }
 
     /// Idempotent.
-    pub async fn remove_group_member(&self, org: Uuid, group: Uuid, member: Uuid) -> Result<()> {
+    pub async fn remove_group_member(
+        &self,
+        org: OrganizationId,
+        group: GroupId,
+        member: MemberId,
+    ) -> Result<()> {
         self.delete(&format!(
             "/organizations/{org}/groups/{group}/members/{member}"
         ))
         .await
     }
 
-    pub async fn access_check(&self, org: Uuid, query: &AccessCheck) -> Result<AccessDecision> {
+    pub async fn access_check(
+        &self,
+        org: OrganizationId,
+        query: &AccessCheck,
+    ) -> Result<AccessDecision> {
         Self::json(
             self.api(Method::GET, &format!("/organizations/{org}/access-check"))
                 .query(query),

@@ -1,10 +1,11 @@
 //! A typed client of the Tron HTTP API (SPEC §4), used by the CLI and the
 //! contract tests so that the API is exercised the way users exercise it.
 //!
-//! A thin wire crate: plain serde structs and one method per route, with no
-//! dependency on the server's crates. Token plaintexts (login, token
-//! creation, rotation) come back as [`Secret`], which redacts itself in
-//! `Debug`.
+//! A thin wire crate: one method per route over the shared wire types of
+//! `tron-api` (re-exported here, with the ids, values, roles and scopes of
+//! `tron-core` they are made of), with no dependency on the server or the
+//! store. Token plaintexts (login, token creation, rotation) come back as
+//! [`Secret`], which redacts itself in `Debug`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tron_client::ClientError> {
@@ -30,6 +31,14 @@ pub use chrono;
 pub use error::ClientError;
 pub use models::*;
 pub use secret::Secret;
+pub use tron_api::*;
+pub use tron_core::authz::{Role, Scope};
+pub use tron_core::ids::*;
+pub use tron_core::principal::ActorType;
+pub use tron_core::settings::OrganizationSettings;
+pub use tron_core::values::{
+    Description, DisplayName, Email, ImageRef, Name, ShortText, Timestamp,
+};
 pub use uuid::Uuid;
 
 use reqwest::header::RETRY_AFTER;
@@ -187,14 +196,20 @@ mod tests {
 
     #[test]
     fn requests_leave_out_what_is_none() {
-        let v = serde_json::to_value(SettingsPatch {
-            max_token_lifetime_days: Some(None),
-            service_token_rate_limit_per_minute: None,
+        let v = serde_json::to_value(CreateToken {
+            name: DisplayName::parse("name", "ci").unwrap(),
+            expires_at: None,
         })
         .unwrap();
-        assert_eq!(v, serde_json::json!({"max_token_lifetime_days": null}));
+        assert_eq!(v, serde_json::json!({"name": "ci"}));
+        let v = serde_json::to_value(UpdateApplication {
+            name: None,
+            repository: Some(None),
+        })
+        .unwrap();
+        assert_eq!(v, serde_json::json!({"repository": null}));
         let v = serde_json::to_value(Scope::Environment {
-            environment_ids: vec![Uuid::nil()],
+            environment_ids: vec![EnvironmentId(Uuid::nil())],
         })
         .unwrap();
         assert_eq!(v["type"], "environment");

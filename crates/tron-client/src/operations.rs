@@ -5,7 +5,7 @@ impl Client {
     /// The organization's audit log (admins), newest first.
     pub async fn list_audit_events(
         &self,
-        org: Uuid,
+        org: OrganizationId,
         filter: &AuditFilter,
         page: &ListParams,
     ) -> Result<Page<AuditEvent>> {
@@ -32,12 +32,12 @@ impl Client {
     }
 
     /// `GET /healthz`: the process is alive.
-    pub async fn healthz(&self) -> Result<Health> {
+    pub async fn healthz(&self) -> Result<Status> {
         Self::json(self.request(Method::GET, format!("{}/healthz", self.base))).await
     }
 
     /// `GET /readyz`: storage is reachable (`503 unavailable` otherwise).
-    pub async fn readyz(&self) -> Result<Health> {
+    pub async fn readyz(&self) -> Result<Status> {
         Self::json(self.request(Method::GET, format!("{}/readyz", self.base))).await
     }
 }

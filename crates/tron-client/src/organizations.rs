@@ -22,25 +22,25 @@ impl Client {
             .await
     }
 
-    pub async fn get_organization(&self, org: Uuid) -> Result<Organization> {
+    pub async fn get_organization(&self, org: OrganizationId) -> Result<Organization> {
         self.get(&format!("/organizations/{org}")).await
     }
 
     pub async fn update_organization(
         &self,
-        org: Uuid,
-        body: &OrganizationPatch,
+        org: OrganizationId,
+        body: &UpdateOrganization,
     ) -> Result<Organization> {
         self.patch(&format!("/organizations/{org}"), body).await
     }
 
-    pub async fn delete_organization(&self, org: Uuid) -> Result<()> {
+    pub async fn delete_organization(&self, org: OrganizationId) -> Result<()> {
         self.delete(&format!("/organizations/{org}")).await
     }
 
     pub async fn list_members(
         &self,
-        org: Uuid,
+        org: OrganizationId,
         principal_type: Option<PrincipalType>,
         page: &ListParams,
     ) -> Result<Page<Member>> {
@@ -54,7 +54,7 @@ impl Client {
     }
 
     /// Adds an existing user by email.
-    pub async fn add_member(&self, org: Uuid, email: &str) -> Result<Member> {
+    pub async fn add_member(&self, org: OrganizationId, email: &str) -> Result<Member> {
         self.post(
             &format!("/organizations/{org}/members"),
             &serde_json::json!({ "email": email }),
@@ -62,7 +62,7 @@ impl Client {
         .await
     }
 
-    pub async fn remove_member(&self, org: Uuid, member: Uuid) -> Result<()> {
+    pub async fn remove_member(&self, org: OrganizationId, member: MemberId) -> Result<()> {
         self.delete(&format!("/organizations/{org}/members/{member}"))
             .await
     }

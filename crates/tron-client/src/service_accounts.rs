@@ -4,7 +4,7 @@ use crate::*;
 impl Client {
     pub async fn list_service_accounts(
         &self,
-        org: Uuid,
+        org: OrganizationId,
         page: &ListParams,
     ) -> Result<Page<ServiceAccount>> {
         self.list(&format!("/organizations/{org}/service-accounts"), page)
@@ -13,40 +13,48 @@ impl Client {
 
     pub async fn create_service_account(
         &self,
-        org: Uuid,
-        body: &NewServiceAccount,
+        org: OrganizationId,
+        body: &CreateServiceAccount,
     ) -> Result<ServiceAccount> {
         self.post(&format!("/organizations/{org}/service-accounts"), body)
             .await
     }
 
-    pub async fn get_service_account(&self, org: Uuid, sa: Uuid) -> Result<ServiceAccount> {
+    pub async fn get_service_account(
+        &self,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+    ) -> Result<ServiceAccount> {
         self.get(&format!("/organizations/{org}/service-accounts/{sa}"))
             .await
     }
 
     pub async fn update_service_account(
         &self,
-        org: Uuid,
-        sa: Uuid,
-        body: &ServiceAccountPatch,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        body: &UpdateServiceAccount,
     ) -> Result<ServiceAccount> {
         self.patch(&format!("/organizations/{org}/service-accounts/{sa}"), body)
             .await
     }
 
     /// Revokes all its tokens and removes its member.
-    pub async fn delete_service_account(&self, org: Uuid, sa: Uuid) -> Result<()> {
+    pub async fn delete_service_account(
+        &self,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+    ) -> Result<()> {
         self.delete(&format!("/organizations/{org}/service-accounts/{sa}"))
             .await
     }
 
     pub async fn list_service_tokens(
         &self,
-        org: Uuid,
-        sa: Uuid,
+        org: OrganizationId,
+        sa: ServiceAccountId,
         page: &ListParams,
-    ) -> Result<Page<ServiceToken>> {
+    ) -> Result<Page<TokenView>> {
         self.list(
             &format!("/organizations/{org}/service-accounts/{sa}/tokens"),
             page,
@@ -57,10 +65,10 @@ impl Client {
     /// The plaintext is in `token`, this once.
     pub async fn create_service_token(
         &self,
-        org: Uuid,
-        sa: Uuid,
-        body: &NewToken,
-    ) -> Result<WithSecret<ServiceToken>> {
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        body: &CreateToken,
+    ) -> Result<WithSecret<TokenView>> {
         self.post(
             &format!("/organizations/{org}/service-accounts/{sa}/tokens"),
             body,
@@ -69,7 +77,12 @@ impl Client {
     }
 
     /// Idempotent.
-    pub async fn revoke_service_token(&self, org: Uuid, sa: Uuid, token: Uuid) -> Result<()> {
+    pub async fn revoke_service_token(
+        &self,
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        token: TokenId,
+    ) -> Result<()> {
         self.delete(&format!(
             "/organizations/{org}/service-accounts/{sa}/tokens/{token}"
         ))
@@ -80,11 +93,11 @@ impl Client {
     /// the grace period.
     pub async fn rotate_service_token(
         &self,
-        org: Uuid,
-        sa: Uuid,
-        token: Uuid,
-        body: &Rotate,
-    ) -> Result<WithSecret<ServiceToken>> {
+        org: OrganizationId,
+        sa: ServiceAccountId,
+        token: TokenId,
+        body: &RotateToken,
+    ) -> Result<WithSecret<TokenView>> {
         self.post(
             &format!("/organizations/{org}/service-accounts/{sa}/tokens/{token}/rotate"),
             body,
@@ -93,7 +106,7 @@ impl Client {
     }
 
     /// `POST /me/token/rotate`: this client's service token rotates itself.
-    pub async fn rotate_self(&self, body: &SelfRotate) -> Result<WithSecret<ServiceToken>> {
+    pub async fn rotate_self(&self, body: &RotateOwnToken) -> Result<WithSecret<TokenView>> {
         self.post("/me/token/rotate", body).await
     }
 }

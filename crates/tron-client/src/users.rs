@@ -4,11 +4,12 @@ use crate::*;
 impl Client {
     /// `POST /auth/login`; the session token is in `Session::token`.
     pub async fn login(&self, email: &str, password: impl Into<Secret>) -> Result<Session> {
-        let body = Login {
-            email: email.to_owned(),
-            password: password.into(),
-        };
-        self.post("/auth/login", &body).await
+        let password = password.into();
+        self.post(
+            "/auth/login",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     /// `POST /auth/logout`: this client's session token stops working.
@@ -16,7 +17,7 @@ impl Client {
         Self::empty(self.api(Method::POST, "/auth/logout")).await
     }
 
-    pub async fn me(&self) -> Result<Me> {
+    pub async fn me(&self) -> Result<MeResponse> {
         self.get("/me").await
     }
 
@@ -26,12 +27,12 @@ impl Client {
 
     pub async fn create_personal_token(
         &self,
-        body: &NewToken,
+        body: &CreateToken,
     ) -> Result<WithSecret<PersonalToken>> {
         self.post("/me/tokens", body).await
     }
 
-    pub async fn revoke_personal_token(&self, id: Uuid) -> Result<()> {
+    pub async fn revoke_personal_token(&self, id: TokenId) -> Result<()> {
         self.delete(&format!("/me/tokens/{id}")).await
     }
 
@@ -39,31 +40,24 @@ impl Client {
         self.list("/users", page).await
     }
 
-    pub async fn create_user(&self, body: &NewUser) -> Result<User> {
+    pub async fn create_user(&self, body: &CreateUser) -> Result<User> {
         self.post("/users", body).await
     }
 
-    pub async fn get_user(&self, id: Uuid) -> Result<User> {
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
         self.get(&format!("/users/{id}")).await
     }
 
-    pub async fn update_user(&self, id: Uuid, body: &UserPatch) -> Result<User> {
+    pub async fn update_user(&self, id: UserId, body: &UpdateUser) -> Result<User> {
         self.patch(&format!("/users/{id}"), body).await
     }
 
     /// `POST /tokens/revoke-leaked`; answers how many were revoked.
-    pub async fn revoke_leaked<S: AsRef<str>>(&self, tokens: &[S]) -> Result<u64> {
-        #[derive(serde::Deserialize)]
-        struct Revoked {
-            revoked: u64,
-        }
-        let tokens: Vec<&str> = tokens.iter().map(AsRef::as_ref).collect();
-        let r: Revoked = self
-            .post(
-                "/tokens/revoke-leaked",
-                &serde_json::json!({ "tokens": tokens }),
-            )
-            .await?;
+    pub async fn revoke_leaked<S: AsRef<str>>(&self, tokens: &[S]) -> Result<usize> {
+        let body = RevokeLeaked {
+            tokens: tokens.iter().map(|t| t.as_ref().to_owned()).collect(),
+        };
+        let r: Revoked = self.post("/tokens/revoke-leaked", &body).await?;
         Ok(r.revoked)
     }
 }

@@ -1,12 +1,14 @@
-//! The `tron` binary: `serve`, `migrate` and `admin`.
+//! The `tron` binary: `serve`, `migrate` and `admin` for operators, and the
+//! command-line client of the API (`cli/`) for people and CI jobs.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
 use tron_server::startup::{load_secret, oidc_issuers, open_store, trusted_proxies};
 
+mod cli;
 mod seed;
 use tron_server::{AppState, Config};
 
@@ -23,6 +25,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Tron: organization-scoped access for an internal developer platform"
 )]
 struct Cli {
+    #[command(flatten)]
+    globals: cli::Globals,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +41,13 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+    /// Prints a shell completion script (bash, zsh or fish).
+    Completions {
+        #[arg(value_parser = clap::value_parser!(clap_complete::Shell))]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -240,9 +251,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    init_logging();
     let cli = Cli::parse();
     match cli.command {
+        // The client logs nothing: what it says goes to stdout and stderr.
+        Command::Client(command) => std::process::exit(cli::run(cli.globals, command).await),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tron", &mut std::io::stdout());
+            Ok(())
+        }
+        command => operator(command).await,
+    }
+}
+
+/// `serve`, `migrate` and `admin`.
+async fn operator(command: Command) -> Result<()> {
+    init_logging();
+    match command {
+        Command::Client(_) | Command::Completions { .. } => Ok(()),
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
@@ -340,6 +365,38 @@ async fn main() -> Result<()> {
             }
             store.close().await;
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// An argument of a subcommand with the id of a global option would be
+    /// silently merged with it (`tokens rotate SA TOKEN` once sent the
+    /// token's name as the bearer token).
+    #[test]
+    fn no_subcommand_argument_shadows_a_global_option() {
+        fn walk(c: &clap::Command, path: &str) {
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                assert!(
+                    !["url", "token", "org", "output"].contains(&id),
+                    "{path} has an argument {id}"
+                );
+            }
+            for s in c.get_subcommands() {
+                walk(s, &format!("{path} {}", s.get_name()));
+            }
+        }
+        for s in Cli::command().get_subcommands() {
+            walk(s, s.get_name());
         }
     }
 }

@@ -1,15 +1,39 @@
 //! The typed client (`tron-client`) end to end: every call goes through it,
 //! as a CLI would make it, on both backends.
 use tron_client::{
-    AccessCheck, AuditFilter, ClientError, ListParams, NewApplication, NewDeployment, NewGroup,
-    NewServiceAccount, NewToken, Principal, PutInstance, Role, Rotate, Scope, SelfRotate,
-    ServiceAccountStatus, TokenKind, TokenStatus, Uuid,
+    AccessCheck, ActorType, AuditFilter, ClientError, CreateApplication, CreateDeployment,
+    CreateGroup, CreateServiceAccount, CreateToken, Description, DisplayName, ImageRef, ListParams,
+    MePrincipalType, MeTokenKind, Name, PutInstance, RotateOwnToken, RotateToken, Scope,
+    ServiceAccountId, ServiceAccountStatus, ShortText, Timestamp, TokenStatus, Uuid,
 };
 
 use crate::contract;
 use crate::kit::{TestServer, ADMIN_EMAIL, PASSWORD};
 
 contract!(typed_client_end_to_end, typed_client_errors);
+
+fn name(s: &str) -> Name {
+    Name::parse("name", s).unwrap()
+}
+
+fn display(s: &str) -> DisplayName {
+    DisplayName::parse("name", s).unwrap()
+}
+
+fn text(s: &str) -> ShortText {
+    ShortText::parse("text", s).unwrap()
+}
+
+fn image(s: &str) -> ImageRef {
+    ImageRef::parse("image", s).unwrap()
+}
+
+fn token_named(s: &str) -> CreateToken {
+    CreateToken {
+        name: display(s),
+        expires_at: None,
+    }
+}
 
 /// The error code of a call that must fail.
 fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (u16, String) {
@@ -31,11 +55,10 @@ async fn typed_client_end_to_end(s: TestServer) {
     assert_eq!(session.user.email, ADMIN_EMAIL);
     let admin = anon.with_token(&session.token);
     let me = admin.me().await.unwrap();
-    assert!(matches!(
-        me.principal,
-        Principal::User { ref email, is_superuser: true, .. } if email == ADMIN_EMAIL
-    ));
-    assert_eq!(me.token.kind, TokenKind::Session);
+    assert_eq!(me.principal.kind, MePrincipalType::User);
+    assert_eq!(me.principal.email.as_deref(), Some(ADMIN_EMAIL));
+    assert_eq!(me.principal.is_superuser, Some(true));
+    assert_eq!(me.token.kind, MeTokenKind::Session);
     assert_eq!(admin.get_user(session.user.id).await.unwrap(), session.user);
 
     // Organization, environment, application.
@@ -50,9 +73,9 @@ async fn typed_client_end_to_end(s: TestServer) {
     let app = admin
         .create_application(
             org.id,
-            &NewApplication {
-                name: "web".into(),
-                repository: Some("git@example.com:acme/web".into()),
+            &CreateApplication {
+                name: name("web"),
+                repository: Some(text("git@example.com:acme/web")),
             },
         )
         .await
@@ -66,7 +89,7 @@ async fn typed_client_end_to_end(s: TestServer) {
             app.id,
             env.id,
             &PutInstance {
-                image: "web:1".into(),
+                image: image("web:1"),
                 replicas: Some(2),
             },
         )
@@ -83,7 +106,7 @@ async fn typed_client_end_to_end(s: TestServer) {
             app.id,
             env.id,
             &PutInstance {
-                image: "web:2".into(),
+                image: image("web:2"),
                 replicas: None,
             },
         )
@@ -98,15 +121,15 @@ async fn typed_client_end_to_end(s: TestServer) {
             org.id,
             app.id,
             env.id,
-            &NewDeployment {
-                image: "web:3".into(),
-                version: Some("3.0.0".into()),
+            &CreateDeployment {
+                image: image("web:3"),
+                version: Some(text("3.0.0")),
             },
         )
         .await
         .unwrap();
-    assert_eq!(d.created_by.kind, "user");
-    assert_eq!(d.created_by.id, Some(session.user.id));
+    assert_eq!(d.created_by.kind, ActorType::User);
+    assert_eq!(d.created_by.id, Some(session.user.id.0));
     let inst = admin.get_instance(org.id, app.id, env.id).await.unwrap();
     assert_eq!(inst.image, "web:3");
 
@@ -114,9 +137,9 @@ async fn typed_client_end_to_end(s: TestServer) {
     let sa = admin
         .create_service_account(
             org.id,
-            &NewServiceAccount {
-                name: "ci".into(),
-                description: Some("pipeline".into()),
+            &CreateServiceAccount {
+                name: name("ci"),
+                description: Some(Description::parse("description", "pipeline").unwrap()),
             },
         )
         .await
@@ -125,13 +148,14 @@ async fn typed_client_end_to_end(s: TestServer) {
     let group = admin
         .create_group(
             org.id,
-            &NewGroup {
-                name: "deployers".into(),
+            &CreateGroup {
+                name: display("deployers"),
                 description: None,
-                role: Role::Editor,
-                scope: Scope::Environment {
+                role: "editor".into(),
+                scope: serde_json::to_value(Scope::Environment {
                     environment_ids: vec![env.id],
-                },
+                })
+                .unwrap(),
             },
         )
         .await
@@ -148,7 +172,7 @@ async fn typed_client_end_to_end(s: TestServer) {
     assert_eq!(members.items[0].id, sa.member_id);
 
     let created = admin
-        .create_service_token(org.id, sa.id, &NewToken::named("deploy"))
+        .create_service_token(org.id, sa.id, &token_named("deploy"))
         .await
         .unwrap();
     let plaintext = created.token.expose().to_owned();
@@ -159,15 +183,13 @@ async fn typed_client_end_to_end(s: TestServer) {
 
     let ci = anon.with_token(&created.token);
     let me = ci.me().await.unwrap();
+    assert_eq!(me.principal.kind, MePrincipalType::ServiceAccount);
     assert_eq!(
-        me.principal,
-        Principal::ServiceAccount {
-            id: sa.id,
-            name: "ci".into(),
-            organization_id: org.id,
-        }
+        (me.principal.id, me.principal.name.as_str()),
+        (sa.id.0, "ci")
     );
-    assert_eq!(me.token.kind, TokenKind::Service);
+    assert_eq!(me.principal.organization_id, Some(org.id.0));
+    assert_eq!(me.token.kind, MeTokenKind::Service);
     let check = ci
         .access_check(
             org.id,
@@ -186,15 +208,15 @@ async fn typed_client_end_to_end(s: TestServer) {
             org.id,
             app.id,
             env.id,
-            &NewDeployment {
-                image: "web:4".into(),
+            &CreateDeployment {
+                image: image("web:4"),
                 version: None,
             },
         )
         .await
         .unwrap();
-    assert_eq!(d.created_by.kind, "service_account");
-    assert_eq!(d.created_by.id, Some(sa.id));
+    assert_eq!(d.created_by.kind, ActorType::ServiceAccount);
+    assert_eq!(d.created_by.id, Some(sa.id.0));
     let deployments = ci
         .list_deployments(org.id, app.id, env.id, &ListParams::default())
         .await
@@ -203,7 +225,7 @@ async fn typed_client_end_to_end(s: TestServer) {
 
     // Rotate (no grace): the old token is revoked at once.
     let rotated = admin
-        .rotate_service_token(org.id, sa.id, created.item.id, &Rotate::default())
+        .rotate_service_token(org.id, sa.id, created.item.id, &RotateToken::default())
         .await
         .unwrap();
     assert_eq!(rotated.item.name, "deploy");
@@ -211,7 +233,7 @@ async fn typed_client_end_to_end(s: TestServer) {
     assert_eq!(code(ci.me().await), (401, "token_revoked".into()));
     // The new token rotates itself.
     let ci = anon.with_token(&rotated.token);
-    let again = ci.rotate_self(&SelfRotate::default()).await.unwrap();
+    let again = ci.rotate_self(&RotateOwnToken::default()).await.unwrap();
     assert_eq!(code(ci.me().await), (401, "token_revoked".into()));
     let ci = anon.with_token(&again.token);
     ci.me().await.unwrap();
@@ -234,7 +256,7 @@ async fn typed_client_end_to_end(s: TestServer) {
 
     // A leaked personal token is revoked by a scanner.
     let pat = admin
-        .create_personal_token(&NewToken::named("script"))
+        .create_personal_token(&token_named("script"))
         .await
         .unwrap();
     assert!(pat.token.expose().starts_with("trn_pat_"));
@@ -316,10 +338,12 @@ async fn typed_client_errors(s: TestServer) {
     let err = admin
         .create_service_token(
             org.id,
-            Uuid::new_v4(),
-            &NewToken {
-                name: "t".into(),
-                expires_at: Some(tron_client::chrono::Utc::now() - chrono::Duration::hours(1)),
+            ServiceAccountId(Uuid::new_v4()),
+            &CreateToken {
+                name: display("t"),
+                expires_at: Timestamp::new(
+                    tron_client::chrono::Utc::now() - chrono::Duration::hours(1),
+                ),
             },
         )
         .await
@@ -327,7 +351,11 @@ async fn typed_client_errors(s: TestServer) {
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.field(), Some("expires_at"));
     assert_eq!(
-        code(admin.get_environment(org.id, Uuid::new_v4()).await),
+        code(
+            admin
+                .get_environment(org.id, tron_client::EnvironmentId(Uuid::new_v4()))
+                .await
+        ),
         (404, "not_found".into())
     );
     assert_eq!(code(s.anon().me().await), (401, "unauthenticated".into()));

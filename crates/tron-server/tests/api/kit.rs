@@ -12,7 +12,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tron_client::{
-    Client, NewApplication, NewGroup, NewServiceAccount, NewToken, NewUser, Role, Scope, Uuid,
+    Client, CreateApplication, CreateGroup, CreateServiceAccount, CreateToken, CreateUser,
+    DisplayName, Email, Name,
 };
 use tron_core::clock::OffsetClock;
 use tron_core::token::ServerSecret;
@@ -66,8 +67,8 @@ pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
     }
 }
 
-/// An id the kit handed out as a string.
-pub fn id(s: &str) -> Uuid {
+/// An id the kit handed out as a string, of the kind the call needs.
+pub fn id<T: std::str::FromStr>(s: &str) -> T {
     s.parse().unwrap_or_else(|_| panic!("{s:?} is not an id"))
 }
 
@@ -392,11 +393,11 @@ impl TestServer {
     pub async fn user(&self, email: &str) -> (String, String) {
         let user = self
             .client(&self.root)
-            .create_user(&NewUser {
-                email: email.into(),
-                name: email.into(),
+            .create_user(&CreateUser {
+                email: Email::parse("email", email).expect("an email"),
+                name: DisplayName::parse("name", email).expect("a name"),
                 password: PASSWORD.into(),
-                is_superuser: None,
+                is_superuser: false,
             })
             .await
             .unwrap_or_else(|e| panic!("create user {email}: {e}"));
@@ -458,16 +459,14 @@ impl TestServer {
         role: &str,
         scope: Value,
     ) -> String {
-        let role: Role = serde_json::from_value(json!(role)).expect("a role");
-        let scope: Scope = serde_json::from_value(scope).expect("a scope");
         let group = self
             .client(admin)
             .create_group(
                 id(org),
-                &NewGroup {
-                    name: name.into(),
+                &CreateGroup {
+                    name: DisplayName::parse("name", name).expect("a group name"),
                     description: None,
-                    role,
+                    role: role.into(),
                     scope,
                 },
             )
@@ -497,8 +496,8 @@ impl TestServer {
             .client(token)
             .create_application(
                 id(org),
-                &NewApplication {
-                    name: name.into(),
+                &CreateApplication {
+                    name: Name::parse("name", name).expect("an application name"),
                     repository: None,
                 },
             )
@@ -513,8 +512,8 @@ impl TestServer {
             .client(admin)
             .create_service_account(
                 id(org),
-                &NewServiceAccount {
-                    name: name.into(),
+                &CreateServiceAccount {
+                    name: Name::parse("name", name).expect("a service account name"),
                     description: None,
                 },
             )
@@ -532,7 +531,7 @@ impl TestServer {
         sa: &str,
         body: Value,
     ) -> (String, String) {
-        let body: NewToken = serde_json::from_value(body).expect("{name, expires_at?}");
+        let body: CreateToken = serde_json::from_value(body).expect("{name, expires_at?}");
         let created = self
             .client(admin)
             .create_service_token(id(org), id(sa), &body)
