@@ -45,7 +45,16 @@ pub fn check(policy: &NewPolicy, trusted: &TrustedIssuers) -> Result<PolicyField
         },
         trusted,
     )
-    .map_err(|e| Error::validation(e.field, format!("{} {}", e.field, e.message)))?;
+    .map_err(|e| {
+        // "must be …" reads as a sentence with its field in front; the
+        // other messages name what they are about.
+        let message = if e.message.starts_with("must") {
+            format!("{} {}", e.field, e.message)
+        } else {
+            e.message
+        };
+        Error::validation(e.field, message)
+    })?;
     Ok(PolicyFields {
         name: policy.name.to_string(),
         issuer: valid.issuer,

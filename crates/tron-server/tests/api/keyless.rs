@@ -259,6 +259,22 @@ async fn trust_policy_validation(s: TestServer, idp: TestIssuer) {
         assert_eq!(err["error"]["code"], "validation_error", "{body}: {err}");
         assert_eq!(err["error"]["field"], field, "{body}: {err}");
     }
+    // Messages read as sentences.
+    let mut body = policy_body(&idp);
+    body["issuer"] = json!("https://ci.example");
+    let (_, err) = s.post(&policies(&org, &sa), &admin, body).await;
+    assert_eq!(
+        err["error"]["message"],
+        "issuer must be one of the trusted issuers"
+    );
+    let mut body = policy_body(&idp);
+    body["issuer"] = json!(GITHUB);
+    body["conditions"] = json!({"repository": "acme/app"});
+    let (_, err) = s.post(&policies(&org, &sa), &admin, body).await;
+    assert_eq!(
+        err["error"]["message"],
+        "GitHub Actions policies must pin repository_owner_id or repository_id exactly"
+    );
     let mut github = policy_body(&idp);
     github["issuer"] = json!(GITHUB);
     github["conditions"] = json!({"repository_owner_id": "42", "ref": "refs/heads/main"});
