@@ -327,3 +327,31 @@ impl std::fmt::Debug for TokenExchange {
             .finish()
     }
 }
+
+// `POST /organizations/{org}/webhooks`. `url` and `events` are checked by
+// the operation (the network policy is the server's configuration).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateWebhookBody)]
+pub struct CreateWebhook {
+    pub url: String,
+    /// Event types, or `["*"]`.
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+}
+
+// `PATCH /organizations/{org}/webhooks/{webhook_id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateWebhookBody)]
+pub struct UpdateWebhook {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}

@@ -406,3 +406,57 @@ pub struct OAuthErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
 }
+
+// A webhook of an organization (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Webhook {
+    pub id: WebhookId,
+    /// `https://…` (or any URL with `TRON_WEBHOOK_ALLOW_PRIVATE=true`).
+    pub url: String,
+    /// `["*"]`, or event types.
+    pub events: Vec<String>,
+    pub description: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by: CreatedBy,
+}
+
+/// A webhook with its signing secret, shown only in this response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookWithSecret {
+    #[serde(flatten)]
+    pub inner: Webhook,
+    /// `whsec_` + base64 of 32 random bytes: verify deliveries with it.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+// One event's delivery to one webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    /// The `webhook-id` header: the same on every attempt and redelivery.
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+// `POST …/webhooks/{webhook_id}/ping`: `202`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PingQueued {
+    /// The ping event's id (its `webhook-id`).
+    pub event_id: Uuid,
+}

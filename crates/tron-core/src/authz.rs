@@ -118,6 +118,7 @@ pub enum Resource {
     ServiceAccounts,
     ServiceTokens,
     AuditEvents,
+    Webhooks,
 }
 
 impl Resource {
@@ -139,6 +140,7 @@ impl Resource {
             ("service_accounts", None, None) => Resource::ServiceAccounts,
             ("service_tokens", None, None) => Resource::ServiceTokens,
             ("audit_events", None, None) => Resource::AuditEvents,
+            ("webhooks", None, None) => Resource::Webhooks,
             ("environment", Some(id), None) => Resource::Environment(id.parse().ok()?),
             ("application", Some(id), None) => Resource::Application(id.parse().ok()?),
             ("instance", Some(app), Some(env)) => Resource::Instance {
@@ -212,7 +214,7 @@ pub fn requirement(resource: &Resource, action: Action) -> Requirement {
         (R::Members | R::Groups | R::ServiceAccounts, Create | Update | Delete) => {
             Role(crate::authz::Role::Admin)
         }
-        (R::ServiceTokens, _) => Role(crate::authz::Role::Admin),
+        (R::ServiceTokens | R::Webhooks, _) => Role(crate::authz::Role::Admin),
         (R::AuditEvents, View) => Role(crate::authz::Role::Admin),
         (R::AuditEvents, Create | Update | Delete) => Invalid,
     }
@@ -382,6 +384,7 @@ mod tests {
             (Resource::ServiceAccounts, "org_view"),
             (Resource::ServiceTokens, "tokens"),
             (Resource::AuditEvents, "audit"),
+            (Resource::Webhooks, "tokens"),
         ];
         let scopes = vec![
             Scope::Organization,
@@ -449,7 +452,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, 3 * 6 * 11 * 4 * 2);
+        assert_eq!(cases, 3 * 6 * 12 * 4 * 2);
     }
 
     #[test]

@@ -59,4 +59,6 @@ id_type!(
     DeploymentId,
     AuditEventId,
     TrustPolicyId,
+    WebhookId,
+    DeliveryId,
 );

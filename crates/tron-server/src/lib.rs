@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod client;
 mod conn;
+pub mod deliveries;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -305,9 +306,13 @@ pub async fn serve(
             live,
         )
     };
+    let webhooks = deliveries::spawn(&state);
     conn::serve_connections(listener, app, &state, shutdown).await;
     let result = Ok(());
     flusher.abort();
+    for task in webhooks {
+        task.abort();
+    }
     if let Some(t) = listener_task {
         t.abort();
     }

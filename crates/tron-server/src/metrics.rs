@@ -47,6 +47,9 @@ pub struct Metrics {
     /// and status, resolved on a route's first request: a label lookup
     /// hashes every label value, and route templates are long.
     routes: RwLock<HashMap<Box<str>, Vec<RouteChildren>, foldhash::fast::RandomState>>,
+    webhook_deliveries: IntCounterVec,
+    webhook_queue_depth: prometheus::IntGauge,
+    webhook_oldest_pending: prometheus::Gauge,
 }
 
 struct RouteChildren {
@@ -126,6 +129,24 @@ impl Metrics {
         let cache_children = CacheKind::ALL
             .map(|k| [false, true].map(|hit| cache.with_label_values(&[k.as_str(), result(hit)])));
         let auth_ok = AUTH_KINDS.map(|k| auth.with_label_values(&[k, "ok"]));
+        let webhook_deliveries = counter(
+            &registry,
+            "tron_webhook_deliveries_total",
+            "Webhook delivery attempts by outcome (delivered, retry, failed).",
+            &["outcome"],
+        );
+        let webhook_queue_depth = prometheus::IntGauge::new(
+            "tron_webhook_queue_depth",
+            "Webhook deliveries pending (as of this instance's last look).",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(webhook_queue_depth.clone()));
+        let webhook_oldest_pending = prometheus::Gauge::new(
+            "tron_webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook delivery, 0 when none.",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(webhook_oldest_pending.clone()));
         Metrics {
             registry,
             requests,
@@ -135,6 +156,9 @@ impl Metrics {
             cache_children,
             auth_ok,
             routes: RwLock::default(),
+            webhook_deliveries,
+            webhook_queue_depth,
+            webhook_oldest_pending,
         }
     }
 
@@ -186,6 +210,16 @@ impl Metrics {
 
     pub fn cache(&self, cache: CacheKind, hit: bool) {
         self.cache_children[cache as usize][usize::from(hit)].inc();
+    }
+
+    /// One webhook attempt: `delivered`, `retry` or `failed`.
+    pub fn webhook_delivery(&self, outcome: &'static str) {
+        self.webhook_deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn webhook_queue(&self, depth: i64, oldest_pending_seconds: f64) {
+        self.webhook_queue_depth.set(depth);
+        self.webhook_oldest_pending.set(oldest_pending_seconds);
     }
 
     pub fn rate_limited(&self, limiter: &str) {

@@ -113,6 +113,7 @@ fn build() -> Doc {
         api::service_accounts::Doc::openapi(),
         api::trust_policies::Doc::openapi(),
         api::oidc::Doc::openapi(),
+        api::webhooks::Doc::openapi(),
         api::audit::Doc::openapi(),
     ] {
         v1.merge(part);

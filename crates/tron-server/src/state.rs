@@ -9,6 +9,7 @@ use tron_core::ids::TokenId;
 use tron_core::token::ServerSecret;
 use tron_oidc::{KeyCache, KeyCacheConfig, TrustedIssuers, Verifier};
 use tron_store::Store;
+use tron_webhooks::{Deliverer, DeliveryConfig, NetworkPolicy, SecretSealer};
 
 use crate::cache::Caches;
 use crate::metrics::Metrics;
@@ -44,6 +45,17 @@ pub struct Config {
     pub oidc_exchanges_per_minute: usize,
     /// How the issuers' keys are fetched and cached (tests shorten it).
     pub oidc_keys: KeyCacheConfig,
+    /// Webhooks may target `http://` and loopback, private or link-local
+    /// addresses (`TRON_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// How often the expiry scan runs (`TRON_EXPIRY_SCAN_SECONDS`).
+    pub expiry_scan_interval: StdDuration,
+    /// How often the delivery worker looks for due deliveries when nothing
+    /// wakes it.
+    pub webhook_poll_interval: StdDuration,
+    /// Whether this instance runs the webhook worker and the scan (off in
+    /// tests that drive them by hand).
+    pub webhook_worker: bool,
 }
 
 impl Config {
@@ -60,6 +72,10 @@ impl Config {
             oidc_issuers: TrustedIssuers::default(),
             oidc_exchanges_per_minute: 300,
             oidc_keys: KeyCacheConfig::default(),
+            webhook_allow_private: false,
+            expiry_scan_interval: StdDuration::from_secs(60),
+            webhook_poll_interval: StdDuration::from_secs(1),
+            webhook_worker: true,
         }
     }
 }
@@ -83,6 +99,12 @@ pub struct Inner {
     /// client could not be built (the exchange then answers `503`).
     pub oidc: Option<Verifier>,
     pub exchange_by_ip: WindowCounter,
+    /// Seals webhook secrets at rest (a key derived from the server
+    /// secret).
+    pub sealer: SecretSealer,
+    /// Sends webhook attempts; `None` when its HTTP client could not be
+    /// built (deliveries then wait).
+    pub deliverer: Option<Deliverer>,
 }
 
 /// Shared by every handler.
@@ -116,6 +138,23 @@ impl AppState {
                 None
             }
         };
+        let network = if config.webhook_allow_private {
+            NetworkPolicy::AllowPrivate
+        } else {
+            NetworkPolicy::PublicOnly
+        };
+        let deliverer = match Deliverer::new(DeliveryConfig {
+            network,
+            ..DeliveryConfig::default()
+        }) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks cannot be delivered: cannot build their HTTP client");
+                None
+            }
+        };
+        let sealer = SecretSealer::new(config.secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("a server secret is at least 32 bytes"));
         let exchange_by_ip = WindowCounter::new(
             Duration::minutes(1),
             config.oidc_exchanges_per_minute.max(1),
@@ -140,6 +179,8 @@ impl AppState {
             limiter: TokenLimiter::default(),
             oidc,
             exchange_by_ip,
+            sealer,
+            deliverer,
         }))
     }
 

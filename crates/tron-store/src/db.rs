@@ -47,6 +47,9 @@ pub struct Store {
     backend: Backend,
     url: String,
     pub(crate) hooks: std::sync::Arc<crate::invalidate::Hooks>,
+    /// Woken when a commit queued webhook deliveries (this instance's
+    /// worker need not wait for its next poll).
+    pub(crate) queued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -124,6 +127,7 @@ impl Store {
                     backend,
                     url: url.to_owned(),
                     hooks: Default::default(),
+                    queued: Default::default(),
                 })
             }
             Backend::Postgres => {
@@ -139,6 +143,7 @@ impl Store {
                     backend,
                     url: url.to_owned(),
                     hooks: Default::default(),
+                    queued: Default::default(),
                 })
             }
         }

@@ -222,7 +222,7 @@ impl Store {
 
     /// Writes `service_token.exchange_rejected` unless one for the same
     /// account and `reason` was written less than a minute ago (by any
-    /// instance); answers whether it wrote one.
+    /// instance), with its webhook event; answers whether it wrote one.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_exchange_rejection(
         &self,
@@ -233,6 +233,7 @@ impl Store {
         sa_name: &str,
         reason: &str,
         details: serde_json::Value,
+        webhook_event: &tron_webhooks::Event,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let claimed = sqlx::query::<Any>(
@@ -269,6 +270,7 @@ impl Store {
             details,
         )
         .await?;
+        tx.emit(webhook_event, None).await?;
         tx.commit(&[]).await?;
         Ok(true)
     }

@@ -24,6 +24,7 @@ pub mod service_accounts;
 pub mod tokens;
 pub mod trust_policies;
 pub mod users;
+pub mod webhooks;
 mod wire;
 mod work;
 

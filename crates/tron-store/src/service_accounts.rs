@@ -17,6 +17,10 @@ use crate::scope::OrgStore;
 use crate::tokens::{
     insert_token, revoke_where, row_to_created_by, row_to_token, NewToken, TOKEN_COLUMNS,
 };
+use crate::webhooks::produce::{actor_ref, event, sa_ref, token_ref};
+use tron_webhooks::data::{
+    AccountDeleted, AccountDisabled, RevocationReason, ServiceAccountRef, TokenRevoked,
+};
 
 const SA_SELECT: &str = "SELECT sa.id, sa.organization_id, sa.name, sa.description, sa.status, sa.created_at, \
      sa.created_by_type, sa.created_by_id, sa.created_by_name, sa.last_used_at, m.id AS member_id, \
@@ -247,10 +251,20 @@ impl OrgStore<'_> {
             meta,
             now,
             action,
-            Target::new("service_account", id, name),
+            Target::new("service_account", id, name.clone()),
             serde_json::Value::Object(details),
         )
         .await?;
+        if action == "service_account.disable" {
+            let disabled = AccountDisabled {
+                service_account: ServiceAccountRef {
+                    id: id.0,
+                    name: name.clone(),
+                },
+                disabled_by: actor_ref(meta),
+            };
+            tx.emit(&event(org, now, &disabled)?, None).await?;
+        }
         let sa = fetch_sa(&mut tx, now, org, id).await?;
         tx.commit(&[Invalidation::ServiceAccount(id)]).await?;
         Ok(sa)
@@ -306,6 +320,14 @@ impl OrgStore<'_> {
             json!({"name": sa.name, "tokens_revoked": sa.active_token_count, "member_id": sa.member_id}),
         )
         .await?;
+        let deleted = AccountDeleted {
+            service_account: ServiceAccountRef {
+                id: id.0,
+                name: sa.name.clone(),
+            },
+            deleted_by: actor_ref(meta),
+        };
+        tx.emit(&event(org, now, &deleted)?, None).await?;
         tx.commit(&[
             Invalidation::ServiceAccount(id),
             Invalidation::Organization(org),
@@ -394,6 +416,13 @@ impl OrgStore<'_> {
                 json!({"service_account_id": sa, "hint": token.hint}),
             )
             .await?;
+            let revoked = TokenRevoked {
+                service_account: sa_ref(&mut tx, sa).await?,
+                token: token_ref(&token),
+                reason: RevocationReason::Manual,
+                revoked_by: actor_ref(meta),
+            };
+            tx.emit(&event(org, now, &revoked)?, None).await?;
         }
         tx.commit(&[Invalidation::Token(id)]).await?;
         Ok(changed)

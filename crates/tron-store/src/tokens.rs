@@ -14,7 +14,9 @@ use crate::audit::Target;
 use crate::db::*;
 use crate::invalidate::Invalidation;
 use crate::models::*;
+use crate::webhooks::produce::{event, sa_ref, token_ref};
 use crate::{Backend, Store};
+use tron_webhooks::data::{RevocationReason, TokenRevoked};
 
 pub(crate) const TOKEN_COLUMNS: &str =
     "t.id, t.kind, t.name, t.hint, t.user_id, t.service_account_id, \
@@ -477,6 +479,15 @@ impl Store {
                 json!({"hint": token.hint, "service_account_id": token.service_account_id, "user_id": token.user_id}),
             )
             .await?;
+            if let (Some(org), Some(sa)) = (org, token.service_account_id) {
+                let revoked = TokenRevoked {
+                    service_account: sa_ref(&mut tx, sa).await?,
+                    token: token_ref(&token),
+                    reason: RevocationReason::LeakReport,
+                    revoked_by: None,
+                };
+                tx.emit(&event(org, now, &revoked)?, None).await?;
+            }
             revoked.push(token);
         }
         let inv: Vec<Invalidation> = revoked.iter().map(|t| Invalidation::Token(t.id)).collect();

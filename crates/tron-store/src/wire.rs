@@ -256,3 +256,39 @@ impl From<AuditEvent> for w::AuditEvent {
         }
     }
 }
+
+impl From<crate::webhooks::WebhookRecord> for w::Webhook {
+    fn from(h: crate::webhooks::WebhookRecord) -> Self {
+        w::Webhook {
+            id: h.id,
+            url: h.url,
+            events: h.events,
+            description: h.description,
+            active: h.active,
+            created_at: h.created_at,
+            created_by: h.created_by.into(),
+        }
+    }
+}
+
+impl From<crate::webhooks::DeliveryRecord> for w::Delivery {
+    fn from(d: crate::webhooks::DeliveryRecord) -> Self {
+        use crate::webhooks::DeliveryStatus as S;
+        w::Delivery {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: match d.status {
+                S::Pending => w::DeliveryStatus::Pending,
+                S::Delivered => w::DeliveryStatus::Delivered,
+                S::Failed => w::DeliveryStatus::Failed,
+            },
+            attempts: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+            delivered_at: d.delivered_at,
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! The unit of work: one change of the store, its audit events and its
-//! cache invalidations, committed together.
+//! cache invalidations and its webhook events, committed together.
 //!
 //! Invariant: every write of the store happens inside a [`Work`], and only
 //! [`Work::commit`] commits it. The one exception is the last-use stamps
@@ -10,8 +10,9 @@
 //! without its change, cannot be seen), and its invalidations are published
 //! with the commit (see `invalidate`): on PostgreSQL in the transaction,
 //! locally right after it, in a task of its own that a dropped request
-//! cannot cancel. Outbox events for webhooks join the same transaction
-//! here when that capability lands.
+//! cannot cancel. Webhook events ([`Work::emit`]) are an outbox in the same
+//! transaction: a change and the events it causes commit or vanish
+//! together, and a delivery worker sends them afterwards.
 use std::ops::{Deref, DerefMut};
 
 use chrono::{DateTime, Utc};
@@ -27,6 +28,8 @@ use crate::{Result, Store};
 pub(crate) struct Work {
     store: Store,
     tx: Transaction<'static, Any>,
+    /// Whether this change queued webhook deliveries.
+    queued: bool,
 }
 
 impl Store {
@@ -35,6 +38,7 @@ impl Store {
         Ok(Work {
             store: self.clone(),
             tx: self.write.begin().await.map_err(db_err)?,
+            queued: false,
         })
     }
 }
@@ -66,7 +70,31 @@ impl Work {
     /// Commits the change with its events, publishing `inv`: what it
     /// altered that a cache may hold (see the module header).
     pub(crate) async fn commit(self, inv: &[Invalidation]) -> Result<()> {
-        self.store.commit(self.tx, inv).await
+        self.store.commit(self.tx, inv).await?;
+        if self.queued {
+            self.store.queued.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// This change queued a delivery without [`Work::emit`] (a
+    /// redelivery): the worker is woken after the commit.
+    pub(crate) fn mark_queued(&mut self) {
+        self.queued = true;
+    }
+
+    /// Puts `event` in the outbox, with a delivery for each active webhook
+    /// of its organization that wants it (only `to`, when given: a ping or
+    /// a redelivery); answers how many. An event no webhook wants is not
+    /// stored.
+    pub(crate) async fn emit(
+        &mut self,
+        event: &tron_webhooks::Event,
+        to: Option<tron_core::ids::WebhookId>,
+    ) -> Result<usize> {
+        let n = crate::webhooks::emit(&mut self.tx, event, to).await?;
+        self.queued |= n > 0;
+        Ok(n)
     }
 }
 

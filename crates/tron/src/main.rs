@@ -108,6 +108,15 @@ struct ServeArgs {
     #[arg(long, env = "TRON_OIDC_EXCHANGES_PER_MINUTE", default_value_t = 300,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     oidc_exchanges_per_minute: u32,
+    /// Let webhooks target http:// and loopback, private or link-local
+    /// addresses.
+    #[arg(long, env = "TRON_WEBHOOK_ALLOW_PRIVATE", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    webhook_allow_private: bool,
+    /// How often the expiry scan for webhooks runs, in seconds.
+    #[arg(long, env = "TRON_EXPIRY_SCAN_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    expiry_scan_seconds: u64,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -215,6 +224,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.trusted_proxies = trusted_proxies(&args.trusted_proxies)?;
     config.oidc_issuers = oidc_issuers(args.oidc_issuers.as_deref())?;
     config.oidc_exchanges_per_minute = args.oidc_exchanges_per_minute as usize;
+    config.webhook_allow_private = args.webhook_allow_private;
+    config.expiry_scan_interval = std::time::Duration::from_secs(args.expiry_scan_seconds);
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

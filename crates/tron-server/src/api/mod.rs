@@ -18,6 +18,7 @@ pub mod service_accounts;
 pub mod tokens;
 pub mod trust_policies;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 /// Every API route, with its full path (see `crate::routes`).
@@ -29,6 +30,7 @@ pub fn router(state: &AppState) -> Result<Router<AppState>, RouteError> {
         .merge(platform::router())
         .merge(service_accounts::router())
         .merge(trust_policies::router())
+        .merge(webhooks::router())
         .merge(audit::org_router());
     Routes::<Api>::new()
         .route("/openapi.json", get(crate::openapi::serve_document))

@@ -259,16 +259,42 @@ impl Rejection<'_> {
             "policies": policies,
             "claims": review_claims(self.token),
         });
+        let now = self.state.now();
+        let data = tron_webhooks::data::ExchangeRejected {
+            service_account: tron_webhooks::data::ServiceAccountRef {
+                id: self.sa.0,
+                name: self.found.service_account_name.clone(),
+            },
+            issuer: self.token.issuer.as_str().to_owned(),
+            subject: self.token.sub.clone(),
+            policies: mismatches
+                .iter()
+                .map(|(policy, m)| tron_webhooks::data::PolicyMismatch {
+                    policy_id: policy.id.0,
+                    claim: m.claim.clone(),
+                    pattern: m.wanted.clone(),
+                    value: m.seen.clone(),
+                })
+                .collect(),
+        };
+        let event = tron_webhooks::Event::new(
+            uuid::Uuid::now_v7(),
+            self.found.organization_id.0,
+            now,
+            &data,
+        )
+        .map_err(|e| store_unavailable(tron_core::Error::internal(e.to_string())))?;
         self.state
             .store
             .record_exchange_rejection(
                 &anonymous_meta(self.client),
-                self.state.now(),
+                now,
                 self.found.organization_id,
                 self.sa,
                 &self.found.service_account_name,
                 &key,
                 details,
+                &event,
             )
             .await
             .map_err(store_unavailable)?;

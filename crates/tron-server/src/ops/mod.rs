@@ -23,3 +23,4 @@ pub mod organization;
 pub mod service_accounts;
 pub mod tokens;
 pub mod trust_policies;
+pub mod webhooks;

@@ -639,6 +639,7 @@ async fn every_mutating_route_writes_exactly_one_event(
         ),
     );
     keyless_recipes(&s, &w, &idp, &mut table).await;
+    webhook_recipes(&s, &w, &mut table).await;
     let missing: Vec<_> = routes.iter().filter(|r| !table.contains_key(*r)).collect();
     assert!(
         missing.is_empty(),
@@ -772,6 +773,102 @@ async fn keyless_recipes(
                 String::new(),
                 Some(exchange("password")),
             ),
+        ),
+    );
+}
+
+/// Webhooks: one to change, ping and rotate, one to delete, and a delivery
+/// to redeliver.
+async fn webhook_recipes(
+    s: &TestServer,
+    w: &World,
+    table: &mut HashMap<(String, String), (Call, Call)>,
+) {
+    let hooks = format!("/organizations/{}/webhooks", w.org);
+    let body = json!({"url": "https://hooks.example.com/tron", "events": ["*"]});
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (st, h) = s.post(&hooks, &s.root, body.clone()).await;
+        assert_eq!(st, StatusCode::CREATED, "{h}");
+        ids.push(h["id"].as_str().expect("id").to_owned());
+    }
+    let (st, _) = s
+        .post(&format!("{hooks}/{}/ping", ids[0]), &s.root, json!({}))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let (_, list) = s
+        .get(&format!("{hooks}/{}/deliveries", ids[0]), &s.root)
+        .await;
+    let delivery = list["items"][0]["id"]
+        .as_str()
+        .expect("a delivery")
+        .to_owned();
+    let missing = uuid::Uuid::now_v7();
+    let root = s.root.clone();
+    let call = |m: Method, p: String, b: Option<Value>| -> Call { (m, p, root.clone(), b) };
+    let t = "/organizations/{}/webhooks";
+    let one = format!("{hooks}/{}", ids[0]);
+    let mut add = |m: Method, template: String, ok: Call, fail: Call| {
+        table.insert((m.to_string(), template), (ok, fail));
+    };
+    add(
+        Method::POST,
+        t.to_owned(),
+        call(Method::POST, hooks.clone(), Some(body.clone())),
+        call(
+            Method::POST,
+            hooks.clone(),
+            Some(json!({"url": "https://hooks.example.com", "events": ["nothing"]})),
+        ),
+    );
+    add(
+        Method::PATCH,
+        format!("{t}/{{}}"),
+        call(
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"description": "changed"})),
+        ),
+        call(
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"url": "http://10.0.0.1/x"})),
+        ),
+    );
+    add(
+        Method::DELETE,
+        format!("{t}/{{}}"),
+        call(Method::DELETE, format!("{hooks}/{}", ids[1]), None),
+        call(Method::DELETE, format!("{hooks}/{missing}"), None),
+    );
+    add(
+        Method::POST,
+        format!("{t}/{{}}/rotate-secret"),
+        call(Method::POST, format!("{one}/rotate-secret"), None),
+        call(
+            Method::POST,
+            format!("{hooks}/{missing}/rotate-secret"),
+            None,
+        ),
+    );
+    add(
+        Method::POST,
+        format!("{t}/{{}}/ping"),
+        call(Method::POST, format!("{one}/ping"), None),
+        call(Method::POST, format!("{hooks}/{missing}/ping"), None),
+    );
+    add(
+        Method::POST,
+        format!("{t}/{{}}/deliveries/{{}}/redeliver"),
+        call(
+            Method::POST,
+            format!("{one}/deliveries/{delivery}/redeliver"),
+            None,
+        ),
+        call(
+            Method::POST,
+            format!("{one}/deliveries/{missing}/redeliver"),
+            None,
         ),
     );
 }

@@ -237,7 +237,7 @@ impl TestServer {
         Self::start_on_configured(db, url, dir, |_| {}).await
     }
 
-    async fn start_on_configured(
+    pub async fn start_on_configured(
         db: Db,
         url: String,
         dir: Option<tempfile::TempDir>,

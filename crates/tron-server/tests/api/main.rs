@@ -18,6 +18,7 @@ mod races;
 mod rbac;
 mod redirects;
 mod service_accounts;
+mod webhooks;
 
 // The typed client (tron-client) end to end.
 mod client;

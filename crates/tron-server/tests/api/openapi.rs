@@ -139,6 +139,30 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/organizations/{org}/service-accounts/{sa_id}/trust-policies/{policy_id}",
     ),
     ("post", "/api/v1/oidc/token"),
+    ("get", "/api/v1/organizations/{org}/webhooks"),
+    ("post", "/api/v1/organizations/{org}/webhooks"),
+    ("get", "/api/v1/organizations/{org}/webhooks/{webhook_id}"),
+    ("patch", "/api/v1/organizations/{org}/webhooks/{webhook_id}"),
+    (
+        "delete",
+        "/api/v1/organizations/{org}/webhooks/{webhook_id}",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{org}/webhooks/{webhook_id}/rotate-secret",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{org}/webhooks/{webhook_id}/ping",
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{org}/webhooks/{webhook_id}/deliveries",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{org}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    ),
     ("get", "/api/v1/organizations/{org}/audit-events"),
     ("get", "/api/v1/audit-events"),
     ("get", "/healthz"),
