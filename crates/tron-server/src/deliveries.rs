@@ -18,8 +18,6 @@ use crate::state::AppState;
 
 /// Deliveries claimed at once.
 const CLAIM: u32 = 16;
-/// How long a claim holds: longer than an attempt's 10 s timeout.
-const LEASE: Duration = Duration::seconds(60);
 
 /// Starts the worker and the scan; the caller aborts them at shutdown.
 pub fn spawn(state: &AppState) -> Vec<JoinHandle<()>> {
@@ -74,7 +72,8 @@ pub async fn deliver_due(state: &AppState) -> usize {
         return 0;
     };
     let now = state.now();
-    let due = match state.store.claim_deliveries(now, now + LEASE, CLAIM).await {
+    let lease = Duration::from_std(state.config.webhook_lease).unwrap_or(Duration::seconds(60));
+    let due = match state.store.claim_deliveries(now, now + lease, CLAIM).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "webhooks: cannot claim deliveries");

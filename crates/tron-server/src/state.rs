@@ -56,6 +56,10 @@ pub struct Config {
     /// Whether this instance runs the webhook worker and the scan (off in
     /// tests that drive them by hand).
     pub webhook_worker: bool,
+    /// How long a claimed delivery stays this instance's: after it (the
+    /// instance died mid-attempt) another instance retries. Longer than an
+    /// attempt's 10 s timeout.
+    pub webhook_lease: StdDuration,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
             expiry_scan_interval: StdDuration::from_secs(60),
             webhook_poll_interval: StdDuration::from_secs(1),
             webhook_worker: true,
+            webhook_lease: StdDuration::from_secs(60),
         }
     }
 }

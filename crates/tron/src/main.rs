@@ -117,6 +117,11 @@ struct ServeArgs {
     #[arg(long, env = "TRON_EXPIRY_SCAN_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     expiry_scan_seconds: u64,
+    /// How long an instance holds a claimed webhook delivery before another
+    /// may retry it (it died mid-attempt), in seconds.
+    #[arg(long, env = "TRON_WEBHOOK_LEASE_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(15..=3600))]
+    webhook_lease_seconds: u64,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -226,6 +231,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.oidc_exchanges_per_minute = args.oidc_exchanges_per_minute as usize;
     config.webhook_allow_private = args.webhook_allow_private;
     config.expiry_scan_interval = std::time::Duration::from_secs(args.expiry_scan_seconds);
+    config.webhook_lease = std::time::Duration::from_secs(args.webhook_lease_seconds);
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

@@ -1077,3 +1077,5 @@ fn seeding_fills_sqlite_through_the_store() {
 fn seeding_fills_postgres_through_the_store() {
     seed_then_serve(&fresh_postgres(), "postgres");
 }
+
+mod webhooks;
