@@ -260,8 +260,10 @@ pub struct UpdateServiceAccount {
 pub struct CreateTrustPolicy {
     pub name: DisplayName,
     /// One of the trusted issuers, exactly as its tokens' `iss` writes it.
+    #[schema(min_length = 1)]
     pub issuer: String,
     /// 1–255 characters: the ID token's `aud` must be exactly this.
+    #[schema(min_length = 1, max_length = 255)]
     pub audience: String,
     /// 1–20 `claim: pattern` pairs (claim names `[a-z0-9_]{1,64}`,
     /// patterns 1–255 characters, `*` matching any run of characters).
@@ -334,8 +336,10 @@ impl std::fmt::Debug for TokenExchange {
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateWebhookBody)]
 pub struct CreateWebhook {
+    #[schema(format = "uri", min_length = 1, max_length = 2048)]
     pub url: String,
     /// Event types, or `["*"]`.
+    #[schema(min_items = 1)]
     pub events: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Description>,
@@ -347,8 +351,10 @@ pub struct CreateWebhook {
 #[schema(as = UpdateWebhookBody)]
 pub struct UpdateWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uri", min_length = 1, max_length = 2048)]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub events: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Description>,

@@ -21,6 +21,7 @@ pub mod organizations;
 pub mod platform;
 mod scope;
 pub mod service_accounts;
+pub mod service_tokens;
 pub mod tokens;
 pub mod trust_policies;
 pub mod users;

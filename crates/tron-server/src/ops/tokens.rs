@@ -57,6 +57,20 @@ pub async fn get(ctx: &Ctx, sa: ServiceAccountId, token: TokenId) -> Result<Toke
     ctx.store().get_service_token(sa, token).await
 }
 
+/// The organization's active service tokens expiring within `within`,
+/// soonest first (at most `limit`), with their account's name.
+pub async fn expiring(
+    ctx: &Ctx,
+    within: Duration,
+    limit: u32,
+) -> Result<Vec<(TokenRecord, String)>> {
+    ctx.require(Action::View, &Resource::ServiceTokens)?;
+    let store = ctx.store();
+    store
+        .expiring_service_tokens(store.now() + within, limit)
+        .await
+}
+
 /// Mints a service token under the organization's lifetime policy.
 pub async fn issue(
     ctx: &Ctx,

@@ -23,6 +23,7 @@ mod orgs;
 mod service_accounts;
 mod session;
 mod view;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -80,6 +81,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(groups::remove_member),
         )
         .merge(service_accounts::router())
+        .merge(webhooks::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), org_layer));
     let signed_in = Router::new()
         .route("/", get(orgs::home))

@@ -29,6 +29,8 @@ pub(crate) struct Can {
     pub create_environment: bool,
     pub create_application: bool,
     pub view_audit: bool,
+    pub view_tokens: bool,
+    pub view_webhooks: bool,
     pub edit_organization: bool,
     pub delete_organization: bool,
 }
@@ -45,6 +47,8 @@ impl Can {
             create_environment: ctx.allows(Action::Create, &Resource::Environments),
             create_application: ctx.allows(Action::Create, &Resource::Applications),
             view_audit: ctx.allows(Action::View, &Resource::AuditEvents),
+            view_tokens: ctx.allows(Action::View, &Resource::ServiceTokens),
+            view_webhooks: ctx.allows(Action::View, &Resource::Webhooks),
             edit_organization: ctx.allows(Action::Update, &Resource::Organization),
             delete_organization: ctx.allows(Action::Delete, &Resource::Organization),
         }
@@ -145,6 +149,18 @@ pub(super) struct SaRow {
     last_used: String,
 }
 
+/// A service token that expires within [`EXPIRING_WITHIN_DAYS`].
+pub(super) struct ExpiringRow {
+    sa_id: String,
+    sa_name: String,
+    name: String,
+    hint: String,
+    expires: String,
+}
+
+/// The organization page lists the service tokens expiring this soon.
+pub(crate) const EXPIRING_WITHIN_DAYS: i64 = 7;
+
 pub(super) struct EnvRow {
     id: String,
     name: String,
@@ -171,6 +187,7 @@ pub(super) struct OrgPage {
     members: Vec<MemberRow>,
     groups: Vec<GroupRow>,
     service_accounts: Vec<SaRow>,
+    expiring: Vec<ExpiringRow>,
     environments: Vec<EnvRow>,
     applications: Vec<AppRow>,
     env_choices: Vec<Choice>,
@@ -262,6 +279,24 @@ pub(crate) async fn show(
     } else {
         Vec::new()
     };
+    let expiring = if can.view_tokens {
+        ops::tokens::expiring(c, chrono::Duration::days(EXPIRING_WITHIN_DAYS), 50)
+            .await?
+            .into_iter()
+            .map(|(t, sa_name)| ExpiringRow {
+                sa_id: t
+                    .service_account_id
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+                sa_name,
+                name: t.name,
+                hint: t.hint,
+                expires: ts_or(t.expires_at, "never"),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let audit = if can.view_audit {
         Some(audit_view(&ctx, &q).await.or_back(&url)?)
     } else {
@@ -275,6 +310,7 @@ pub(crate) async fn show(
         members,
         groups,
         service_accounts,
+        expiring,
         env_choices: envs
             .iter()
             .map(|e| Choice::new(e.id, e.name.clone(), false))

@@ -19,8 +19,8 @@ mod members;
 mod resources;
 mod settings;
 
-pub(crate) use details::show;
 pub(crate) use details::{member_row, role_choices, scope_text, MemberRow};
+pub(crate) use details::{show, EXPIRING_WITHIN_DAYS};
 pub(crate) use home::{create, home};
 pub(crate) use members::{add_member, remove_member, remove_member_page};
 pub(crate) use resources::{

@@ -116,6 +116,8 @@ struct TokenRow {
     /// Active and not rotated yet: a rotated token in its grace period
     /// already has its successor and cannot be rotated again.
     rotatable: bool,
+    /// Active and expiring within 7 days.
+    expires_soon: bool,
 }
 
 /// A token just minted, shown once.
@@ -181,7 +183,7 @@ fn expiry_choices(max_days: Option<u32>) -> Vec<Choice> {
     out
 }
 
-fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
+fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> TokenRow {
     let (status, active) = match v.status {
         TokenStatus::Active => ("active", true),
         TokenStatus::Expired => ("expired", false),
@@ -206,6 +208,10 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>) -> TokenRow {
         note,
         active,
         rotatable: active && grace_until.is_none() && !keyless,
+        expires_soon: active
+            && v.expires_at.is_some_and(|e| {
+                e <= now + Duration::days(crate::portal::orgs::EXPIRING_WITHIN_DAYS)
+            }),
     }
 }
 
@@ -245,7 +251,7 @@ async fn page(
             .into_iter()
             .map(|r| {
                 let grace = r.revoked_at.filter(|at| *at > now);
-                token_row(r.view(now), grace)
+                token_row(r.view(now), grace, now)
             })
             .collect()
     } else {
