@@ -329,7 +329,11 @@ pub struct Application {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Instance {
     pub application_id: ApplicationId,
+    /// The application's name: whoever may view the instance may know it.
+    pub application_name: String,
     pub environment_id: EnvironmentId,
+    /// The environment's name, likewise.
+    pub environment_name: String,
     pub image: String,
     pub replicas: i64,
     pub updated_at: DateTime<Utc>,

@@ -82,6 +82,23 @@ pub(crate) fn api_error(status: u16, retry_after: Option<u64>, body: &str) -> Cl
     }
 }
 
+/// Builds the error of a refused `POST /oidc/token`: RFC 6749 §5.2's
+/// `{error, error_description}`, with `error` as the code. Anything else
+/// (an API error body from a proxy in front, an HTML page) is read as
+/// [`api_error`] reads it.
+pub(crate) fn oauth_error(status: u16, retry_after: Option<u64>, body: &str) -> ClientError {
+    match serde_json::from_str::<tron_api::OAuthErrorBody>(body) {
+        Ok(b) => ClientError::Api {
+            status,
+            code: b.error,
+            message: b.error_description.unwrap_or_default(),
+            field: None,
+            retry_after,
+        },
+        Err(_) => api_error(status, retry_after, body),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +122,34 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn parses_the_oauth_error_body() {
+        let e = oauth_error(
+            400,
+            None,
+            r#"{"error": "invalid_request", "error_description": "the token has expired"}"#,
+        );
+        assert_eq!(e.code(), Some("invalid_request"));
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.to_string(), "400 invalid_request: the token has expired");
+        let e = oauth_error(429, Some(7), r#"{"error": "slow_down"}"#);
+        assert_eq!(e.code(), Some("slow_down"));
+        assert!(matches!(
+            e,
+            ClientError::Api {
+                retry_after: Some(7),
+                ..
+            }
+        ));
+        let e = oauth_error(
+            403,
+            None,
+            r#"{"error": {"code": "forbidden", "message": "no"}}"#,
+        );
+        assert_eq!(e.code(), Some("forbidden"));
+        let e = oauth_error(502, None, "<html>bad gateway</html>");
+        assert_eq!(e.code(), Some("http_502"));
     }
 }

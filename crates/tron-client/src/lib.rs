@@ -25,6 +25,7 @@ mod operations;
 mod organizations;
 mod secret;
 mod service_accounts;
+mod trust_policies;
 mod users;
 
 pub use chrono;
@@ -39,6 +40,7 @@ pub use tron_core::settings::OrganizationSettings;
 pub use tron_core::values::{
     Description, DisplayName, Email, ImageRef, Name, ShortText, Timestamp,
 };
+pub use trust_policies::{ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
 pub use uuid::Uuid;
 
 use reqwest::header::RETRY_AFTER;

@@ -301,6 +301,8 @@ pub struct Application {
 pub struct Instance {
     pub application_id: ApplicationId,
     pub environment_id: EnvironmentId,
+    pub application_name: String,
+    pub environment_name: String,
     pub image: String,
     pub replicas: i64,
     pub updated_at: DateTime<Utc>,

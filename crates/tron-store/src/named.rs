@@ -274,7 +274,8 @@ impl OrgStore<'_> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
         let row = get_row(&mut tx, kind.table, org, id.clone()).await?;
-        let new_name = name.clone().map_or_else(|| get_str(&row, "name"), Ok)?;
+        let old_name = get_str(&row, "name")?;
+        let new_name = name.clone().unwrap_or_else(|| old_name.clone());
         let details = if kind.has_repository {
             let mut d = serde_json::Map::new();
             if let Some(n) = &name {
@@ -329,7 +330,14 @@ impl OrgStore<'_> {
             details,
         )
         .await?;
-        tx.commit(&[]).await?;
+        // Instance objects carry their application's and environment's
+        // names, and cached ones would keep the old name: a rename (rare)
+        // forgets the organization's cached entries.
+        if new_name != old_name {
+            tx.commit(&[Invalidation::Organization(org)]).await?;
+        } else {
+            tx.commit(&[]).await?;
+        }
         Ok(Updated {
             before: row,
             name: new_name,

@@ -20,11 +20,23 @@ fn row_to_instance(row: &AnyRow) -> Result<Instance> {
     Ok(Instance {
         application_id: get_id(row, "application_id")?,
         environment_id: get_id(row, "environment_id")?,
+        application_name: get_str(row, "application_name")?,
+        environment_name: get_str(row, "environment_name")?,
         image: get_str(row, "image")?,
         replicas: get_i64(row, "replicas")?,
         updated_at: get_ts(row, "updated_at")?,
     })
 }
+
+/// An instance with the names of its application and environment, which
+/// whoever may view the instance may know (SPEC §4). Both joins stay within
+/// the instance's organization.
+const INSTANCE_SELECT: &str =
+    "SELECT i.application_id, i.environment_id, i.image, i.replicas, i.updated_at, \
+     a.name AS application_name, e.name AS environment_name \
+     FROM instances i \
+     JOIN applications a ON a.id = i.application_id AND a.organization_id = i.organization_id \
+     JOIN environments e ON e.id = i.environment_id AND e.organization_id = i.organization_id";
 
 fn row_to_deployment(row: &AnyRow) -> Result<Deployment> {
     Ok(Deployment {
@@ -104,7 +116,7 @@ impl OrgStore<'_> {
         visible: &Visible<T>,
         page: &PageRequest,
     ) -> Result<Page<Instance>> {
-        let Some((clause, args)) = visibility_clause(other_col, visible, 4) else {
+        let Some((clause, args)) = visibility_clause(&format!("i.{other_col}"), visible, 4) else {
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: None,
@@ -112,8 +124,8 @@ impl OrgStore<'_> {
         };
         // The cursor is the other side's id: unique within this list.
         let sql = format!(
-            "SELECT * FROM instances WHERE organization_id = $1 AND {fixed_col} = $2 AND {other_col} > $3{clause} \
-             ORDER BY {other_col} LIMIT {}",
+            "{INSTANCE_SELECT} WHERE i.organization_id = $1 AND i.{fixed_col} = $2 AND i.{other_col} > $3{clause} \
+             ORDER BY i.{other_col} LIMIT {}",
             page.limit + 1
         );
         let mut q = sqlx::query::<Any>(&sql)
@@ -144,15 +156,16 @@ impl OrgStore<'_> {
         env: EnvironmentId,
     ) -> Result<Option<Instance>> {
         let org = self.org;
-        let row = sqlx::query::<Any>(
-            "SELECT * FROM instances WHERE organization_id = $1 AND application_id = $2 AND environment_id = $3",
-        )
-        .bind(org.to_string())
-        .bind(app.to_string())
-        .bind(env.to_string())
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db_err)?;
+        let sql = format!(
+            "{INSTANCE_SELECT} WHERE i.organization_id = $1 AND i.application_id = $2 AND i.environment_id = $3"
+        );
+        let row = sqlx::query::<Any>(&sql)
+            .bind(org.to_string())
+            .bind(app.to_string())
+            .bind(env.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
         row.as_ref().map(row_to_instance).transpose()
     }
 
@@ -234,6 +247,8 @@ impl OrgStore<'_> {
             Instance {
                 application_id: app,
                 environment_id: env,
+                application_name: app_row.name,
+                environment_name: env_row.name,
                 image,
                 replicas,
                 updated_at: now,

@@ -213,7 +213,9 @@ impl From<Instance> for w::Instance {
     fn from(i: Instance) -> Self {
         w::Instance {
             application_id: i.application_id,
+            application_name: i.application_name,
             environment_id: i.environment_id,
+            environment_name: i.environment_name,
             image: i.image,
             replicas: i.replicas,
             updated_at: i.updated_at,

@@ -779,3 +779,86 @@ fn login_without_a_terminal_needs_password_stdin() {
     assert!(err.contains("--email"), "{err}");
     assert!(!s.credentials().exists());
 }
+
+/// A pipeline in an editor group scoped to staging only cannot view the
+/// application, yet deploys by names: the application's name comes from
+/// staging's instances (SPEC §4, §9).
+#[test]
+fn a_staging_only_pipeline_deploys_by_names() {
+    let s = Server::start();
+    s.login();
+    ok(s.tron().args(["orgs", "create", "Acme"]));
+    let acme = || {
+        let mut c = s.tron();
+        c.env("TRON_ORG", "Acme");
+        c
+    };
+    ok(acme().args(["envs", "create", "staging"]));
+    ok(acme().args(["envs", "create", "production"]));
+    ok(acme().args(["apps", "create", "web"]));
+    ok(acme().args(["apps", "create", "api"]));
+    // Staging already runs web (the admin put it there).
+    ok(acme().args(["deploy", "web", "staging", "web:0.9"]));
+    ok(acme().args(["sa", "create", "ci"]));
+    ok(acme().args([
+        "groups",
+        "create",
+        "staging-deployers",
+        "--role",
+        "editor",
+        "--scope",
+        "environment:staging",
+    ]));
+    ok(acme().args(["groups", "add-member", "staging-deployers", "ci"]));
+    let token = ok(acme().args(["tokens", "create", "ci", "--name", "deploy"]))
+        .trim()
+        .to_owned();
+
+    // The application is out of the pipeline's view ...
+    let (_, err) = fails(s.as_token(&token).args(["apps", "show", "web"]), 1);
+    assert!(
+        err.starts_with("error: not_found: ") || err.starts_with("error: forbidden: "),
+        "{err}"
+    );
+    // ... but staging's instances name it.
+    let listed = ok(s.as_token(&token).args(["envs", "instances", "staging"]));
+    let rows: Vec<&str> = listed.lines().collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    assert!(
+        rows[1].starts_with("web ") && rows[1].contains("staging") && rows[1].contains("web:0.9"),
+        "{listed}"
+    );
+    let out =
+        ok(s.as_token(&token)
+            .args(["deploy", "web", "staging", "web:1.0", "--version", "1.0"]));
+    assert!(out.contains("Deployed web:1.0 to web staging"), "{out}");
+    let deployed = json(acme().args(["apps", "instances", "web", "-o", "json"]));
+    assert_eq!(deployed.as_array().unwrap().len(), 1, "{deployed}");
+    assert_eq!(deployed[0]["image"], "web:1.0");
+    assert_eq!(deployed[0]["application_name"], "web");
+    assert_eq!(deployed[0]["environment_name"], "staging");
+    // can-i resolves the instance by names the same way.
+    let yes = ok(s
+        .as_token(&token)
+        .args(["can-i", "update", "instance:web:staging"]));
+    assert!(yes.starts_with("yes"), "{yes}");
+    // Production stays out of reach, by name too.
+    let (_, err) = fails(
+        s.as_token(&token)
+            .args(["deploy", "web", "production", "web:1.0"]),
+        1,
+    );
+    assert_error(&err, "not_found");
+    // An application with no instance in staging cannot be found by name
+    // (its id is needed to create the first one).
+    let (_, err) = fails(
+        s.as_token(&token)
+            .args(["deploy", "api", "staging", "api:1.0"]),
+        1,
+    );
+    assert!(
+        err.starts_with("error: not_found: ") || err.starts_with("error: forbidden: "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

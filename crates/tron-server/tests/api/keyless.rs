@@ -830,3 +830,99 @@ async fn exchanges_are_throttled_per_client_address() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "slow_down", "{body}");
 }
+
+keyless!(typed_client_trust_policies_and_exchange);
+
+/// `tron-client`'s trust-policy calls and `exchange_id_token` (what the
+/// CLI uses): the policy's life, a working token, and RFC 6749 refusals
+/// read as the client's error with `error` as the code.
+async fn typed_client_trust_policies_and_exchange(s: TestServer, idp: TestIssuer) {
+    use tron_client::{
+        ClientError, CreateTrustPolicy, DisplayName, ListParams, OrganizationId, Secret,
+        ServiceAccountId, UpdateTrustPolicy, Uuid,
+    };
+    let (admin, org, sa) = setup(&s).await;
+    let org = OrganizationId(Uuid::parse_str(&org).unwrap());
+    let sa = ServiceAccountId(Uuid::parse_str(&sa).unwrap());
+    let c = s.client(&admin);
+    let created = c
+        .create_trust_policy(
+            org,
+            sa,
+            &CreateTrustPolicy {
+                name: DisplayName::parse("name", "main").unwrap(),
+                issuer: idp.issuer(),
+                audience: AUD.into(),
+                conditions: json!({"repository_owner_id": "42", "ref": "refs/heads/main"}),
+                token_ttl_seconds: Some(600),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.service_account_id, sa);
+    assert_eq!(created.conditions["ref"], "refs/heads/main");
+    let listed = c
+        .list_trust_policies(org, sa, &ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].id, created.id);
+    let updated = c
+        .update_trust_policy(
+            org,
+            sa,
+            created.id,
+            &UpdateTrustPolicy {
+                token_ttl_seconds: Some(300),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.token_ttl_seconds, 300);
+    assert_eq!(
+        c.get_trust_policy(org, sa, created.id)
+            .await
+            .unwrap()
+            .token_ttl_seconds,
+        300
+    );
+
+    // The exchange, through a client holding the admin's token: sent
+    // anonymously all the same, and the minted token is the account's.
+    let id_token = Secret::new(idp.sign(&idp.github_claims(AUD, s.clock.now())));
+    let answer = c.exchange_id_token(sa, &id_token).await.unwrap();
+    assert!(answer.access_token.starts_with("trn_sat_"));
+    assert_eq!(answer.token_type, "Bearer");
+    assert_eq!(answer.expires_in, 300);
+    assert!(!format!("{answer:?}").contains(&answer.access_token));
+    let me = s.client(&answer.access_token).me().await.unwrap();
+    assert_eq!(me.principal.id.to_string(), sa.to_string());
+
+    // Replayed: RFC 6749's error as the client's error.
+    match c.exchange_id_token(sa, &id_token).await {
+        Err(e @ ClientError::Api { status: 400, .. }) => {
+            assert_eq!(e.code(), Some("invalid_request"));
+            assert!(!e.to_string().contains(id_token.expose()), "{e}");
+        }
+        other => panic!("expected invalid_request, got {other:?}"),
+    }
+    let other_branch = {
+        let mut claims = idp.github_claims(AUD, s.clock.now());
+        claims["ref"] = json!("refs/heads/dev");
+        Secret::new(idp.sign(&claims))
+    };
+    let e = c.exchange_id_token(sa, &other_branch).await.unwrap_err();
+    assert_eq!(e.code(), Some("invalid_request"));
+    assert_eq!(
+        e.to_string(),
+        format!("400 invalid_request: {NO_POLICY_ACCEPTS}")
+    );
+
+    c.delete_trust_policy(org, sa, created.id).await.unwrap();
+    let e = c.get_trust_policy(org, sa, created.id).await.unwrap_err();
+    assert_eq!(e.code(), Some("not_found"));
+    let fresh = Secret::new(idp.sign(&idp.github_claims(AUD, s.clock.now())));
+    let e = c.exchange_id_token(sa, &fresh).await.unwrap_err();
+    assert_eq!(e.code(), Some("invalid_request"));
+}

@@ -2075,6 +2075,69 @@ async fn ci_pipeline_story(s: TestServer) {
     );
     let (_, inst) = s.get(&staging_instance, &token).await;
     assert_eq!(inst["image"], "registry.example.com/web:1.2");
+    // The instance object names its application and environment (SPEC §4),
+    // so a pipeline that cannot view the application finds it by name
+    // through the environment's instances.
+    assert_eq!(
+        keys(&inst),
+        [
+            "application_id",
+            "application_name",
+            "environment_id",
+            "environment_name",
+            "image",
+            "replicas",
+            "updated_at"
+        ]
+    );
+    assert_eq!(inst["application_name"], "web");
+    assert_eq!(inst["environment_name"], "staging");
+    let (status, _) = s
+        .get(&format!("/organizations/{org}/applications/{app}"), &token)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the application itself stays out of view"
+    );
+    let (status, list) = s
+        .get(
+            &format!("/organizations/{org}/environments/{staging}/instances"),
+            &token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"][0]["application_name"], "web");
+    assert_eq!(list["items"][0]["application_id"], app.as_str());
+    assert_eq!(list["items"][0]["environment_name"], "staging");
+    let (_, by_app) = s
+        .get(
+            &format!("/organizations/{org}/applications/{app}/instances"),
+            &ann,
+        )
+        .await;
+    let mut names: Vec<&str> = by_app["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["environment_name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["production", "staging"], "{by_app}");
+    // A rename shows at once, also where the instance was cached.
+    for name in ["storefront", "web"] {
+        let (status, _) = s
+            .patch(
+                &format!("/organizations/{org}/applications/{app}"),
+                &ann,
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, inst) = s.get(&staging_instance, &token).await;
+        assert_eq!(inst["application_name"], name);
+    }
     // The audit log says a service account did it, with which token.
     let deploys = s.audit_events(&ann, &org, "action=deployment.create").await;
     assert_eq!(deploys.len(), 1);

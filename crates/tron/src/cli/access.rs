@@ -65,11 +65,11 @@ async fn resource(c: &Client, org: OrganizationId, text: &str) -> Result<String>
     Ok(match parts.as_slice() {
         ["environment", env] => format!("environment:{}", resolve::environment(c, org, env).await?),
         ["application", app] => format!("application:{}", resolve::application(c, org, app).await?),
-        ["instance", app, env] => format!(
-            "instance:{}:{}",
-            resolve::application(c, org, app).await?,
-            resolve::environment(c, org, env).await?
-        ),
+        ["instance", app, env] => {
+            let env = resolve::environment(c, org, env).await?;
+            let app = resolve::application_in(c, org, app, Some(env)).await?;
+            format!("instance:{app}:{env}")
+        }
         _ => text.to_owned(),
     })
 }
@@ -129,7 +129,7 @@ pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<()> {
         .map(|v| ShortText::parse("version", v))
         .transpose()?;
     let env = resolve::environment(c, org, &args.env).await?;
-    let app = resolve::application(c, org, &args.app).await?;
+    let app = resolve::application_in(c, org, &args.app, Some(env)).await?;
     match c.get_instance(org, app, env).await {
         Ok(_) => {}
         Err(e) if e.code() == Some("not_found") => {

@@ -14,6 +14,7 @@ mod access;
 mod auth;
 pub mod credentials;
 mod error;
+mod exchange;
 mod groups;
 mod orgs;
 mod output;
@@ -21,6 +22,7 @@ mod resolve;
 mod resources;
 mod service_accounts;
 mod time;
+mod trust_policies;
 
 pub use error::{CliError, Result};
 pub use output::Output;
@@ -80,6 +82,13 @@ pub enum ClientCommand {
     /// Service tokens of a service account.
     #[command(subcommand)]
     Tokens(service_accounts::TokensCommand),
+    /// Trust policies: which CI jobs' OIDC ID tokens may act as a service
+    /// account.
+    #[command(subcommand)]
+    TrustPolicies(trust_policies::TrustPoliciesCommand),
+    /// Keyless CI: exchange the job's OIDC ID token for a service token.
+    #[command(subcommand)]
+    Auth(exchange::AuthCommand),
     /// May I (or --as MEMBER) do ACTION on RESOURCE? Exit 0 yes, 1 no.
     CanI(access::CanIArgs),
     /// Deploys IMAGE of APP to ENV (creating the instance when missing).
@@ -198,6 +207,8 @@ async fn dispatch(ctx: &Ctx, command: ClientCommand) -> Result<()> {
         ClientCommand::Groups(c) => groups::run(ctx, c).await,
         ClientCommand::Sa(c) => service_accounts::sa(ctx, c).await,
         ClientCommand::Tokens(c) => service_accounts::tokens(ctx, c).await,
+        ClientCommand::TrustPolicies(c) => trust_policies::run(ctx, c).await,
+        ClientCommand::Auth(c) => exchange::run(ctx, c).await,
         ClientCommand::CanI(a) => access::can_i(ctx, a).await,
         ClientCommand::Deploy(a) => access::deploy(ctx, a).await,
         ClientCommand::Audit(a) => access::audit(ctx, a).await,

@@ -78,11 +78,57 @@ pub async fn environment(c: &Client, org: OrganizationId, arg: &str) -> Result<E
 }
 
 pub async fn application(c: &Client, org: OrganizationId, arg: &str) -> Result<ApplicationId> {
+    application_in(c, org, arg, None).await
+}
+
+/// An application, by id or name; with `env`, a name the applications list
+/// does not give (the caller may not list applications, or may not view
+/// this one) is looked up among `env`'s instances, whose objects carry
+/// their application's name (SPEC §4): a pipeline that may only see
+/// staging's instances finds its application through them.
+pub async fn application_in(
+    c: &Client,
+    org: OrganizationId,
+    arg: &str,
+    env: Option<EnvironmentId>,
+) -> Result<ApplicationId> {
     if let Some(id) = as_id(arg) {
         return Ok(ApplicationId(id));
     }
-    let items = all(|p| async move { c.list_applications(org, &p).await }).await?;
-    one(items, "application", arg, |a| &a.name, |a| a.id)
+    let listed = all(|p| async move { c.list_applications(org, &p).await })
+        .await
+        .and_then(|items| one(items, "application", arg, |a| &a.name, |a| a.id));
+    let refusal = match listed {
+        Ok(id) => return Ok(id),
+        // Several of that name cannot be settled by the instances either.
+        Err(
+            e @ CliError::Failed {
+                code: "ambiguous", ..
+            },
+        ) => return Err(e),
+        Err(e) => e,
+    };
+    let Some(env) = env else {
+        return Err(refusal);
+    };
+    let Ok(instances) =
+        all(|p| async move { c.list_environment_instances(org, env, &p).await }).await
+    else {
+        return Err(refusal);
+    };
+    match one(
+        instances,
+        "application",
+        arg,
+        |i| &i.application_name,
+        |i| i.application_id,
+    ) {
+        Ok(id) => Ok(id),
+        Err(CliError::Failed {
+            code: "not_found", ..
+        }) => Err(refusal),
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn group(c: &Client, org: OrganizationId, arg: &str) -> Result<GroupId> {

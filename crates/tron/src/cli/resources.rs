@@ -5,7 +5,6 @@ use tron_client::{
 };
 
 use super::error::Result;
-use super::groups::Names;
 use super::orgs::done;
 use super::output::{self, Output};
 use super::{all, resolve, Ctx};
@@ -85,17 +84,17 @@ fn app_fields(a: &Application) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Instances with the names of their application and environment where
-/// the caller may see them (ids otherwise).
-pub fn instances(out: Output, items: &[Instance], names: &Names) -> Result<()> {
+/// Instances with the names of their application and environment (which
+/// the instance objects carry).
+pub fn instances(out: Output, items: &[Instance]) -> Result<()> {
     output::list(
         out,
         items,
         &["APPLICATION", "ENVIRONMENT", "IMAGE", "REPLICAS", "UPDATED"],
         |i| {
             vec![
-                names.name(i.application_id.0),
-                names.name(i.environment_id.0),
+                i.application_name.clone(),
+                i.environment_name.clone(),
                 i.image.clone(),
                 i.replicas.to_string(),
                 output::time(&i.updated_at),
@@ -140,7 +139,7 @@ pub async fn envs(ctx: &Ctx, command: EnvsCommand) -> Result<()> {
             let id = resolve::environment(c, org, &env).await?;
             let items =
                 all(|p| async move { c.list_environment_instances(org, id, &p).await }).await?;
-            instances(ctx.out, &items, &Names::for_table(ctx.out, c, org).await)
+            instances(ctx.out, &items)
         }
     }
 }
@@ -197,7 +196,7 @@ pub async fn apps(ctx: &Ctx, command: AppsCommand) -> Result<()> {
             let id = resolve::application(c, org, &app).await?;
             let items =
                 all(|p| async move { c.list_application_instances(org, id, &p).await }).await?;
-            instances(ctx.out, &items, &Names::for_table(ctx.out, c, org).await)
+            instances(ctx.out, &items)
         }
     }
 }
