@@ -245,6 +245,17 @@ pub(crate) enum Lock {
 }
 
 impl Store {
+    /// What a `SELECT` appends to take `lock` on the rows it reads: the
+    /// PostgreSQL clause, or nothing on SQLite, whose transactions hold the
+    /// only writer.
+    pub(crate) fn lock_suffix(&self, lock: Lock) -> &'static str {
+        match (self.backend, lock) {
+            (Backend::Sqlite, _) => "",
+            (Backend::Postgres, Lock::KeyShare) => " FOR KEY SHARE",
+            (Backend::Postgres, Lock::Update) => " FOR UPDATE",
+        }
+    }
+
     /// Locks row `id` of `table` (a table with an `organization_id`) of
     /// organization `org` until the transaction on `conn` ends; `NotFound`
     /// when there is no such row (any more). Reads after it see the row as
@@ -258,11 +269,7 @@ impl Store {
         id: String,
         lock: Lock,
     ) -> Result<(), Error> {
-        let suffix = match (self.backend, lock) {
-            (Backend::Sqlite, _) => "",
-            (Backend::Postgres, Lock::KeyShare) => " FOR KEY SHARE",
-            (Backend::Postgres, Lock::Update) => " FOR UPDATE",
-        };
+        let suffix = self.lock_suffix(lock);
         sqlx::query::<sqlx::Any>(&format!(
             "SELECT id FROM {table} WHERE organization_id = $1 AND id = $2{suffix}"
         ))

@@ -22,7 +22,7 @@ use crate::db::*;
 use crate::models::{RequestMeta, TokenRecord};
 use crate::tokens::{insert_token, NewToken};
 use crate::trust_policies::{row_to_policy, TrustPolicyRecord, POLICY_COLUMNS};
-use crate::{Backend, Store};
+use crate::Store;
 
 /// A service account as the exchange sees it, with its policies for one
 /// issuer.
@@ -143,10 +143,10 @@ impl Store {
         )
         .await
         .map_err(gone)?;
-        let (key_share, update) = match self.backend() {
-            Backend::Postgres => (" FOR KEY SHARE", " FOR UPDATE"),
-            Backend::Sqlite => ("", ""),
-        };
+        let (key_share, update) = (
+            self.lock_suffix(Lock::KeyShare),
+            self.lock_suffix(Lock::Update),
+        );
         let status = sqlx::query::<Any>(&format!(
             "SELECT status FROM service_accounts WHERE id = $1{key_share}"
         ))

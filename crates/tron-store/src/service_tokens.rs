@@ -198,10 +198,7 @@ impl OrgStore<'_> {
             Lock::KeyShare,
         )
         .await?;
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.lock_suffix(Lock::Update);
         let old = fetch_token_sql(&mut tx, org, sa, old_id, lock).await?;
         let now = clock.now();
         if old.source == TokenSource::Oidc {

@@ -233,10 +233,7 @@ impl OrgStore<'_> {
     ) -> Result<TrustPolicyRecord> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
-        let lock = match self.backend() {
-            crate::Backend::Postgres => " FOR UPDATE",
-            crate::Backend::Sqlite => "",
-        };
+        let lock = self.lock_suffix(Lock::Update);
         let old = fetch_policy(&mut tx, org, sa, id, lock).await?;
         let fields = change(&old)?;
         if fields == old.fields() {
@@ -284,10 +281,7 @@ impl OrgStore<'_> {
     pub async fn delete_trust_policy(&self, sa: ServiceAccountId, id: TrustPolicyId) -> Result<()> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
-        let lock = match self.backend() {
-            crate::Backend::Postgres => " FOR UPDATE",
-            crate::Backend::Sqlite => "",
-        };
+        let lock = self.lock_suffix(Lock::Update);
         let old = fetch_policy(&mut tx, org, sa, id, lock).await?;
         sqlx::query::<Any>("DELETE FROM trust_policies WHERE organization_id = $1 AND id = $2")
             .bind(org.to_string())

@@ -230,10 +230,7 @@ impl Store {
         let mut tx = self.begin().await?;
         // Locked: a login opening a session with the old password waits
         // for this change, or this change for it (`create_session`).
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.lock_suffix(Lock::Update);
         let row = sqlx::query::<Any>(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1{lock}"
         ))

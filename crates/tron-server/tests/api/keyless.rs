@@ -81,23 +81,29 @@ async fn create_policy(s: &TestServer, admin: &str, org: &str, sa: &str, body: V
     p
 }
 
-/// `POST /oidc/token`, form-encoded as RFC 8693 says.
-async fn exchange(s: &TestServer, id_token: &str, sa: &str) -> (StatusCode, Value) {
-    let resp = s
-        .http
-        .post(s.url("/oidc/token"))
-        .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", id_token),
-            (
-                "subject_token_type",
-                "urn:ietf:params:oauth:token-type:id_token",
-            ),
-            ("service_account", sa),
-        ])
+/// `POST /oidc/token`, form-encoded as RFC 8693 says, not sent yet.
+pub(crate) fn exchange_request(
+    s: &TestServer,
+    id_token: &str,
+    sa: &str,
+) -> reqwest::RequestBuilder {
+    s.http.post(s.url("/oidc/token")).form(&[
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", id_token),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:id_token",
+        ),
+        ("service_account", sa),
+    ])
+}
+
+/// An exchange's status and body.
+pub(crate) async fn exchange(s: &TestServer, id_token: &str, sa: &str) -> (StatusCode, Value) {
+    let resp = exchange_request(s, id_token, sa)
         .send()
         .await
         .expect("exchange");
@@ -748,18 +754,7 @@ async fn concurrent_exchanges_of_one_id_token_mint_one_token(s: TestServer, idp:
     let id_token = github_token(&s, &idp, |_| {});
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..16 {
-        let req = s.http.post(s.url("/oidc/token")).form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", id_token.as_str()),
-            (
-                "subject_token_type",
-                "urn:ietf:params:oauth:token-type:id_token",
-            ),
-            ("service_account", sa.as_str()),
-        ]);
+        let req = exchange_request(&s, &id_token, &sa);
         set.spawn(async move {
             let resp = req.send().await.expect("send");
             let status = resp.status();
@@ -925,4 +920,35 @@ async fn typed_client_trust_policies_and_exchange(s: TestServer, idp: TestIssuer
     let fresh = Secret::new(idp.sign(&idp.github_claims(AUD, s.clock.now())));
     let e = c.exchange_id_token(sa, &fresh).await.unwrap_err();
     assert_eq!(e.code(), Some("invalid_request"));
+}
+
+/// The same ID token sent to two instances on one PostgreSQL database at
+/// once: one exchange succeeds, on one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_across_two_instances_on_postgres() {
+    let (a, idp) = start(Db::Postgres, 300).await;
+    let list = format!("{},{GITHUB}", idp.issuer());
+    let b = TestServer::start_on_configured(Db::Postgres, a.database_url.clone(), None, |c| {
+        c.oidc_issuers = tron_oidc::TrustedIssuers::parse(Some(&list)).expect("issuers");
+    })
+    .await;
+    let (admin, org, sa) = setup(&a).await;
+    create_policy(&a, &admin, &org, &sa, policy_body(&idp)).await;
+    let id_token = github_token(&a, &idp, |_| {});
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let req = exchange_request(server, &id_token, &sa);
+        set.spawn(async move { req.send().await.expect("send").status() });
+    }
+    let statuses = set.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST));
+    assert_eq!(
+        a.audit_count(&admin, &org, "service_token.exchange").await,
+        1
+    );
 }

@@ -6,37 +6,15 @@
 use chrono::Duration;
 use fantoccini::Locator;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use tron_core::clock::Clock;
 
+use crate::keyless::exchange;
 use crate::kit::{Db, TestServer, ADMIN_EMAIL};
 use crate::portal::{
     click, el, exists, fill, log_in, open_browser, path, screenshot, select, source,
     start_chromedriver,
 };
-
-async fn exchange(s: &TestServer, id_token: &str, sa: &str) -> (StatusCode, Value) {
-    let resp = s
-        .http
-        .post(s.url("/oidc/token"))
-        .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", id_token),
-            (
-                "subject_token_type",
-                "urn:ietf:params:oauth:token-type:id_token",
-            ),
-            ("service_account", sa),
-        ])
-        .send()
-        .await
-        .expect("exchange");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 /// Waits (at most 10 s) until the page lists `n` policies.
 async fn policy_count(c: &fantoccini::Client, n: usize) {

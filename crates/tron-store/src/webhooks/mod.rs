@@ -24,7 +24,6 @@ use crate::db::*;
 use crate::models::CreatedBy;
 use crate::scope::OrgStore;
 use crate::tokens::row_to_created_by;
-use crate::Backend;
 
 const WEBHOOK_COLUMNS: &str = "w.id, w.url, w.events, w.description, w.active, w.created_at, \
      w.created_by_type, w.created_by_id, w.created_by_name";
@@ -236,13 +235,6 @@ async fn fetch_webhook(
 }
 
 impl OrgStore<'_> {
-    fn for_update(&self) -> &'static str {
-        match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        }
-    }
-
     pub async fn create_webhook(&self, new: NewWebhook) -> Result<WebhookRecord> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
@@ -322,7 +314,7 @@ impl OrgStore<'_> {
     ) -> Result<WebhookRecord> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
-        let old = fetch_webhook(&mut tx, org, id, self.for_update()).await?;
+        let old = fetch_webhook(&mut tx, org, id, self.lock_suffix(Lock::Update)).await?;
         let new = WebhookRecord {
             url: patch.url.unwrap_or_else(|| old.url.clone()),
             events: match &patch.events {
@@ -371,7 +363,7 @@ impl OrgStore<'_> {
     pub async fn delete_webhook(&self, id: WebhookId) -> Result<()> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
-        let old = fetch_webhook(&mut tx, org, id, self.for_update()).await?;
+        let old = fetch_webhook(&mut tx, org, id, self.lock_suffix(Lock::Update)).await?;
         sqlx::query::<Any>("DELETE FROM webhooks WHERE organization_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
@@ -400,7 +392,7 @@ impl OrgStore<'_> {
     ) -> Result<WebhookRecord> {
         let (meta, now, org) = (self.meta(), self.now, self.org);
         let mut tx = self.begin().await?;
-        let hook = fetch_webhook(&mut tx, org, id, self.for_update()).await?;
+        let hook = fetch_webhook(&mut tx, org, id, self.lock_suffix(Lock::Update)).await?;
         sqlx::query::<Any>(
             "UPDATE webhooks SET secret = $1 WHERE organization_id = $2 AND id = $3",
         )
