@@ -27,6 +27,9 @@ mod secret;
 mod service_accounts;
 mod trust_policies;
 mod users;
+mod webhooks;
+
+pub use webhooks::WebhookCreated;
 
 pub use chrono;
 pub use error::ClientError;

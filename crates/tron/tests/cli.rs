@@ -25,6 +25,11 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Self::start_with(|_| {})
+    }
+
+    /// A server whose configuration `configure` adjusts first.
+    fn start_with(configure: impl FnOnce(&mut Config)) -> Server {
         let db = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/tron.db", db.path().display());
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -41,7 +46,9 @@ impl Server {
             let secret =
                 ServerSecret::new(b"tron cli test secret, thirty-two bytes or more".to_vec())
                     .expect("secret");
-            let state = AppState::with_clock(store, Config::new(secret), Arc::new(SystemClock));
+            let mut config = Config::new(secret);
+            configure(&mut config);
+            let state = AppState::with_clock(store, config, Arc::new(SystemClock));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
@@ -861,4 +868,148 @@ fn a_staging_only_pipeline_deploys_by_names() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// `tron webhooks`: the secret printed once, a ping delivered and signed,
+/// the delivery log, a redelivery with the same webhook-id, a rotated
+/// secret, pause and delete.
+#[test]
+fn webhooks_from_the_command_line() {
+    let s = Server::start_with(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_poll_interval = std::time::Duration::from_millis(20);
+    });
+    s.login();
+    ok(s.tron().args(["orgs", "create", "Acme"]));
+    let rx = s
+        ._runtime
+        .block_on(tron_webhooks::testing::TestReceiver::start(
+            tron_webhooks::WebhookSecret::generate(),
+        ))
+        .expect("receiver");
+    let out = s
+        .tron()
+        .args([
+            "--org",
+            "Acme",
+            "webhooks",
+            "create",
+            &rx.url(),
+            "--events",
+            "*",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let secret = text(&out.stdout);
+    let secret = secret.trim();
+    assert!(
+        secret.starts_with("whsec_") && !secret.contains('\n'),
+        "{secret}"
+    );
+    assert!(text(&out.stderr).contains("shown this once"));
+    rx.set_secret(tron_webhooks::WebhookSecret::parse(secret).expect("secret"));
+
+    let listed: Value = serde_json::from_str(&ok(s
+        .tron()
+        .args(["--org", "Acme", "webhooks", "list", "-o", "json"])))
+    .unwrap();
+    assert_eq!(listed[0]["url"], rx.url());
+    assert_eq!(listed[0]["events"], serde_json::json!(["*"]));
+    // By URL wherever an id is wanted.
+    let pinged = ok(s
+        .tron()
+        .args(["--org", "Acme", "webhooks", "ping", &rx.url()]));
+    assert!(pinged.starts_with("Queued a ping"), "{pinged}");
+    let got = s
+        ._runtime
+        .block_on(rx.wait_for(1, std::time::Duration::from_secs(10)))
+        .expect("the ping");
+    assert!(got[0].verified.is_ok());
+    let deliveries = || -> Value {
+        serde_json::from_str(&ok(s.tron().args([
+            "--org",
+            "Acme",
+            "webhooks",
+            "deliveries",
+            &rx.url(),
+            "-o",
+            "json",
+        ])))
+        .unwrap()
+    };
+    let mut d = deliveries();
+    for _ in 0..200 {
+        if d[0]["status"] == "delivered" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        d = deliveries();
+    }
+    assert_eq!(d[0]["status"], "delivered", "{d}");
+    assert_eq!(d[0]["last_status_code"], 200);
+    let delivery = d[0]["id"].as_str().unwrap().to_owned();
+    ok(s.tron().args([
+        "--org",
+        "Acme",
+        "webhooks",
+        "redeliver",
+        &rx.url(),
+        &delivery,
+    ]));
+    let got = s
+        ._runtime
+        .block_on(rx.wait_for(2, std::time::Duration::from_secs(10)))
+        .expect("the redelivery");
+    assert_eq!(got[0].webhook_id(), got[1].webhook_id());
+
+    let rotated = ok(s
+        .tron()
+        .args(["--org", "Acme", "webhooks", "rotate-secret", &rx.url()]));
+    assert!(rotated.trim().starts_with("whsec_") && rotated.trim() != secret);
+    let paused = ok(s.tron().args([
+        "--org",
+        "Acme",
+        "webhooks",
+        "update",
+        &rx.url(),
+        "--active",
+        "false",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&paused).unwrap()["active"],
+        false
+    );
+    let out = s
+        .tron()
+        .args(["--org", "Acme", "webhooks", "ping", &rx.url()])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: conflict:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = s
+        .tron()
+        .args([
+            "--org", "Acme", "webhooks", "create", "ftp://x", "--events", "*",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: validation_error:"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(s.tron()
+        .args(["--org", "Acme", "webhooks", "delete", &rx.url()]));
+    let listed = ok(s
+        .tron()
+        .args(["--org", "Acme", "webhooks", "list", "-o", "json"]));
+    assert_eq!(listed.trim(), "[]");
 }

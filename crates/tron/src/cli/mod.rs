@@ -23,6 +23,7 @@ mod resources;
 mod service_accounts;
 mod time;
 mod trust_policies;
+mod webhooks;
 
 pub use error::{CliError, Result};
 pub use output::Output;
@@ -89,6 +90,9 @@ pub enum ClientCommand {
     /// Keyless CI: exchange the job's OIDC ID token for a service token.
     #[command(subcommand)]
     Auth(exchange::AuthCommand),
+    /// Webhooks: endpoints told of expiring tokens and security events.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
     /// May I (or --as MEMBER) do ACTION on RESOURCE? Exit 0 yes, 1 no.
     CanI(access::CanIArgs),
     /// Deploys IMAGE of APP to ENV (creating the instance when missing).
@@ -209,6 +213,7 @@ async fn dispatch(ctx: &Ctx, command: ClientCommand) -> Result<()> {
         ClientCommand::Tokens(c) => service_accounts::tokens(ctx, c).await,
         ClientCommand::TrustPolicies(c) => trust_policies::run(ctx, c).await,
         ClientCommand::Auth(c) => exchange::run(ctx, c).await,
+        ClientCommand::Webhooks(c) => webhooks::run(ctx, c).await,
         ClientCommand::CanI(a) => access::can_i(ctx, a).await,
         ClientCommand::Deploy(a) => access::deploy(ctx, a).await,
         ClientCommand::Audit(a) => access::audit(ctx, a).await,
