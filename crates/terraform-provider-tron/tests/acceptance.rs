@@ -1,0 +1,504 @@
+//! The provider driven by the real `terraform` binary (through a
+//! `dev_overrides` CLI configuration, so no `terraform init`) against the
+//! real server started in-process over a fresh SQLite database.
+//!
+//! Fails, never skips, when `terraform` is not on the PATH.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use tron_client::{
+    Client, CreateServiceAccount, GroupId, ListParams, Name, OrganizationId, ServiceAccountId,
+    TokenStatus,
+};
+use tron_core::clock::OffsetClock;
+use tron_core::token::ServerSecret;
+use tron_server::{AppState, Config};
+use tron_store::Store;
+
+const ADMIN_EMAIL: &str = "root@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
+
+struct Server {
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tron.db", dir.path().display());
+    let store = Store::connect_with(&url, 8).await.expect("connect store");
+    store.migrate().await.expect("migrate");
+    tron_server::bootstrap::ensure_admin(&store, Some(ADMIN_EMAIL.into()), Some(PASSWORD.into()))
+        .await
+        .expect("bootstrap");
+    let secret =
+        ServerSecret::new(b"tron test secret, thirty-two bytes or more".to_vec()).expect("secret");
+    let mut config = Config::new(secret);
+    config.oidc_issuers =
+        tron_oidc::TrustedIssuers::parse(Some(GITHUB_ACTIONS)).expect("trusted issuers");
+    let state = AppState::with_clock(store, config, Arc::new(OffsetClock::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        tron_server::serve(listener, state, std::future::pending::<()>())
+            .await
+            .expect("serve");
+    });
+    Server {
+        base: format!("http://{addr}"),
+        _dir: dir,
+    }
+}
+
+struct Tf {
+    dir: PathBuf,
+    cli_config: PathBuf,
+    url: String,
+    token: String,
+}
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+impl Tf {
+    fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new("terraform")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TRON_URL", &self.url)
+            .env("TRON_TOKEN", &self.token)
+            .env_remove("TF_LOG")
+            .output()
+            .expect("run terraform");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("$ terraform {}\n{text}", args.join(" "));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            out: text,
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "terraform {args:?} failed:\n{}", r.out);
+        r.out
+    }
+
+    fn apply(&self) -> String {
+        self.ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    /// `plan -detailed-exitcode` must find nothing to do.
+    fn no_changes(&self) {
+        let r = self.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+        assert_eq!(r.code, 0, "expected an empty plan:\n{}", r.out);
+    }
+
+    fn output(&self, name: &str) -> String {
+        self.ok(&["output", "-raw", name])
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    }
+
+    fn write(&self, org: OrganizationId, body: &str) {
+        let text = format!(
+            r#"terraform {{
+  required_providers {{
+    tron = {{ source = "tron/tron" }}
+  }}
+}}
+provider "tron" {{
+  organization_id = "{org}"
+}}
+{body}
+"#
+        );
+        std::fs::write(self.dir.join("main.tf"), text).expect("write main.tf");
+    }
+}
+
+fn config(description: &str, rotate_before_days: u32, extra: &str) -> String {
+    config_with_role(description, "editor", rotate_before_days, extra)
+}
+
+fn config_with_role(description: &str, role: &str, rotate_before_days: u32, extra: &str) -> String {
+    format!(
+        r#"
+resource "tron_service_account" "ci" {{
+  name        = "ci"
+  description = "{description}"
+}}
+
+resource "tron_service_account_token" "ci" {{
+  service_account_id   = tron_service_account.ci.id
+  name                 = "deploy"
+  expires_in_days      = 30
+  rotate_before_days   = {rotate_before_days}
+  grace_period_seconds = 600
+}}
+
+resource "tron_group" "deployers" {{
+  name       = "deployers"
+  role       = "{role}"
+  scope_type = "organization"
+}}
+
+resource "tron_group_member" "ci" {{
+  group_id  = tron_group.deployers.id
+  member_id = tron_service_account.ci.member_id
+}}
+
+data "tron_service_account" "ci" {{
+  name       = "ci"
+  depends_on = [tron_service_account.ci]
+}}
+
+output "token" {{
+  value     = tron_service_account_token.ci.token
+  sensitive = true
+}}
+output "token_id" {{ value = tron_service_account_token.ci.id }}
+output "sa_id" {{ value = tron_service_account.ci.id }}
+output "member_id" {{ value = data.tron_service_account.ci.member_id }}
+output "group_id" {{ value = tron_group.deployers.id }}
+
+data "tron_organization" "acme" {{
+  name = "Acme"
+}}
+output "org_from_data" {{ value = data.tron_organization.acme.id }}
+
+data "tron_access_check" "ci_creates_environments" {{
+  resource   = "environments"
+  action     = "create"
+  member_id  = tron_service_account.ci.member_id
+  depends_on = [tron_group_member.ci]
+}}
+output "ci_may_create_environments" {{ value = data.tron_access_check.ci_creates_environments.allowed }}
+{extra}
+"#
+    )
+}
+
+fn terraform_version() -> String {
+    match Command::new("terraform").arg("version").output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+        _ => panic!(
+            "the `terraform` binary is not on the PATH: the provider's acceptance test needs \
+             Terraform (1.11 or later) installed; it does not skip"
+        ),
+    }
+}
+
+fn provider_dir() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_terraform-provider-tron"));
+    bin.parent().expect("binary folder").to_path_buf()
+}
+
+async fn works(api: &Client, token: &str) -> bool {
+    api.with_token(token).me().await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_manages_service_accounts_and_rotates_tokens_without_a_gap() {
+    println!("{}", terraform_version());
+    let server = start_server().await;
+    let anon = Client::new(server.base.clone());
+    let session = anon.login(ADMIN_EMAIL, PASSWORD).await.expect("login");
+    let admin = anon.with_token(session.token.expose());
+    let org = admin.create_organization("Acme").await.expect("org").id;
+
+    let work = tempfile::tempdir().expect("temp dir");
+    let cli_config = work.path().join("dev.tfrc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"tron/tron\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_dir().display()
+        ),
+    )
+    .expect("cli config");
+    let tf = Tf {
+        dir: work.path().to_path_buf(),
+        cli_config,
+        url: server.base.clone(),
+        token: session.token.expose().to_owned(),
+    };
+    let list_sas = || async {
+        admin
+            .list_service_accounts(org, &ListParams::limit(200))
+            .await
+            .expect("list service accounts")
+            .items
+    };
+
+    let groups_before: Vec<_> = admin
+        .list_groups(org, &ListParams::limit(200))
+        .await
+        .expect("groups")
+        .items
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+
+    // 1. apply: the account, its token and the data source.
+    tf.write(org, &config("CI", 5, ""));
+    let out = tf.apply();
+    assert!(out.contains("4 added"), "{out}");
+    let sas = list_sas().await;
+    assert_eq!(sas.len(), 1);
+    assert_eq!(sas[0].description, "CI");
+    let sa_id: ServiceAccountId = tf.output("sa_id").parse().expect("sa id");
+    assert_eq!(sas[0].id, sa_id);
+    assert_eq!(tf.output("member_id"), sas[0].member_id.to_string());
+    let token = tf.output("token");
+    assert!(works(&anon, &token).await, "the created token works");
+    let group: GroupId = tf.output("group_id").parse().expect("group id");
+    let members = admin
+        .list_group_members(org, group, &ListParams::limit(200))
+        .await
+        .expect("group members")
+        .items;
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        members[0].id, sas[0].member_id,
+        "the account is in the group"
+    );
+    assert!(!out.contains(&token), "the token is never printed");
+
+    assert_eq!(tf.output("org_from_data"), org.to_string());
+    assert_eq!(tf.output("ci_may_create_environments"), "true");
+
+    // 2. a second plan has nothing to do.
+    tf.no_changes();
+
+    // 2b. an API error is a diagnostic naming the resource, code and message.
+    let dup = "\nresource \"tron_service_account\" \"dup\" {\n  name = \"ci\"\n}\n";
+    tf.write(org, &config("CI", 5, dup));
+    let r = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(r.code, 0, "{}", r.out);
+    assert!(
+        r.out
+            .contains("tron_service_account \"ci\": the Tron API answered 409 conflict"),
+        "{}",
+        r.out
+    );
+    tf.write(org, &config("CI", 5, ""));
+    tf.no_changes();
+
+    // 3. an in-place change.
+    tf.write(org, &config_with_role("CI pipelines", "admin", 5, ""));
+    let out = tf.apply();
+    assert!(
+        out.contains("2 changed") && out.contains("0 destroyed"),
+        "{out}"
+    );
+    let sa = admin
+        .get_service_account(org, sa_id)
+        .await
+        .expect("same account");
+    assert_eq!(sa.description, "CI pipelines");
+    let g = admin.get_group(org, group).await.expect("same group");
+    assert_eq!(g.role, tron_client::Role::Admin);
+    tf.no_changes();
+    // Back to editor for the rest of the run.
+    tf.write(org, &config("CI pipelines", 5, ""));
+    tf.apply();
+    tf.no_changes();
+
+    // 4. deleted behind Terraform's back: the next apply creates it again.
+    admin
+        .delete_service_account(org, sa_id)
+        .await
+        .expect("delete");
+    let out = tf.apply();
+    assert!(out.contains("3 added"), "{out}");
+    let sas = list_sas().await;
+    assert_eq!(sas.len(), 1);
+    assert_ne!(sas[0].id, sa_id, "a new account");
+    let sa_id = sas[0].id;
+    let token = tf.output("token");
+    assert!(works(&anon, &token).await);
+    tf.no_changes();
+
+    // 5. import an account made elsewhere.
+    let made = admin
+        .create_service_account(
+            org,
+            &CreateServiceAccount {
+                name: Name::parse("name", "legacy").expect("name"),
+                description: None,
+            },
+        )
+        .await
+        .expect("create");
+    let imported = "\nresource \"tron_service_account\" \"legacy\" {\n  name = \"legacy\"\n}\n";
+    tf.write(org, &config("CI pipelines", 5, imported));
+    tf.ok(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "tron_service_account.legacy",
+        &format!("{org}/{}", made.id),
+    ]);
+    tf.no_changes();
+
+    // 5b. a trust policy for GitHub Actions, then a change in place.
+    let policy = |audience: &str| {
+        format!(
+            r#"{imported}
+resource "tron_trust_policy" "gha" {{
+  service_account_id = tron_service_account.ci.id
+  name               = "github-main"
+  issuer             = "{GITHUB_ACTIONS}"
+  audience           = "{audience}"
+  conditions = {{
+    repository_id = "123456"
+    ref           = "refs/heads/main"
+  }}
+}}
+"#
+        )
+    };
+    tf.write(org, &config("CI pipelines", 5, &policy("tron")));
+    let out = tf.apply();
+    assert!(out.contains("1 added"), "{out}");
+    tf.no_changes();
+    tf.write(org, &config("CI pipelines", 5, &policy("tron-ci")));
+    let out = tf.apply();
+    assert!(
+        out.contains("1 changed") && out.contains("0 destroyed"),
+        "{out}"
+    );
+    let policies = admin
+        .list_trust_policies(org, sa_id, &ListParams::limit(200))
+        .await
+        .expect("trust policies")
+        .items;
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0].audience, "tron-ci");
+    assert_eq!(policies[0].conditions["ref"], "refs/heads/main");
+    assert_eq!(policies[0].token_ttl_seconds, 900);
+    tf.no_changes();
+    let imported = policy("tron-ci");
+    let imported = imported.as_str();
+
+    // 6. rotation by rotate_before_days: a 30-day token is within 40 days of
+    // its expiry, so the plan rotates it in place; the old one keeps
+    // working through the grace period, the new one works at once.
+    let old_id = tf.output("token_id");
+    let old_token = token;
+    tf.write(org, &config("CI pipelines", 40, imported));
+    let plan = tf.ok(&["plan", "-input=false", "-no-color"]);
+    assert!(plan.contains("1 to change, 0 to destroy"), "{plan}");
+    let out = tf.apply();
+    assert!(out.contains("0 destroyed"), "{out}");
+    let new_id = tf.output("token_id");
+    let new_token = tf.output("token");
+    assert_ne!(new_id, old_id);
+    assert!(works(&anon, &new_token).await, "the successor works");
+    assert!(
+        works(&anon, &old_token).await,
+        "the old token lives its grace period"
+    );
+    let tokens = admin
+        .list_service_tokens(org, sa_id, &ListParams::limit(200))
+        .await
+        .expect("tokens")
+        .items;
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert!(tokens.iter().all(|t| t.status == TokenStatus::Active));
+    tf.write(org, &config("CI pipelines", 5, imported));
+    tf.apply();
+    tf.no_changes();
+
+    // 6b. an environment and an application, a group scoped to the
+    // environment, the data sources by name; then a rename in place.
+    let platform = |env_name: &str| {
+        format!(
+            r#"{imported}
+resource "tron_environment" "prod" {{
+  name = "{env_name}"
+}}
+resource "tron_application" "web" {{
+  name       = "web"
+  repository = "github.com/acme/web"
+}}
+resource "tron_group" "prod_deployers" {{
+  name            = "prod-deployers"
+  role            = "editor"
+  scope_type      = "environment"
+  environment_ids = [tron_environment.prod.id]
+}}
+data "tron_application" "web" {{
+  name       = "web"
+  depends_on = [tron_application.web]
+}}
+output "web_repository" {{ value = data.tron_application.web.repository }}
+"#
+        )
+    };
+    tf.write(org, &config("CI pipelines", 5, &platform("prod")));
+    let out = tf.apply();
+    assert!(out.contains("3 added"), "{out}");
+    assert_eq!(tf.output("web_repository"), "github.com/acme/web");
+    tf.no_changes();
+    tf.write(org, &config("CI pipelines", 5, &platform("production")));
+    let out = tf.apply();
+    assert!(
+        out.contains("1 changed") && out.contains("0 destroyed"),
+        "{out}"
+    );
+    let envs = admin
+        .list_environments(org, &ListParams::limit(200))
+        .await
+        .expect("environments")
+        .items;
+    assert_eq!(envs.len(), 1);
+    assert_eq!(envs[0].name, "production");
+    tf.no_changes();
+
+    // 7. destroy leaves nothing.
+    let out = tf.ok(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.contains("Destroy complete"), "{out}");
+    assert!(list_sas().await.is_empty(), "no service account left");
+    let groups: Vec<_> = admin
+        .list_groups(org, &ListParams::limit(200))
+        .await
+        .expect("groups")
+        .items
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(
+        groups, groups_before,
+        "only the organization's own groups are left"
+    );
+    let envs = admin
+        .list_environments(org, &ListParams::limit(200))
+        .await
+        .expect("environments")
+        .items;
+    assert!(envs.is_empty(), "no environment left");
+    assert!(!works(&anon, &new_token).await, "no token left working");
+    assert!(!works(&anon, &old_token).await);
+}
