@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
             last_used_at: None,
             source: Default::default(),
             trust_policy_id: None,
+            replaced_by: None,
         },
         owner: TokenOwner::ServiceAccount {
             id: ServiceAccountId::new(),

@@ -138,6 +138,8 @@ pub struct TokenRecord {
     pub source: TokenSource,
     /// The trust policy whose exchange minted it (`source` is `Oidc`).
     pub trust_policy_id: Option<TrustPolicyId>,
+    /// The successor a rotation minted for it.
+    pub replaced_by: Option<TokenId>,
 }
 
 /// Where a service token came from.

@@ -21,7 +21,7 @@ use tron_webhooks::data::{RevocationReason, TokenRevoked};
 pub(crate) const TOKEN_COLUMNS: &str =
     "t.id, t.kind, t.name, t.hint, t.user_id, t.service_account_id, \
      t.organization_id, t.created_at, t.created_by_type, t.created_by_id, t.created_by_name, \
-     t.expires_at, t.revoked_at, t.last_used_at, t.source, t.trust_policy_id";
+     t.expires_at, t.revoked_at, t.last_used_at, t.source, t.trust_policy_id, t.replaced_by";
 
 pub(crate) fn row_to_created_by(row: &AnyRow, prefix: &str) -> Result<CreatedBy> {
     let kind = get_str(row, &format!("{prefix}_type"))?;
@@ -51,6 +51,7 @@ pub(crate) fn row_to_token(row: &AnyRow) -> Result<TokenRecord> {
         source: TokenSource::parse(&get_str(row, "source")?)
             .ok_or_else(|| Error::internal("unknown token source"))?,
         trust_policy_id: get_opt_id(row, "trust_policy_id")?,
+        replaced_by: get_opt_id(row, "replaced_by")?,
     })
 }
 
@@ -127,6 +128,7 @@ pub(crate) async fn insert_token(
         last_used_at: None,
         source,
         trust_policy_id: t.trust_policy,
+        replaced_by: None,
     })
 }
 

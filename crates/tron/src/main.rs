@@ -239,6 +239,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    // Without TRON_PUBLIC_URL, the address printed below is where users
+    // reach this server when it is a concrete one (never a guess from a
+    // request's Host header); 0.0.0.0 says nothing, so it stays unknown.
+    if config.public_url.is_none() && !addr.ip().is_unspecified() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
     let state = AppState::new(store.clone(), config);
     println!("Tron is listening on http://{addr}");
     println!("  Portal: http://{addr}/  (log in with your email and password)");

@@ -856,7 +856,18 @@ fn a_staging_only_pipeline_deploys_by_names() {
         1,
     );
     assert_error(&err, "not_found");
-    // An application with no instance in staging cannot be found by name
+    // By production's id: `web` is found through staging's instance, and
+    // the API refuses the deploy itself.
+    let prod = json(acme().args(["envs", "show", "production", "-o", "json"]));
+    let prod_id = prod["id"].as_str().expect("id");
+    let (_, err) = fails(
+        s.as_token(&token)
+            .args(["deploy", "web", prod_id, "web:1.0"]),
+        1,
+    );
+    assert_error(&err, "forbidden");
+    // An application with no instance in any environment it may view
+    // cannot be found by name
     // (its id is needed to create the first one).
     let (_, err) = fails(
         s.as_token(&token)

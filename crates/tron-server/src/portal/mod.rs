@@ -47,6 +47,7 @@ pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src '
 
 const CSS: &str = include_str!("../../static/portal.css");
 const JS: &str = include_str!("../../static/portal.js");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 /// The portal's routes, merged at the root by [`crate::app`].
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -96,6 +97,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login", get(session::login_page).post(session::login))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .merge(signed_in)
         .layer(middleware::map_response(security_headers))
 }
@@ -162,4 +165,8 @@ async fn css() -> Response {
 
 async fn js() -> Response {
     asset("text/javascript; charset=utf-8", JS)
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON)
 }

@@ -335,6 +335,47 @@ async fn portal_in_a_browser() {
     let sa = sa_path.rsplit('/').next().expect("sa id").to_string();
     assert!(source(&c).await.contains("Service account created"));
 
+    // Ids to copy, for the pipeline's configuration.
+    assert_eq!(el(&c, "#id-sa").await.text().await.expect("text"), sa);
+    assert_eq!(el(&c, "#id-org").await.text().await.expect("text"), org);
+
+    // The group picker starts on nothing and names role and scope; an
+    // admin group asks first, and Cancel leaves the account as it was.
+    let picker = el(&c, "#assign-group").await;
+    assert_eq!(
+        picker.prop("value").await.expect("value"),
+        Some(String::new())
+    );
+    let options = picker.text().await.expect("text");
+    assert!(options.contains("choose a group"), "{options}");
+    assert!(
+        options.contains("Deployers — editor on the whole organization"),
+        "{options}"
+    );
+    let admins = groups["items"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["role"] == "admin")
+        .expect("an admin group")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    select(&c, "#assign-group", &admins).await;
+    click(&c, "#assign").await;
+    let ask = el(&c, "main").await.text().await.expect("text");
+    assert!(
+        ask.contains("Give deploy-bot admin power?") && ask.contains("is an admin group"),
+        "{ask}"
+    );
+    screenshot(&c, "confirm-admin-group.png").await;
+    click(&c, "#cancel").await;
+    el(&c, "#sa-groups").await;
+    assert!(
+        !exists(&c, "li.sa-group").await,
+        "Cancel assigned the admin group"
+    );
+
     // Assign it to a group.
     select(&c, "#assign-group", &deployers).await;
     click(&c, "#assign").await;
@@ -349,6 +390,25 @@ async fn portal_in_a_browser() {
     let t1 = shown_token(&c).await;
     let panel = el(&c, "#new-token-panel").await.text().await.expect("text");
     assert!(panel.contains("It will not be shown again"), "{panel}");
+    // What the pipeline needs next to it: the organization, the API, a
+    // request to try and the CI snippets, none of which holds the token.
+    assert_eq!(el(&c, "#wire-org").await.text().await.expect("text"), org);
+    let curl = el(&c, "#wire-curl").await.text().await.expect("text");
+    assert!(
+        curl.contains("/api/v1/me") && curl.contains("$TRON_TOKEN"),
+        "{curl}"
+    );
+    let wire = source(&c).await;
+    assert!(
+        wire.contains("secrets.TRON_TOKEN") && wire.contains("wire-gitlab"),
+        "no CI snippets"
+    );
+    assert_eq!(
+        wire.matches(t1.as_str()).count(),
+        1,
+        "the token is in a snippet"
+    );
+    assert!(exists(&c, "#wire-docs").await);
     assert!(
         el(&c, "#copy-token")
             .await
@@ -385,6 +445,14 @@ async fn portal_in_a_browser() {
     let t2 = shown_token(&c).await;
     assert_ne!(t1, t2);
     assert!(source(&c).await.contains("has stopped working"));
+    // Successor and predecessor name each other by their hints.
+    let hint = |t: &str| t[t.len() - 4..].to_string();
+    let linked = el(&c, "#tokens").await.text().await.expect("text");
+    assert!(
+        linked.contains(&format!("replaces …{}", hint(&t1)))
+            && linked.contains(&format!("replaced by …{}", hint(&t2))),
+        "{linked}"
+    );
     let (status, body) = me(&s, &t1).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "token_revoked");
@@ -434,6 +502,10 @@ async fn portal_in_a_browser() {
     click(&c, "#generate-token").await;
     let t3 = shown_token(&c).await;
     click(&c, "#disable-sa").await;
+    assert!(source(&c)
+        .await
+        .contains("Disable the service account deploy-bot?"));
+    click(&c, "#confirm").await;
     el(&c, "#enable-sa").await;
     assert_eq!(
         el(&c, "#sa-status").await.text().await.expect("text"),
@@ -556,7 +628,7 @@ async fn portal_in_a_browser() {
         "#assign",
         "a.revoke",
         "a.rotate",
-        "button.unassign",
+        "a.unassign",
     ] {
         assert!(!exists(&c, css).await, "a viewer is offered {css}");
     }

@@ -111,24 +111,35 @@ pub async fn application_in(
     let Some(env) = env else {
         return Err(refusal);
     };
-    let Ok(instances) =
-        all(|p| async move { c.list_environment_instances(org, env, &p).await }).await
-    else {
-        return Err(refusal);
-    };
-    match one(
-        instances,
-        "application",
-        arg,
-        |i| &i.application_name,
-        |i| i.application_id,
-    ) {
-        Ok(id) => Ok(id),
-        Err(CliError::Failed {
-            code: "not_found", ..
-        }) => Err(refusal),
-        Err(e) => Err(e),
+    // The instances of ENV first, then those of every other environment
+    // the caller may view: a pipeline allowed on staging finds `web` by
+    // staging's instance even when it deploys somewhere else (and is then
+    // told by the API whether it may).
+    let mut envs = vec![env];
+    if let Ok(visible) = all(|p| async move { c.list_environments(org, &p).await }).await {
+        envs.extend(visible.into_iter().map(|e| e.id).filter(|id| *id != env));
     }
+    for e in envs {
+        let Ok(instances) =
+            all(|p| async move { c.list_environment_instances(org, e, &p).await }).await
+        else {
+            continue;
+        };
+        match one(
+            instances,
+            "application",
+            arg,
+            |i| &i.application_name,
+            |i| i.application_id,
+        ) {
+            Ok(id) => return Ok(id),
+            Err(CliError::Failed {
+                code: "not_found", ..
+            }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(refusal)
 }
 
 pub async fn group(c: &Client, org: OrganizationId, arg: &str) -> Result<GroupId> {

@@ -5,13 +5,13 @@ use askama::Template;
 use axum::extract::State;
 use tron_core::authz::{Action, Resource, Scope};
 use tron_core::ids::{ApplicationId, EnvironmentId};
-use tron_store::models::{Member, PrincipalType, ServiceAccountStatus};
+use tron_store::models::{Group, Member, PrincipalType, ServiceAccountStatus};
 
 use super::audit::{audit_view, AuditView};
 use super::{org_layout, org_url, PageResult};
 use crate::access::OrgCtx;
 use crate::ops;
-use crate::portal::error::OrBack;
+use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::QueryMap;
 use crate::portal::session::PortalSession;
 use crate::portal::view::{collect, render, ts, ts_or, Choice, Layout};
@@ -100,6 +100,51 @@ pub(super) struct GroupRow {
     role: &'static str,
     scope: String,
     member_count: i64,
+}
+
+/// The organization's environment and application names by id.
+pub(crate) struct NameMaps {
+    pub envs: HashMap<EnvironmentId, String>,
+    pub apps: HashMap<ApplicationId, String>,
+}
+
+pub(crate) async fn name_maps(ctx: &OrgCtx) -> Result<NameMaps, PortalError> {
+    let envs = collect(|p| async move { ops::environments::list(ctx, &p).await }).await?;
+    let apps = collect(|p| async move { ops::applications::list(ctx, &p).await }).await?;
+    Ok(NameMaps {
+        envs: envs.into_iter().map(|e| (e.id, e.name)).collect(),
+        apps: apps.into_iter().map(|a| (a.id, a.name)).collect(),
+    })
+}
+
+/// A group as a picker names it: "Deployers — editor on staging".
+pub(crate) fn group_label(g: &Group, names: &NameMaps) -> String {
+    let list = |ids: Vec<String>| {
+        if ids.is_empty() {
+            "nothing (all removed)".to_owned()
+        } else {
+            ids.join(", ")
+        }
+    };
+    let scope = match &g.scope {
+        Scope::Organization => "the whole organization".to_owned(),
+        Scope::Environment { environment_ids } => list(
+            environment_ids
+                .iter()
+                .map(|i| names.envs.get(i).cloned().unwrap_or_else(|| i.to_string()))
+                .collect(),
+        ),
+        Scope::Application { application_ids } => format!(
+            "application {}",
+            list(
+                application_ids
+                    .iter()
+                    .map(|i| names.apps.get(i).cloned().unwrap_or_else(|| i.to_string()))
+                    .collect(),
+            )
+        ),
+    };
+    format!("{} — {} on {scope}", g.name, g.role.as_str())
 }
 
 /// `organization`, or the names of the scoped environments or

@@ -19,7 +19,7 @@ mod members;
 mod resources;
 mod settings;
 
-pub(crate) use details::{member_row, role_choices, scope_text, MemberRow};
+pub(crate) use details::{group_label, member_row, name_maps, role_choices, scope_text, MemberRow};
 pub(crate) use details::{show, EXPIRING_WITHIN_DAYS};
 pub(crate) use home::{create, home};
 pub(crate) use members::{add_member, remove_member, remove_member_page};
@@ -53,6 +53,8 @@ pub(crate) struct ConfirmPage {
     pub cancel: String,
     /// Rotation asks how long the old token keeps working.
     pub grace_choices: Vec<Choice>,
+    /// Fields the confirmed form posts along (name, value).
+    pub hidden: Vec<(String, String)>,
 }
 
 impl ConfirmPage {
@@ -72,6 +74,13 @@ impl ConfirmPage {
             button: button.into(),
             cancel: cancel.into(),
             grace_choices: Vec::new(),
+            hidden: Vec::new(),
         }
+    }
+
+    /// Posts `name=value` along with the confirmation.
+    pub(crate) fn with_field(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.hidden.push((name.to_owned(), value.into()));
+        self
     }
 }

@@ -10,8 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
 use tron_core::authz::{Action, Resource};
-use tron_core::ids::{GroupId, ServiceAccountId};
+use tron_core::ids::ServiceAccountId;
 use tron_core::principal::ActorType;
 use tron_core::values::{Description, Name};
 use tron_core::Error;
@@ -22,14 +24,17 @@ use crate::ops;
 use crate::ops::service_accounts::Change;
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
-use crate::portal::orgs::{org_layout, org_url, ConfirmPage};
+use crate::portal::orgs::{group_label, name_maps, org_layout, org_url, ConfirmPage};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{collect, render, ts, ts_or, Choice, Layout};
 use crate::state::AppState;
 
+mod groups;
 mod tokens;
 mod trust;
+mod wire;
 
+use groups::{assign, unassign, unassign_page};
 use tokens::{generate, revoke, revoke_page, rotate, rotate_page};
 
 type PageResult = Result<Response, PortalError>;
@@ -40,6 +45,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/service-accounts", post(create))
         .route("/service-accounts/{sa_id}", get(show).post(update))
         .route("/service-accounts/{sa_id}/status", post(set_status))
+        .route("/service-accounts/{sa_id}/disable", get(disable_page))
         .route(
             "/service-accounts/{sa_id}/delete",
             get(delete_page).post(delete),
@@ -47,7 +53,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/service-accounts/{sa_id}/groups", post(assign))
         .route(
             "/service-accounts/{sa_id}/groups/{group_id}/remove",
-            post(unassign),
+            get(unassign_page).post(unassign),
         )
         .route(
             "/service-accounts/{sa_id}/tokens",
@@ -118,6 +124,10 @@ struct TokenRow {
     rotatable: bool,
     /// Active and expiring within 7 days.
     expires_soon: bool,
+    /// The hint of the token this one was rotated from.
+    replaces: String,
+    /// The hint of the token a rotation put in its place.
+    replaced_by: String,
 }
 
 /// A token just minted, shown once.
@@ -127,6 +137,8 @@ struct NewToken {
     expires: String,
     /// After a rotation: what becomes of the old token.
     rotated: Option<String>,
+    /// What the pipeline needs besides the token.
+    wire: wire::WireUp,
 }
 
 #[derive(Template)]
@@ -136,6 +148,8 @@ struct SaPage {
     org_url: String,
     url: String,
     sa_id: String,
+    member_id: String,
+    org_id: String,
     name: String,
     description: String,
     active: bool,
@@ -152,6 +166,8 @@ struct SaPage {
     can_revoke_tokens: bool,
     can_rotate_tokens: bool,
     tokens: Vec<TokenRow>,
+    /// Revoked or expired for more than a week: folded away.
+    old_tokens: Vec<TokenRow>,
     active_tokens: i64,
     new_token: Option<NewToken>,
     expiry_choices: Vec<Choice>,
@@ -183,6 +199,18 @@ fn expiry_choices(max_days: Option<u32>) -> Vec<Choice> {
     out
 }
 
+/// How long a revoked or expired token stays in the main list.
+const FOLD_AFTER_DAYS: i64 = 7;
+
+/// When a token stopped working, if it has.
+fn ended_at(v: &TokenView) -> Option<DateTime<Utc>> {
+    match v.status {
+        TokenStatus::Active => None,
+        TokenStatus::Revoked => v.revoked_at,
+        TokenStatus::Expired => v.expires_at,
+    }
+}
+
 fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> TokenRow {
     let (status, active) = match v.status {
         TokenStatus::Active => ("active", true),
@@ -212,6 +240,8 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>, now: DateTime<Utc
             && v.expires_at.is_some_and(|e| {
                 e <= now + Duration::days(crate::portal::orgs::EXPIRING_WITHIN_DAYS)
             }),
+        replaces: String::new(),
+        replaced_by: String::new(),
     }
 }
 
@@ -228,35 +258,50 @@ async fn page(
     let can_assign = ctx.allows(Action::Update, &Resource::Groups);
     let can_view_tokens = ctx.allows(Action::View, &Resource::ServiceTokens);
     let assignable = if can_assign {
-        collect(|p| async move { ops::groups::list(ctx, &p).await })
-            .await?
-            .into_iter()
-            .filter(|g| !sa.groups.iter().any(|mine| mine.id == g.id))
-            .map(|g| {
-                Choice::new(
-                    g.id,
-                    format!("{} ({}, {})", g.name, g.role.as_str(), g.scope.kind_str()),
-                    false,
-                )
-            })
-            .collect()
+        let names = name_maps(ctx).await?;
+        // Starts on "choose a group": one careless click must not put a
+        // CI bot in the first group of the list, an admin one perhaps.
+        let mut choices = vec![Choice::new("", "choose a group…", true)];
+        choices.extend(
+            collect(|p| async move { ops::groups::list(ctx, &p).await })
+                .await?
+                .into_iter()
+                .filter(|g| !sa.groups.iter().any(|mine| mine.id == g.id))
+                .map(|g| Choice::new(g.id, group_label(&g, &names), false)),
+        );
+        choices
     } else {
         Vec::new()
     };
-    let tokens = if can_view_tokens {
+    let (tokens, old_tokens) = if can_view_tokens {
         let mut records = collect(|p| async move { ops::tokens::list(ctx, id, &p).await }).await?;
         // Newest first (ids are time-ordered).
         records.reverse();
+        let hints: HashMap<_, _> = records.iter().map(|r| (r.id, r.hint.clone())).collect();
+        let predecessors: HashMap<_, _> = records
+            .iter()
+            .filter_map(|r| Some((r.replaced_by?, r.hint.clone())))
+            .collect();
+        let fold_before = now - Duration::days(FOLD_AFTER_DAYS);
         records
             .into_iter()
             .map(|r| {
                 let grace = r.revoked_at.filter(|at| *at > now);
-                token_row(r.view(now), grace, now)
+                let successor = r.replaced_by.and_then(|s| hints.get(&s).cloned());
+                let predecessor = predecessors.get(&r.id).cloned();
+                let view = r.view(now);
+                let folded = ended_at(&view).is_some_and(|at| at < fold_before);
+                let mut row = token_row(view, grace, now);
+                row.replaced_by = successor.unwrap_or_default();
+                row.replaces = predecessor.unwrap_or_default();
+                (row, folded)
             })
-            .collect()
+            .partition::<Vec<_>, _>(|(_, folded)| !folded)
     } else {
-        Vec::new()
+        Default::default()
     };
+    let strip = |rows: Vec<(TokenRow, bool)>| rows.into_iter().map(|(r, _)| r).collect();
+    let (tokens, old_tokens): (Vec<TokenRow>, Vec<TokenRow>) = (strip(tokens), strip(old_tokens));
     let max_days = ctx.organization().settings.max_token_lifetime_days;
     let url = sa_url(ctx, sa.id);
     let mut layout = org_layout(session, ctx, &sa.name).notice(notice);
@@ -268,6 +313,8 @@ async fn page(
         org_url: org_url(ctx),
         url,
         sa_id: sa.id.to_string(),
+        member_id: sa.member_id.to_string(),
+        org_id: ctx.org_id().to_string(),
         active: sa.status == ServiceAccountStatus::Active,
         created: ts(sa.created_at),
         created_by: created_by(&sa.created_by),
@@ -289,6 +336,7 @@ async fn page(
         can_revoke_tokens: ctx.allows(Action::Delete, &Resource::ServiceTokens),
         can_rotate_tokens: ctx.allows(Action::Update, &Resource::ServiceTokens),
         tokens,
+        old_tokens,
         active_tokens: sa.active_token_count,
         new_token,
         expiry_choices: expiry_choices(max_days),
@@ -347,6 +395,29 @@ async fn set_status(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     Ok(Redirect::to(&format!("{back}?done={done}")).into_response())
 }
 
+async fn disable_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
+    let id: ServiceAccountId = ids.id("sa_id")?;
+    let back = sa_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::ServiceAccounts)
+        .or_back(&back)?;
+    let sa = ops::service_accounts::get(&ctx, id).await?;
+    Ok(render(
+        &ConfirmPage::new(
+            org_layout(&session, &ctx, "Disable service account"),
+            format!("Disable the service account {}?", sa.name),
+            format!(
+                "Its {} active token(s) are refused from their next request until you enable \
+                 it again. Nothing is deleted.",
+                sa.active_token_count
+            ),
+            format!("{back}/status"),
+            "Disable service account",
+            back,
+        )
+        .with_field("status", "disabled"),
+    ))
+}
+
 async fn delete_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
     let back = sa_url(&ctx, id);
@@ -378,34 +449,4 @@ async fn delete(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
         org_url(&ctx)
     ))
     .into_response())
-}
-
-async fn assign(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
-    let id: ServiceAccountId = ids.id("sa_id")?;
-    let back = sa_url(&ctx, id);
-    ctx.require(Action::Update, &Resource::Groups)
-        .or_back(&back)?;
-    let group: GroupId = form
-        .text("group_id")
-        .parse()
-        .map_err(|_| Error::validation("group_id", "choose a group"))
-        .or_back(&back)?;
-    let sa = ops::service_accounts::get(&ctx, id).await?;
-    ops::groups::add_member(&ctx, group, sa.member_id)
-        .await
-        .or_back(&back)?;
-    Ok(Redirect::to(&format!("{back}?done=sa_group_added")).into_response())
-}
-
-async fn unassign(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
-    let id: ServiceAccountId = ids.id("sa_id")?;
-    let back = sa_url(&ctx, id);
-    ctx.require(Action::Update, &Resource::Groups)
-        .or_back(&back)?;
-    let group: GroupId = ids.id("group_id")?;
-    let sa = ops::service_accounts::get(&ctx, id).await?;
-    ops::groups::remove_member(&ctx, group, sa.member_id)
-        .await
-        .or_back(&back)?;
-    Ok(Redirect::to(&format!("{back}?done=sa_group_removed")).into_response())
 }

@@ -69,6 +69,7 @@ pub(super) async fn generate(
         name: view.name,
         expires: ts_or(view.expires_at, "never"),
         rotated: None,
+        wire: super::wire::wire_up(&ctx, id),
     };
     page(&session, &ctx, id, None, Some(new)).await
 }
@@ -105,6 +106,10 @@ pub(super) async fn revoke(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     Ok(Redirect::to(&format!("{back}?done=token_revoked#tokens")).into_response())
 }
 
+/// A pipeline picks up its new token within the hour; a shorter default
+/// breaks running jobs, a longer one keeps a replaced secret alive.
+const DEFAULT_GRACE_SECONDS: i64 = 3600;
+
 pub(super) const GRACE_CHOICES: [(i64, &str); 4] = [
     (0, "immediately"),
     (300, "after 5 minutes"),
@@ -135,7 +140,7 @@ pub(super) async fn rotate_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -
     );
     confirm.grace_choices = GRACE_CHOICES
         .iter()
-        .map(|(secs, label)| Choice::new(secs, *label, *secs == 0))
+        .map(|(secs, label)| Choice::new(secs, *label, *secs == DEFAULT_GRACE_SECONDS))
         .collect();
     Ok(render(&confirm))
 }
@@ -178,6 +183,7 @@ pub(super) async fn rotate(
         name: view.name,
         expires: ts_or(view.expires_at, "never"),
         rotated: Some(rotated),
+        wire: super::wire::wire_up(&ctx, sa),
     };
     page(&session, &ctx, sa, None, Some(new)).await
 }

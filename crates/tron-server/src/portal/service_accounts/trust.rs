@@ -66,7 +66,7 @@ pub(super) struct TrustSection {
     pub audience: String,
 }
 
-fn api_base(ctx: &OrgCtx) -> String {
+pub(super) fn api_base(ctx: &OrgCtx) -> String {
     ctx.state()
         .config
         .public_url
