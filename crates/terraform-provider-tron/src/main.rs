@@ -11,7 +11,9 @@
 mod common;
 mod data_sources;
 mod group;
+mod group_member;
 mod platform;
+mod platform_data;
 mod provider;
 mod service_account;
 mod token;
