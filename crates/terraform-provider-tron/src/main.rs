@@ -12,6 +12,7 @@ mod common;
 mod data_sources;
 mod group;
 mod group_member;
+mod lookup;
 mod platform;
 mod platform_data;
 mod provider;

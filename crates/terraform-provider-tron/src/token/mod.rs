@@ -16,14 +16,14 @@ use tf_provider::value::{Value, ValueEmpty, ValueNumber, ValueString};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
 use tron_client::chrono::{DateTime, Duration, Utc};
 use tron_client::{
-    Client, ClientError, CreateToken, DisplayName, ListParams, OrganizationId, RotateToken,
-    ServiceAccountId, Timestamp, TokenId, TokenStatus, TokenView,
+    CreateToken, DisplayName, OrganizationId, RotateToken, ServiceAccountId, Timestamp, TokenId,
+    TokenStatus, TokenView,
 };
 
 use crate::common::{
-    api_error, is_not_found, opt_time, organization, parse_id, parse_value, split_import_id,
-    string, time, Shared,
+    api_error, is_not_found, opt_time, organization, parse_id, parse_value, string, time, Shared,
 };
+use crate::lookup::{child_id, find_token, token_anywhere};
 use crate::provider::attr;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -214,29 +214,6 @@ fn sa_ids(diags: &mut Diagnostics, s: &State<'_>) -> Option<(OrganizationId, Ser
 
 /// The token `id` of the account, or `None` when the account or the token
 /// is gone.
-async fn find_token(
-    client: &Client,
-    org: OrganizationId,
-    sa: ServiceAccountId,
-    id: TokenId,
-) -> Result<Option<TokenView>, ClientError> {
-    let mut page = ListParams::limit(200);
-    loop {
-        let p = match client.list_service_tokens(org, sa, &page).await {
-            Ok(p) => p,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if let Some(t) = p.items.into_iter().find(|t| t.id == id) {
-            return Ok(Some(t));
-        }
-        match p.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => return Ok(None),
-        }
-    }
-}
-
 fn num(doc: &str, constraint: AttributeConstraint) -> Attribute {
     attr(AttributeType::Number, constraint, doc)
 }
@@ -474,19 +451,26 @@ impl Resource for TokenResource {
         id: String,
     ) -> Option<(State<'a>, ValueEmpty)> {
         let ctx = self.0.ctx(diags)?;
-        let (org, rest) = split_import_id(diags, &id)?;
-        let Some((sa, token)) = rest.split_once('/') else {
+        let Some(parts) = child_id(&id) else {
             diags.root_error(
                 "Invalid import id",
-                "A token's import id is ORGANIZATION_ID/SERVICE_ACCOUNT_ID/TOKEN_ID.",
+                "A token's import id is ORGANIZATION_ID/TOKEN_ID (or ORGANIZATION_ID/SERVICE_ACCOUNT_ID/TOKEN_ID).",
             );
             return None;
         };
-        let org: OrganizationId = parse_id(diags, "organization_id", &org)?;
-        let sa: ServiceAccountId = parse_id(diags, "service_account_id", sa)?;
-        let token: TokenId = parse_id(diags, "id", token)?;
-        match find_token(&ctx.client, org, sa, token).await {
-            Ok(Some(view)) => {
+        let org: OrganizationId = parse_id(diags, "organization_id", parts.org)?;
+        let token: TokenId = parse_id(diags, "id", parts.id)?;
+        let found = match parts.service_account {
+            Some(sa) => {
+                let sa: ServiceAccountId = parse_id(diags, "service_account_id", sa)?;
+                find_token(&ctx.client, org, sa, token)
+                    .await
+                    .map(|t| t.map(|t| (sa, t)))
+            }
+            None => token_anywhere(&ctx.client, org, token).await,
+        };
+        match found {
+            Ok(Some((sa, view))) => {
                 let base = State {
                     organization_id: string(org.to_string()),
                     service_account_id: string(sa.to_string()),
@@ -497,7 +481,7 @@ impl Resource for TokenResource {
             Ok(None) => {
                 diags.root_error(
                     "Cannot import tron_service_account_token",
-                    "not_found: no such token of that service account",
+                    "not_found: no such token in that organization",
                 );
                 None
             }

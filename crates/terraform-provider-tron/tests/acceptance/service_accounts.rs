@@ -238,6 +238,17 @@ resource "tron_trust_policy" "gha" {{
     assert_eq!(policies[0].token_ttl_seconds, 900);
     tf.no_changes();
 
+    // 5c. the trust policy imported again by ORG_ID/ID alone: the provider
+    // finds its service account.
+    tf.ok(&["state", "rm", "tron_trust_policy.gha"]);
+    tf.ok(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "tron_trust_policy.gha",
+        &format!("{org}/{}", policies[0].id),
+    ]);
+    tf.no_changes();
     let imported = policy("tron-ci");
     let imported = imported.as_str();
 
