@@ -13,8 +13,8 @@ use tron_client::Client;
 
 use crate::common::{known, parse_id, Ctx, Shared};
 use crate::{
-    data_sources, group, group_member, platform, platform_data, service_account, token,
-    trust_policy,
+    data_sources, group, group_member, member, platform, platform_data, service_account, settings,
+    token, trust_policy, webhook,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -109,6 +109,9 @@ impl Provider for TronProvider {
             "trust_policy" => trust_policy::TrustPolicyResource(self.shared.clone()),
             "environment" => platform::EnvironmentResource(self.shared.clone()),
             "application" => platform::ApplicationResource(self.shared.clone()),
+            "organization_member" => member::OrganizationMemberResource(self.shared.clone()),
+            "organization_settings" => settings::OrganizationSettingsResource(self.shared.clone()),
+            "webhook" => webhook::WebhookResource(self.shared.clone()),
         })
     }
 

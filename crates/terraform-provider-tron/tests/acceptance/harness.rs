@@ -31,6 +31,8 @@ pub async fn start_server() -> Server {
     let secret =
         ServerSecret::new(b"tron test secret, thirty-two bytes or more".to_vec()).expect("secret");
     let mut config = Config::new(secret);
+    // The test's webhooks point at 127.0.0.1 over http.
+    config.webhook_allow_private = true;
     config.oidc_issuers =
         tron_oidc::TrustedIssuers::parse(Some(GITHUB_ACTIONS)).expect("trusted issuers");
     let state = AppState::with_clock(store, config, Arc::new(OffsetClock::default()));

@@ -4,4 +4,5 @@
 //!
 //! Fails, never skips, when `terraform` is not on the PATH.
 mod harness;
+mod organization;
 mod service_accounts;
