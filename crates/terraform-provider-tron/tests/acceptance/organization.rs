@@ -8,8 +8,6 @@ use tron_client::{
 
 use crate::harness::{start_server, terraform_version, Tf, ADMIN_EMAIL, PASSWORD};
 
-const HOOK_URL: &str = "http://127.0.0.1:9/hooks/tron";
-
 /// The organization's resources: a member put in a group, the settings and
 /// a webhook for expiry warnings; `extra` is appended.
 fn config(webhook: &str, settings: &str, extra: &str) -> String {
@@ -35,7 +33,6 @@ resource "tron_organization_settings" "this" {{
 }}
 
 resource "tron_webhook" "expiry" {{
-  url = "{HOOK_URL}"
 {webhook}
 }}
 
@@ -51,9 +48,13 @@ output "bob_user_id" {{ value = tron_organization_member.bob.user_id }}
     )
 }
 
-const WEBHOOK: &str = r#"  events      = ["service_token.expiring", "service_token.expired"]
+const WEBHOOK: &str = r#"  url         = "http://127.0.0.1:9/hooks/tron"
+  events      = ["service_token.expiring", "service_token.expired"]
   description = "expiry warnings""#;
-const WEBHOOK_CHANGED: &str = r#"  events      = ["service_token.expiring", "service_token.expired", "service_token.revoked"]
+/// Another URL, which the server normalizes (the host in lower case): the
+/// state keeps it as configured.
+const WEBHOOK_CHANGED: &str = r#"  url         = "http://LocalHost:9/hooks/tron"
+  events      = ["service_token.expiring", "service_token.expired", "service_token.revoked"]
   description = "expiry and revocation"
   active      = false"#;
 const SETTINGS: &str = "  max_token_lifetime_days = 365";
@@ -118,7 +119,7 @@ async fn terraform_manages_members_settings_and_webhooks() {
     assert_eq!(settings.service_token_rate_limit_per_minute, 600);
     let hook_id: WebhookId = tf.output("webhook_id").parse().expect("webhook id");
     let hook = admin.get_webhook(org, hook_id).await.expect("webhook");
-    assert_eq!(hook.url, HOOK_URL);
+    assert_eq!(hook.url, "http://127.0.0.1:9/hooks/tron");
     assert_eq!(
         hook.events,
         ["service_token.expiring", "service_token.expired"]
@@ -135,7 +136,7 @@ async fn terraform_manages_members_settings_and_webhooks() {
     // 2. a second plan has nothing to do (the email keeps its case).
     tf.no_changes();
 
-    // 3. changes in place: the webhook's events, description and active,
+    // 3. changes in place: the webhook's URL, events, description and active,
     // and both settings.
     tf.write(org, &config(WEBHOOK_CHANGED, SETTINGS_CHANGED, ""));
     let out = tf.apply();
@@ -144,6 +145,7 @@ async fn terraform_manages_members_settings_and_webhooks() {
         "{out}"
     );
     let hook = admin.get_webhook(org, hook_id).await.expect("same webhook");
+    assert_eq!(hook.url, "http://localhost:9/hooks/tron");
     assert_eq!(hook.events.len(), 3);
     assert_eq!(hook.description, "expiry and revocation");
     assert!(!hook.active);
