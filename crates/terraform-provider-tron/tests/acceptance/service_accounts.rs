@@ -1,7 +1,8 @@
 //! Service accounts, tokens (with rotation by `rotate_before_days`),
 //! groups, trust policies, environments and applications.
 use tron_client::{
-    Client, CreateServiceAccount, GroupId, ListParams, Name, ServiceAccountId, TokenStatus,
+    Client, CreateServiceAccount, CreateToken, DisplayName, GroupId, ListParams, Name,
+    ServiceAccountId, TokenStatus,
 };
 
 use crate::harness::{
@@ -198,6 +199,45 @@ async fn terraform_manages_service_accounts_and_rotates_tokens_without_a_gap() {
         "tron_service_account.legacy",
         &format!("{org}/{}", made.id),
     ]);
+    tf.no_changes();
+
+    // 5a. a token of that account made elsewhere, imported by ORG_ID/ID
+    // alone (the provider finds its account); it has no plaintext.
+    let legacy_token = admin
+        .create_service_token(
+            org,
+            made.id,
+            &CreateToken {
+                name: DisplayName::parse("name", "old").expect("name"),
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("create token");
+    let imported = format!(
+        r#"{imported}
+resource "tron_service_account_token" "legacy" {{
+  service_account_id = tron_service_account.legacy.id
+  name               = "old"
+}}
+output "legacy_token" {{
+  value     = tron_service_account_token.legacy.token == null ? "none" : "some"
+  sensitive = true
+}}
+"#
+    );
+    let imported = imported.as_str();
+    tf.write(org, &config("CI pipelines", 5, imported));
+    tf.ok(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "tron_service_account_token.legacy",
+        &format!("{org}/{}", legacy_token.item.id),
+    ]);
+    let out = tf.apply();
+    assert!(out.contains("0 added, 0 changed, 0 destroyed"), "{out}");
+    assert_eq!(tf.output("legacy_token"), "none", "an import has no token");
     tf.no_changes();
 
     // 5b. a trust policy for GitHub Actions, then a change in place.
