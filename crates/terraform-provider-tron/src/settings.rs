@@ -230,7 +230,13 @@ impl Resource for OrganizationSettingsResource {
         id: String,
     ) -> Option<(State<'a>, ValueEmpty)> {
         let ctx = self.0.ctx(diags)?;
-        let org: OrganizationId = parse_id(diags, "organization_id", id.trim())?;
+        let Ok(org) = id.trim().parse::<OrganizationId>() else {
+            diags.root_error(
+                "Invalid import id",
+                "The import id of tron_organization_settings is ORGANIZATION_ID (a UUID): an organization has one set of settings.",
+            );
+            return None;
+        };
         match ctx.client.get_organization(org).await {
             Ok(o) => Some((State::from_api(&o), ValueEmpty::default())),
             Err(e) => {
