@@ -1,6 +1,8 @@
 # A CI service account in a deployers group, with a token that rotates
 # itself 15 days before it expires, and a trust policy so that GitHub
-# Actions runs of one repository's main branch need no stored token at all.
+# Actions runs of one repository's main branch need no stored token at all;
+# a token lifetime limit for the organization, a person made a member, and a
+# webhook that warns before a token expires.
 #
 #   export TRON_URL=https://tron.example.com TRON_TOKEN=...   # an admin's token
 #   terraform apply -var organization_id=...
@@ -53,6 +55,40 @@ resource "tron_trust_policy" "github_main" {
     repository_id = "123456789"
     ref           = "refs/heads/main"
   }
+}
+
+resource "tron_organization_settings" "this" {
+  max_token_lifetime_days = 365
+}
+
+# An existing user; roles come from groups.
+resource "tron_organization_member" "oncall" {
+  email = "oncall@example.com"
+}
+
+resource "tron_group" "viewers" {
+  name       = "viewers"
+  role       = "viewer"
+  scope_type = "organization"
+}
+
+resource "tron_group_member" "oncall" {
+  group_id  = tron_group.viewers.id
+  member_id = tron_organization_member.oncall.id
+}
+
+# 30, 7 and 1 days before a token expires, and when it has expired or was
+# revoked (a rotation's grace ending included). Verify deliveries with the
+# secret (Standard Webhooks signatures, docs/webhooks.md).
+resource "tron_webhook" "expiry" {
+  url         = "https://hooks.example.com/tron"
+  events      = ["service_token.expiring", "service_token.expired", "service_token.revoked"]
+  description = "Token expiry warnings"
+}
+
+output "webhook_secret" {
+  value     = tron_webhook.expiry.secret
+  sensitive = true
 }
 
 output "ci_token" {

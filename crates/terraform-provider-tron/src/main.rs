@@ -11,11 +11,17 @@
 mod common;
 mod data_sources;
 mod group;
+mod group_member;
+mod lookup;
+mod member;
 mod platform;
+mod platform_data;
 mod provider;
 mod service_account;
+mod settings;
 mod token;
 mod trust_policy;
+mod webhook;
 
 /// go-plugin's handshake cookie for Terraform providers: a binary started
 /// by hand (not by Terraform) says so and stops.

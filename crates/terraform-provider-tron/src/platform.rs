@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeConstraint, AttributeType, Block, Description, Schema};
 use tf_provider::value::{Value, ValueEmpty, ValueString};
-use tf_provider::{map, AttributePath, DataSource, Diagnostics, Resource};
+use tf_provider::{map, AttributePath, Diagnostics, Resource};
 use tron_client::{
-    Application, ApplicationId, CreateApplication, Environment, EnvironmentId, ListParams, Name,
+    Application, ApplicationId, CreateApplication, Environment, EnvironmentId, Name,
     OrganizationId, ShortText, UpdateApplication,
 };
 
@@ -34,7 +34,7 @@ pub struct AppState<'a> {
     pub created_at: ValueString<'a>,
 }
 
-fn env_state(org: OrganizationId, e: &Environment) -> EnvState<'static> {
+pub fn env_state(org: OrganizationId, e: &Environment) -> EnvState<'static> {
     EnvState {
         id: string(e.id.to_string()),
         organization_id: string(org.to_string()),
@@ -43,7 +43,7 @@ fn env_state(org: OrganizationId, e: &Environment) -> EnvState<'static> {
     }
 }
 
-fn app_state(org: OrganizationId, a: &Application) -> AppState<'static> {
+pub fn app_state(org: OrganizationId, a: &Application) -> AppState<'static> {
     AppState {
         id: string(a.id.to_string()),
         organization_id: string(org.to_string()),
@@ -75,7 +75,7 @@ fn name_of(diags: &mut Diagnostics, v: &ValueString<'_>) -> Option<Name> {
     )
 }
 
-fn schema_of(doc: &str, repository: bool) -> Schema {
+pub fn schema_of(doc: &str, repository: bool) -> Schema {
     use AttributeConstraint::*;
     use AttributeType::String as S;
     let mut attributes = map! {
@@ -438,101 +438,5 @@ impl Resource for ApplicationResource {
                 None
             }
         }
-    }
-}
-
-#[derive(Clone)]
-pub struct EnvironmentData(pub Shared);
-
-#[async_trait]
-impl DataSource for EnvironmentData {
-    type State<'a> = EnvState<'a>;
-    type ProviderMetaState<'a> = ValueEmpty;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(schema_of("An environment, found by name", false))
-    }
-
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        config: EnvState<'a>,
-        _meta: ValueEmpty,
-    ) -> Option<EnvState<'a>> {
-        let ctx = self.0.ctx(diags)?;
-        let org = organization(diags, &ctx, &config.organization_id)?;
-        let name = config.name.as_deref_option().unwrap_or("").to_owned();
-        let mut page = ListParams::limit(200);
-        loop {
-            let p = match ctx.client.list_environments(org, &page).await {
-                Ok(p) => p,
-                Err(e) => {
-                    api_error(diags, "data.tron_environment", &e);
-                    return None;
-                }
-            };
-            if let Some(e) = p.items.iter().find(|e| e.name == name) {
-                return Some(env_state(org, e));
-            }
-            match p.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => break,
-            }
-        }
-        diags.error_short(
-            format!("No environment named {name:?}"),
-            AttributePath::new("name"),
-        );
-        None
-    }
-}
-
-#[derive(Clone)]
-pub struct ApplicationData(pub Shared);
-
-#[async_trait]
-impl DataSource for ApplicationData {
-    type State<'a> = AppState<'a>;
-    type ProviderMetaState<'a> = ValueEmpty;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        let mut s = schema_of("An application, found by name", true);
-        if let Some(r) = s.block.attributes.get_mut("repository") {
-            r.constraint = AttributeConstraint::Computed;
-        }
-        Some(s)
-    }
-
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        config: AppState<'a>,
-        _meta: ValueEmpty,
-    ) -> Option<AppState<'a>> {
-        let ctx = self.0.ctx(diags)?;
-        let org = organization(diags, &ctx, &config.organization_id)?;
-        let name = config.name.as_deref_option().unwrap_or("").to_owned();
-        let mut page = ListParams::limit(200);
-        loop {
-            let p = match ctx.client.list_applications(org, &page).await {
-                Ok(p) => p,
-                Err(e) => {
-                    api_error(diags, "data.tron_application", &e);
-                    return None;
-                }
-            };
-            if let Some(a) = p.items.iter().find(|a| a.name == name) {
-                return Some(app_state(org, a));
-            }
-            match p.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => break,
-            }
-        }
-        diags.error_short(
-            format!("No application named {name:?}"),
-            AttributePath::new("name"),
-        );
-        None
     }
 }

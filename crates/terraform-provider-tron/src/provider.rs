@@ -12,7 +12,10 @@ use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicRes
 use tron_client::Client;
 
 use crate::common::{known, parse_id, Ctx, Shared};
-use crate::{data_sources, group, platform, service_account, token, trust_policy};
+use crate::{
+    data_sources, group, group_member, member, platform, platform_data, service_account, settings,
+    token, trust_policy, webhook,
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config<'a> {
@@ -102,10 +105,13 @@ impl Provider for TronProvider {
             "service_account" => service_account::ServiceAccountResource(self.shared.clone()),
             "service_account_token" => token::TokenResource(self.shared.clone()),
             "group" => group::GroupResource(self.shared.clone()),
-            "group_member" => group::GroupMemberResource(self.shared.clone()),
+            "group_member" => group_member::GroupMemberResource(self.shared.clone()),
             "trust_policy" => trust_policy::TrustPolicyResource(self.shared.clone()),
             "environment" => platform::EnvironmentResource(self.shared.clone()),
             "application" => platform::ApplicationResource(self.shared.clone()),
+            "organization_member" => member::OrganizationMemberResource(self.shared.clone()),
+            "organization_settings" => settings::OrganizationSettingsResource(self.shared.clone()),
+            "webhook" => webhook::WebhookResource(self.shared.clone()),
         })
     }
 
@@ -117,8 +123,8 @@ impl Provider for TronProvider {
             "service_account" => data_sources::ServiceAccountData(self.shared.clone()),
             "organization" => data_sources::OrganizationData(self.shared.clone()),
             "access_check" => data_sources::AccessCheckData(self.shared.clone()),
-            "environment" => platform::EnvironmentData(self.shared.clone()),
-            "application" => platform::ApplicationData(self.shared.clone()),
+            "environment" => platform_data::EnvironmentData(self.shared.clone()),
+            "application" => platform_data::ApplicationData(self.shared.clone()),
         })
     }
 }

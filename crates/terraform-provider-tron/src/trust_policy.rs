@@ -15,9 +15,9 @@ use tron_client::{
 };
 
 use crate::common::{
-    api_error, is_not_found, known, organization, parse_id, parse_value, split_import_id, string,
-    time, Shared,
+    api_error, is_not_found, known, organization, parse_id, parse_value, string, time, Shared,
 };
+use crate::lookup::{child_id, policy_anywhere};
 use crate::provider::attr;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -304,19 +304,31 @@ impl Resource for TrustPolicyResource {
         id: String,
     ) -> Option<(State<'a>, ValueEmpty)> {
         let ctx = self.0.ctx(diags)?;
-        let (org, rest) = split_import_id(diags, &id)?;
-        let Some((sa, policy)) = rest.split_once('/') else {
+        let Some(parts) = child_id(&id) else {
             diags.root_error(
                 "Invalid import id",
-                "A trust policy's import id is ORGANIZATION_ID/SERVICE_ACCOUNT_ID/POLICY_ID.",
+                "A trust policy's import id is ORGANIZATION_ID/POLICY_ID (or ORGANIZATION_ID/SERVICE_ACCOUNT_ID/POLICY_ID).",
             );
             return None;
         };
-        let org: OrganizationId = parse_id(diags, "organization_id", &org)?;
-        let sa: ServiceAccountId = parse_id(diags, "service_account_id", sa)?;
-        let policy: TrustPolicyId = parse_id(diags, "id", policy)?;
-        match ctx.client.get_trust_policy(org, sa, policy).await {
-            Ok(p) => Some((State::from_api(org, &p), ValueEmpty::default())),
+        let org: OrganizationId = parse_id(diags, "organization_id", parts.org)?;
+        let policy: TrustPolicyId = parse_id(diags, "id", parts.id)?;
+        let found = match parts.service_account {
+            Some(sa) => {
+                let sa: ServiceAccountId = parse_id(diags, "service_account_id", sa)?;
+                ctx.client.get_trust_policy(org, sa, policy).await.map(Some)
+            }
+            None => policy_anywhere(&ctx.client, org, policy).await,
+        };
+        match found {
+            Ok(Some(p)) => Some((State::from_api(org, &p), ValueEmpty::default())),
+            Ok(None) => {
+                diags.root_error(
+                    "Cannot import tron_trust_policy",
+                    "not_found: no trust policy of that organization has that id",
+                );
+                None
+            }
             Err(e) => {
                 api_error(diags, "tron_trust_policy import", &e);
                 None

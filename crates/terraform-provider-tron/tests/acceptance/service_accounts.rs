@@ -1,137 +1,13 @@
-//! The provider driven by the real `terraform` binary (through a
-//! `dev_overrides` CLI configuration, so no `terraform init`) against the
-//! real server started in-process over a fresh SQLite database.
-//!
-//! Fails, never skips, when `terraform` is not on the PATH.
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-
+//! Service accounts, tokens (with rotation by `rotate_before_days`),
+//! groups, trust policies, environments and applications.
 use tron_client::{
-    Client, CreateServiceAccount, GroupId, ListParams, Name, OrganizationId, ServiceAccountId,
-    TokenStatus,
+    Client, CreateServiceAccount, CreateToken, DisplayName, GroupId, ListParams, Name,
+    ServiceAccountId, TokenStatus,
 };
-use tron_core::clock::OffsetClock;
-use tron_core::token::ServerSecret;
-use tron_server::{AppState, Config};
-use tron_store::Store;
 
-const ADMIN_EMAIL: &str = "root@example.com";
-const PASSWORD: &str = "correct horse battery staple";
-const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
-
-struct Server {
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/tron.db", dir.path().display());
-    let store = Store::connect_with(&url, 8).await.expect("connect store");
-    store.migrate().await.expect("migrate");
-    tron_server::bootstrap::ensure_admin(&store, Some(ADMIN_EMAIL.into()), Some(PASSWORD.into()))
-        .await
-        .expect("bootstrap");
-    let secret =
-        ServerSecret::new(b"tron test secret, thirty-two bytes or more".to_vec()).expect("secret");
-    let mut config = Config::new(secret);
-    config.oidc_issuers =
-        tron_oidc::TrustedIssuers::parse(Some(GITHUB_ACTIONS)).expect("trusted issuers");
-    let state = AppState::with_clock(store, config, Arc::new(OffsetClock::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        tron_server::serve(listener, state, std::future::pending::<()>())
-            .await
-            .expect("serve");
-    });
-    Server {
-        base: format!("http://{addr}"),
-        _dir: dir,
-    }
-}
-
-struct Tf {
-    dir: PathBuf,
-    cli_config: PathBuf,
-    url: String,
-    token: String,
-}
-
-struct Run {
-    code: i32,
-    out: String,
-}
-
-impl Tf {
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new("terraform")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TRON_URL", &self.url)
-            .env("TRON_TOKEN", &self.token)
-            .env_remove("TF_LOG")
-            .output()
-            .expect("run terraform");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!("$ terraform {}\n{text}", args.join(" "));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            out: text,
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "terraform {args:?} failed:\n{}", r.out);
-        r.out
-    }
-
-    fn apply(&self) -> String {
-        self.ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
-    }
-
-    /// `plan -detailed-exitcode` must find nothing to do.
-    fn no_changes(&self) {
-        let r = self.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
-        assert_eq!(r.code, 0, "expected an empty plan:\n{}", r.out);
-    }
-
-    fn output(&self, name: &str) -> String {
-        self.ok(&["output", "-raw", name])
-            .lines()
-            .last()
-            .unwrap_or("")
-            .trim()
-            .to_owned()
-    }
-
-    fn write(&self, org: OrganizationId, body: &str) {
-        let text = format!(
-            r#"terraform {{
-  required_providers {{
-    tron = {{ source = "tron/tron" }}
-  }}
-}}
-provider "tron" {{
-  organization_id = "{org}"
-}}
-{body}
-"#
-        );
-        std::fs::write(self.dir.join("main.tf"), text).expect("write main.tf");
-    }
-}
+use crate::harness::{
+    start_server, terraform_version, works, Tf, ADMIN_EMAIL, GITHUB_ACTIONS, PASSWORD,
+};
 
 fn config(description: &str, rotate_before_days: u32, extra: &str) -> String {
     config_with_role(description, "editor", rotate_before_days, extra)
@@ -195,29 +71,6 @@ output "ci_may_create_environments" {{ value = data.tron_access_check.ci_creates
     )
 }
 
-fn terraform_version() -> String {
-    match Command::new("terraform").arg("version").output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned(),
-        _ => panic!(
-            "the `terraform` binary is not on the PATH: the provider's acceptance test needs \
-             Terraform (1.11 or later) installed; it does not skip"
-        ),
-    }
-}
-
-fn provider_dir() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_terraform-provider-tron"));
-    bin.parent().expect("binary folder").to_path_buf()
-}
-
-async fn works(api: &Client, token: &str) -> bool {
-    api.with_token(token).me().await.is_ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terraform_manages_service_accounts_and_rotates_tokens_without_a_gap() {
     println!("{}", terraform_version());
@@ -228,21 +81,7 @@ async fn terraform_manages_service_accounts_and_rotates_tokens_without_a_gap() {
     let org = admin.create_organization("Acme").await.expect("org").id;
 
     let work = tempfile::tempdir().expect("temp dir");
-    let cli_config = work.path().join("dev.tfrc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "provider_installation {{\n  dev_overrides {{\n    \"tron/tron\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-            provider_dir().display()
-        ),
-    )
-    .expect("cli config");
-    let tf = Tf {
-        dir: work.path().to_path_buf(),
-        cli_config,
-        url: server.base.clone(),
-        token: session.token.expose().to_owned(),
-    };
+    let tf = Tf::new(work.path(), &server.base, session.token.expose());
     let list_sas = || async {
         admin
             .list_service_accounts(org, &ListParams::limit(200))
@@ -362,6 +201,45 @@ async fn terraform_manages_service_accounts_and_rotates_tokens_without_a_gap() {
     ]);
     tf.no_changes();
 
+    // 5a. a token of that account made elsewhere, imported by ORG_ID/ID
+    // alone (the provider finds its account); it has no plaintext.
+    let legacy_token = admin
+        .create_service_token(
+            org,
+            made.id,
+            &CreateToken {
+                name: DisplayName::parse("name", "old").expect("name"),
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("create token");
+    let imported = format!(
+        r#"{imported}
+resource "tron_service_account_token" "legacy" {{
+  service_account_id = tron_service_account.legacy.id
+  name               = "old"
+}}
+output "legacy_token" {{
+  value     = tron_service_account_token.legacy.token == null ? "none" : "some"
+  sensitive = true
+}}
+"#
+    );
+    let imported = imported.as_str();
+    tf.write(org, &config("CI pipelines", 5, imported));
+    tf.ok(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "tron_service_account_token.legacy",
+        &format!("{org}/{}", legacy_token.item.id),
+    ]);
+    let out = tf.apply();
+    assert!(out.contains("0 added, 0 changed, 0 destroyed"), "{out}");
+    assert_eq!(tf.output("legacy_token"), "none", "an import has no token");
+    tf.no_changes();
+
     // 5b. a trust policy for GitHub Actions, then a change in place.
     let policy = |audience: &str| {
         format!(
@@ -398,6 +276,18 @@ resource "tron_trust_policy" "gha" {{
     assert_eq!(policies[0].audience, "tron-ci");
     assert_eq!(policies[0].conditions["ref"], "refs/heads/main");
     assert_eq!(policies[0].token_ttl_seconds, 900);
+    tf.no_changes();
+
+    // 5c. the trust policy imported again by ORG_ID/ID alone: the provider
+    // finds its service account.
+    tf.ok(&["state", "rm", "tron_trust_policy.gha"]);
+    tf.ok(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "tron_trust_policy.gha",
+        &format!("{org}/{}", policies[0].id),
+    ]);
     tf.no_changes();
     let imported = policy("tron-ci");
     let imported = imported.as_str();

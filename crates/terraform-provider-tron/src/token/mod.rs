@@ -16,14 +16,14 @@ use tf_provider::value::{Value, ValueEmpty, ValueNumber, ValueString};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
 use tron_client::chrono::{DateTime, Duration, Utc};
 use tron_client::{
-    Client, ClientError, CreateToken, DisplayName, ListParams, OrganizationId, RotateToken,
-    ServiceAccountId, Timestamp, TokenId, TokenStatus, TokenView,
+    CreateToken, DisplayName, OrganizationId, RotateToken, ServiceAccountId, Timestamp, TokenId,
+    TokenStatus, TokenView,
 };
 
 use crate::common::{
-    api_error, is_not_found, opt_time, organization, parse_id, parse_value, split_import_id,
-    string, time, Shared,
+    api_error, is_not_found, opt_time, organization, parse_id, parse_value, string, time, Shared,
 };
+use crate::lookup::{child_id, find_token, token_anywhere};
 use crate::provider::attr;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -214,29 +214,6 @@ fn sa_ids(diags: &mut Diagnostics, s: &State<'_>) -> Option<(OrganizationId, Ser
 
 /// The token `id` of the account, or `None` when the account or the token
 /// is gone.
-async fn find_token(
-    client: &Client,
-    org: OrganizationId,
-    sa: ServiceAccountId,
-    id: TokenId,
-) -> Result<Option<TokenView>, ClientError> {
-    let mut page = ListParams::limit(200);
-    loop {
-        let p = match client.list_service_tokens(org, sa, &page).await {
-            Ok(p) => p,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if let Some(t) = p.items.into_iter().find(|t| t.id == id) {
-            return Ok(Some(t));
-        }
-        match p.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => return Ok(None),
-        }
-    }
-}
-
 fn num(doc: &str, constraint: AttributeConstraint) -> Attribute {
     attr(AttributeType::Number, constraint, doc)
 }
@@ -474,19 +451,26 @@ impl Resource for TokenResource {
         id: String,
     ) -> Option<(State<'a>, ValueEmpty)> {
         let ctx = self.0.ctx(diags)?;
-        let (org, rest) = split_import_id(diags, &id)?;
-        let Some((sa, token)) = rest.split_once('/') else {
+        let Some(parts) = child_id(&id) else {
             diags.root_error(
                 "Invalid import id",
-                "A token's import id is ORGANIZATION_ID/SERVICE_ACCOUNT_ID/TOKEN_ID.",
+                "A token's import id is ORGANIZATION_ID/TOKEN_ID (or ORGANIZATION_ID/SERVICE_ACCOUNT_ID/TOKEN_ID).",
             );
             return None;
         };
-        let org: OrganizationId = parse_id(diags, "organization_id", &org)?;
-        let sa: ServiceAccountId = parse_id(diags, "service_account_id", sa)?;
-        let token: TokenId = parse_id(diags, "id", token)?;
-        match find_token(&ctx.client, org, sa, token).await {
-            Ok(Some(view)) => {
+        let org: OrganizationId = parse_id(diags, "organization_id", parts.org)?;
+        let token: TokenId = parse_id(diags, "id", parts.id)?;
+        let found = match parts.service_account {
+            Some(sa) => {
+                let sa: ServiceAccountId = parse_id(diags, "service_account_id", sa)?;
+                find_token(&ctx.client, org, sa, token)
+                    .await
+                    .map(|t| t.map(|t| (sa, t)))
+            }
+            None => token_anywhere(&ctx.client, org, token).await,
+        };
+        match found {
+            Ok(Some((sa, view))) => {
                 let base = State {
                     organization_id: string(org.to_string()),
                     service_account_id: string(sa.to_string()),
@@ -497,7 +481,7 @@ impl Resource for TokenResource {
             Ok(None) => {
                 diags.root_error(
                     "Cannot import tron_service_account_token",
-                    "not_found: no such token of that service account",
+                    "not_found: no such token in that organization",
                 );
                 None
             }
@@ -510,121 +494,4 @@ impl Resource for TokenResource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        parse_time(s).unwrap()
-    }
-
-    fn active(expires: &str, rotate: Option<i64>) -> State<'static> {
-        State {
-            id: string("t1"),
-            organization_id: string("o"),
-            service_account_id: string("sa"),
-            name: string("ci"),
-            expires_in_days: Value::Value(30),
-            expires_at: string(expires),
-            rotate_before_days: rotate.map(Value::Value).unwrap_or(Value::Null),
-            token: string("secret"),
-            hint: string("abcd"),
-            status: string("active"),
-            created_at: string("2030-01-01T00:00:00Z"),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn rotation_is_due_within_the_window_only() {
-        let now = at("2030-01-20T00:00:00Z");
-        let exp = Some(at("2030-01-31T00:00:00Z"));
-        assert!(!rotation_due(exp, now, None));
-        assert!(!rotation_due(exp, now, Some(10)));
-        assert!(rotation_due(exp, now, Some(11)));
-        assert!(rotation_due(exp, now, Some(30)));
-        assert!(!rotation_due(None, now, Some(30)), "no expiry, no rotation");
-    }
-
-    #[test]
-    fn nothing_changes_outside_the_window_even_when_expired_or_revoked() {
-        let now = at("2030-01-20T00:00:00Z");
-        let prior = active("2030-01-31T00:00:00Z", Some(5));
-        let mut p = prior.clone();
-        assert_eq!(
-            plan_change(&prior, &mut p, &Value::Null, now),
-            Change::Nothing
-        );
-        assert_eq!(p, prior);
-        let revoked = State {
-            status: string("revoked"),
-            ..prior.clone()
-        };
-        let mut p = revoked.clone();
-        assert_eq!(
-            plan_change(&revoked, &mut p, &Value::Null, now),
-            Change::Nothing
-        );
-    }
-
-    #[test]
-    fn an_active_token_in_the_window_rotates_in_place() {
-        let now = at("2030-01-28T00:00:00Z");
-        let prior = active("2030-01-31T00:00:00Z", Some(5));
-        let mut p = prior.clone();
-        assert_eq!(
-            plan_change(&prior, &mut p, &Value::Null, now),
-            Change::Rotate
-        );
-        assert!(p.token.is_unknown() && p.id.is_unknown() && p.expires_at.is_unknown());
-    }
-
-    #[test]
-    fn an_expired_token_in_the_window_is_replaced() {
-        let now = at("2030-02-28T00:00:00Z");
-        let prior = State {
-            status: string("expired"),
-            ..active("2030-01-31T00:00:00Z", Some(5))
-        };
-        let mut p = prior.clone();
-        assert_eq!(
-            plan_change(&prior, &mut p, &Value::Null, now),
-            Change::Replace(vec!["id"])
-        );
-    }
-
-    #[test]
-    fn arguments_the_api_cannot_change_replace() {
-        let now = at("2030-01-01T00:00:00Z");
-        let prior = active("2030-01-31T00:00:00Z", None);
-        let mut p = State {
-            name: string("ci2"),
-            ..prior.clone()
-        };
-        assert_eq!(
-            plan_change(&prior, &mut p, &Value::Null, now),
-            Change::Replace(vec!["name"])
-        );
-        let mut p = prior.clone();
-        let same = string("2030-01-31T00:00:00+00:00");
-        assert_eq!(
-            plan_change(&prior, &mut p, &same, now),
-            Change::Nothing,
-            "same instant"
-        );
-        let mut p = prior.clone();
-        let later = string("2030-03-01T00:00:00Z");
-        assert_eq!(
-            plan_change(&prior, &mut p, &later, now),
-            Change::Replace(vec!["expires_at"])
-        );
-        let mut p = State {
-            rotate_before_days: Value::Value(1),
-            grace_period_seconds: Value::Value(60),
-            ..prior.clone()
-        };
-        assert_eq!(
-            plan_change(&prior, &mut p, &Value::Null, now),
-            Change::Nothing
-        );
-    }
-}
+mod tests;
