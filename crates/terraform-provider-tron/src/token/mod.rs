@@ -51,6 +51,21 @@ pub fn status_str(s: TokenStatus) -> &'static str {
 }
 
 /// Whether a token expiring at `expires_at` is, at `now`, within
+/// A window as long as the lifetime makes every new token due at once: each
+/// plan would rotate again.
+pub fn window_error(
+    rotate_before_days: Option<i64>,
+    expires_in_days: Option<i64>,
+) -> Option<String> {
+    let (rotate, days) = (rotate_before_days?, expires_in_days?);
+    (rotate >= days).then(|| {
+        format!(
+            "`rotate_before_days` ({rotate}) must be less than `expires_in_days` ({days}): a new \
+             token would be due for rotation at once, on every plan"
+        )
+    })
+}
+
 /// `rotate_before_days` of its expiry. A token without expiry never is.
 pub fn rotation_due(
     expires_at: Option<DateTime<Utc>>,
@@ -275,6 +290,12 @@ impl Resource for TokenResource {
                     AttributePath::new(field),
                 );
             }
+        }
+        if let Some(msg) = window_error(
+            config.rotate_before_days.as_ref_option().copied(),
+            config.expires_in_days.as_ref_option().copied(),
+        ) {
+            diags.error_short(msg, AttributePath::new("rotate_before_days"));
         }
         Some(())
     }

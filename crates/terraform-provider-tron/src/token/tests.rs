@@ -115,3 +115,12 @@ fn arguments_the_api_cannot_change_replace() {
         Change::Nothing
     );
 }
+
+#[test]
+fn a_window_as_long_as_the_lifetime_is_refused() {
+    assert!(window_error(Some(91), Some(90)).is_some_and(|m| m.contains("(91)")));
+    assert!(window_error(Some(90), Some(90)).is_some());
+    assert_eq!(window_error(Some(15), Some(90)), None);
+    assert_eq!(window_error(None, Some(90)), None);
+    assert_eq!(window_error(Some(15), None), None);
+}
