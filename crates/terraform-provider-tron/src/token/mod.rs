@@ -52,7 +52,7 @@ pub fn status_str(s: TokenStatus) -> &'static str {
 
 /// Whether a token expiring at `expires_at` is, at `now`, within
 /// A window as long as the lifetime makes every new token due at once: each
-/// plan would rotate again.
+/// plan would rotate again (said as a warning).
 pub fn window_error(
     rotate_before_days: Option<i64>,
     expires_in_days: Option<i64>,
@@ -60,8 +60,8 @@ pub fn window_error(
     let (rotate, days) = (rotate_before_days?, expires_in_days?);
     (rotate >= days).then(|| {
         format!(
-            "`rotate_before_days` ({rotate}) must be less than `expires_in_days` ({days}): a new \
-             token would be due for rotation at once, on every plan"
+            "`rotate_before_days` ({rotate}) is not less than `expires_in_days` ({days}): every \
+             new token is due for rotation at once, so every plan rotates it again"
         )
     })
 }
@@ -295,7 +295,9 @@ impl Resource for TokenResource {
             config.rotate_before_days.as_ref_option().copied(),
             config.expires_in_days.as_ref_option().copied(),
         ) {
-            diags.error_short(msg, AttributePath::new("rotate_before_days"));
+            // A warning, not an error: a window wider than the lifetime
+            // is also how one asks for a rotation at the next apply.
+            diags.warning_short(msg, AttributePath::new("rotate_before_days"));
         }
         Some(())
     }
