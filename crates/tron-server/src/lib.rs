@@ -20,6 +20,7 @@ pub mod password;
 pub mod portal;
 pub mod ratelimit;
 pub mod routes;
+pub mod shared;
 pub mod startup;
 pub mod state;
 pub mod throttle;
@@ -60,9 +61,25 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready while storage answers. Without Redis (when it is configured) the
+/// server still serves, with limits counted per instance: still `200`, but
+/// `degraded`, and says why.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Ok(()) => match &state.shared {
+            None => Json(json!({"status": "ready"})).into_response(),
+            Some(shared) => match shared.probe().await {
+                shared::RedisHealth::Up => {
+                    Json(json!({"status": "ready", "redis": "up"})).into_response()
+                }
+                shared::RedisHealth::Down => Json(json!({
+                    "status": "degraded",
+                    "redis": "down",
+                    "detail": "Redis is unreachable: rate limits and throttles are counted per instance.",
+                }))
+                .into_response(),
+            },
+        },
         Err(e) => {
             tracing::warn!(error = %e, "storage is not reachable");
             error_body(

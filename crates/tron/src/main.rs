@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
-use tron_server::startup::{load_secret, oidc_issuers, open_store, trusted_proxies};
+use tron_server::startup::{load_secret, oidc_issuers, open_store, redis_client, trusted_proxies};
 
 mod cli;
 mod seed;
@@ -122,6 +122,10 @@ struct ServeArgs {
     #[arg(long, env = "TRON_WEBHOOK_LEASE_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(15..=3600))]
     webhook_lease_seconds: u64,
+    /// Redis (redis://, or rediss:// with TLS) where every instance counts
+    /// the rate limits and throttles; unset, each instance counts its own.
+    #[arg(long, env = "TRON_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -232,6 +236,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.webhook_allow_private = args.webhook_allow_private;
     config.expiry_scan_interval = std::time::Duration::from_secs(args.expiry_scan_seconds);
     config.webhook_lease = std::time::Duration::from_secs(args.webhook_lease_seconds);
+    config.redis = redis_client(args.redis_url.as_deref())?;
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

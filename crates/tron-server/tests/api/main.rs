@@ -19,6 +19,7 @@ mod races;
 mod rbac;
 mod redirects;
 mod service_accounts;
+mod shared_limits;
 mod webhooks;
 
 // The typed client (tron-client) end to end.
