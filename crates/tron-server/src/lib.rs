@@ -19,6 +19,7 @@ pub mod ops;
 pub mod password;
 pub mod portal;
 pub mod ratelimit;
+pub mod retention;
 pub mod routes;
 pub mod shared;
 pub mod startup;
@@ -324,10 +325,11 @@ pub async fn serve(
         )
     };
     let webhooks = deliveries::spawn(&state);
+    let retention = retention::spawn(&state);
     conn::serve_connections(listener, app, &state, shutdown).await;
     let result = Ok(());
     flusher.abort();
-    for task in webhooks {
+    for task in webhooks.into_iter().chain(retention) {
         task.abort();
     }
     if let Some(t) = listener_task {

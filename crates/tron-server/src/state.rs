@@ -66,6 +66,14 @@ pub struct Config {
     pub redis: Option<redis::Client>,
     /// Put before every Redis key (tests give each server pair its own).
     pub redis_prefix: String,
+    /// How long audit events are kept (`TRON_AUDIT_RETENTION_DAYS`;
+    /// `None`: forever).
+    pub audit_retention: Option<Duration>,
+    /// How long revoked and expired tokens are kept
+    /// (`TRON_TOKEN_RETENTION_DAYS`, 90 days; `None`: forever).
+    pub token_retention: Option<Duration>,
+    /// How often the retention purge runs.
+    pub retention_interval: StdDuration,
 }
 
 impl Config {
@@ -89,6 +97,9 @@ impl Config {
             webhook_lease: StdDuration::from_secs(60),
             redis: None,
             redis_prefix: "tron:".into(),
+            audit_retention: None,
+            token_retention: Some(Duration::days(90)),
+            retention_interval: StdDuration::from_secs(3600),
         }
     }
 }

@@ -126,6 +126,16 @@ struct ServeArgs {
     /// the rate limits and throttles; unset, each instance counts its own.
     #[arg(long, env = "TRON_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// Days audit events are kept, then purged in the background [default:
+    /// forever].
+    #[arg(long, env = "TRON_AUDIT_RETENTION_DAYS",
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    audit_retention_days: Option<u32>,
+    /// Days revoked and expired tokens are kept (their audit history
+    /// stays); 0 keeps them forever.
+    #[arg(long, env = "TRON_TOKEN_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    token_retention_days: u32,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -237,6 +247,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.expiry_scan_interval = std::time::Duration::from_secs(args.expiry_scan_seconds);
     config.webhook_lease = std::time::Duration::from_secs(args.webhook_lease_seconds);
     config.redis = redis_client(args.redis_url.as_deref())?;
+    config.audit_retention = args
+        .audit_retention_days
+        .map(|d| chrono::Duration::days(i64::from(d)));
+    config.token_retention = (args.token_retention_days > 0)
+        .then(|| chrono::Duration::days(i64::from(args.token_retention_days)));
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

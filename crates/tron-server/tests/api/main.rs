@@ -18,6 +18,7 @@ mod proxy;
 mod races;
 mod rbac;
 mod redirects;
+mod retention;
 mod service_accounts;
 mod shared_limits;
 mod webhooks;
