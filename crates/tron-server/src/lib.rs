@@ -324,6 +324,13 @@ pub async fn serve(
             live,
         )
     };
+    // Redis's state is known (and an unreachable one logged) from the
+    // start, not from the first limited request.
+    if let Some(shared) = state.shared.clone() {
+        tokio::spawn(async move {
+            shared.probe().await;
+        });
+    }
     let webhooks = deliveries::spawn(&state);
     let retention = retention::spawn(&state);
     conn::serve_connections(listener, app, &state, shutdown).await;
