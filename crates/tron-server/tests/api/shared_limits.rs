@@ -26,6 +26,20 @@ async fn pair(db: Db, url: &str) -> (TestServer, TestServer) {
     (a, b)
 }
 
+/// The Redis keys of `s`'s instances.
+async fn redis_keys(s: &TestServer) -> Vec<String> {
+    let client = redis::Client::open(redis_test_url()).expect("a Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to Redis");
+    redis::cmd("KEYS")
+        .arg(format!("{}*", s.state.config.redis_prefix))
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS")
+}
+
 /// A service token of an organization whose tokens may make `per_minute`
 /// requests a minute.
 async fn limited_token(s: &TestServer, per_minute: u32) -> String {
@@ -101,6 +115,12 @@ async fn token_quota_is_shared(db: Db) {
     assert_eq!(me(&a, &token).await.0, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(a.counter("tron_redis_up").await, 1);
     assert_eq!(a.counter("tron_redis_fallbacks_total").await, 0);
+    // The token's count is keyed by its id, never by the token.
+    let keys = redis_keys(&a).await;
+    assert!(keys.iter().any(|k| k.contains(":gcra:")), "{keys:?}");
+    for k in &keys {
+        assert!(!k.contains(&token[8..20]), "a token in a Redis key: {k}");
+    }
 }
 
 async fn login(s: &TestServer, email: &str, password: &str) -> (StatusCode, Option<u64>) {
@@ -133,6 +153,17 @@ async fn login_throttle_is_shared(db: Db) {
             retry.is_some_and(|r| (15 * 60 - 60..=15 * 60).contains(&r)),
             "{retry:?}"
         );
+    }
+    // Emails and addresses are in the keys only as keyed hashes.
+    let keys = redis_keys(&a).await;
+    assert!(
+        keys.iter().any(|k| k.contains(":w:login_email:")),
+        "{keys:?}"
+    );
+    assert!(keys.iter().any(|k| k.contains(":w:login_ip:")), "{keys:?}");
+    let local = email.split('@').next().expect("an email");
+    for k in &keys {
+        assert!(!k.contains(local) && !k.contains("127.0.0.1"), "{k}");
     }
     for s in [&a, &b] {
         s.advance(chrono::Duration::minutes(15) + chrono::Duration::seconds(1));
