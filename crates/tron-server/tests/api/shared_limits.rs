@@ -172,6 +172,26 @@ async fn login_throttle_is_shared(db: Db) {
     assert_eq!(login(&a, &email, PASSWORD).await.0, StatusCode::OK);
 }
 
+/// The leaked-token report's 10 calls per address a minute, across both.
+async fn leaked_report_throttle_is_shared(db: Db) {
+    let (a, b) = pair(db, &redis_test_url()).await;
+    let mut answers = Vec::new();
+    for i in 0..12 {
+        let s = if i % 2 == 0 { &a } else { &b };
+        let resp = s
+            .http
+            .post(s.url("/tokens/revoke-leaked"))
+            .json(&json!({"tokens": []}))
+            .send()
+            .await
+            .expect("send");
+        answers.push(resp.status());
+    }
+    let ok = answers.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 10, "{answers:?}");
+    assert_eq!(&answers[10..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+}
+
 /// A redis-server of the test's own, on a port that stays the same across
 /// restarts; killed when dropped.
 struct OwnRedis {
@@ -325,5 +345,6 @@ macro_rules! on_both {
 on_both!(
     token_quota_is_shared,
     login_throttle_is_shared,
+    leaked_report_throttle_is_shared,
     falls_back_while_redis_is_away
 );
