@@ -325,3 +325,64 @@ fn failure<T>(r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> 
         Err(_) => Err("timed out".into()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Nothing listens on port 1: every call fails at once. The first marks
+    /// Redis down; the next ones, within the retry interval, do not even
+    /// try, and all of them are fallbacks.
+    #[tokio::test]
+    async fn an_unreachable_redis_is_a_fallback_not_an_error() {
+        let metrics = Metrics::new();
+        let secret = ServerSecret::generate();
+        let client = redis::Client::open("redis://127.0.0.1:1/").unwrap();
+        let shared = SharedLimits::new(client, "t:", &secret, &metrics).unwrap();
+        let token = TokenId::new();
+        for _ in 0..5 {
+            assert_eq!(shared.gcra(token, 10, Utc::now()).await, None);
+        }
+        let spec = (chrono::Duration::minutes(1), 3);
+        assert!(shared
+            .window("login_ip", "10.0.0.1", spec, true, Utc::now())
+            .await
+            .is_none());
+        assert_eq!(shared.health(), RedisHealth::Down);
+        assert_eq!(shared.probe().await, RedisHealth::Down);
+        let text = metrics.render();
+        assert!(text.contains("tron_redis_up 0"), "{text}");
+        assert!(text.contains("tron_redis_fallbacks_total 6"), "{text}");
+    }
+
+    #[test]
+    fn throttle_keys_are_keyed_hashes() {
+        let metrics = Metrics::new();
+        let secret = ServerSecret::generate();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let client = redis::Client::open("redis://127.0.0.1:1/").unwrap();
+        let shared = SharedLimits::new(client, "p:", &secret, &metrics).unwrap();
+        let [n, f] = shared.window_keys("login_email", "ann@example.com");
+        assert!(
+            n.starts_with("p:w:login_email:") && n.ends_with(":n"),
+            "{n}"
+        );
+        assert!(f.ends_with(":f"), "{f}");
+        assert!(!n.contains("ann"), "{n}");
+        // Another secret, other keys: the hash cannot be looked up without it.
+        let other = SharedLimits::new(
+            redis::Client::open("redis://127.0.0.1:1/").unwrap(),
+            "p:",
+            &ServerSecret::generate(),
+            &Metrics::new(),
+        )
+        .unwrap();
+        assert_ne!(other.window_keys("login_email", "ann@example.com")[0], n);
+        assert_ne!(shared.window_keys("login_ip", "ann@example.com")[0], n);
+    }
+}
