@@ -28,8 +28,16 @@ pub struct ErrorDetail {
 // `GET /healthz`, `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Status {
-    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    /// `ok` (`/healthz`), `ready` or `degraded` (`/readyz`: ready, but
+    /// Redis is configured and unreachable, so limits are counted per
+    /// instance).
     pub status: String,
+    /// `/readyz` with Redis configured: `up` or `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+    /// Why the server is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// A page of a list: `next_cursor` is `null` on the last page.

@@ -193,7 +193,14 @@ async fn resolve(
             Some(
                 state
                     .limiter
-                    .check_cached(&resolved.limiter, t.id, *rate_limit_per_minute),
+                    .check(
+                        state.shared.as_deref(),
+                        &resolved.limiter,
+                        t.id,
+                        *rate_limit_per_minute,
+                        now,
+                    )
+                    .await,
             ),
         ),
     };

@@ -19,7 +19,9 @@ pub mod ops;
 pub mod password;
 pub mod portal;
 pub mod ratelimit;
+pub mod retention;
 pub mod routes;
+pub mod shared;
 pub mod startup;
 pub mod state;
 pub mod throttle;
@@ -60,9 +62,25 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready while storage answers. Without Redis (when it is configured) the
+/// server still serves, with limits counted per instance: still `200`, but
+/// `degraded`, and says why.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Ok(()) => match &state.shared {
+            None => Json(json!({"status": "ready"})).into_response(),
+            Some(shared) => match shared.probe().await {
+                shared::RedisHealth::Up => {
+                    Json(json!({"status": "ready", "redis": "up"})).into_response()
+                }
+                shared::RedisHealth::Down => Json(json!({
+                    "status": "degraded",
+                    "redis": "down",
+                    "detail": "Redis is unreachable: rate limits and throttles are counted per instance.",
+                }))
+                .into_response(),
+            },
+        },
         Err(e) => {
             tracing::warn!(error = %e, "storage is not reachable");
             error_body(
@@ -306,11 +324,19 @@ pub async fn serve(
             live,
         )
     };
+    // Redis's state is known (and an unreachable one logged) from the
+    // start, not from the first limited request.
+    if let Some(shared) = state.shared.clone() {
+        tokio::spawn(async move {
+            shared.probe().await;
+        });
+    }
     let webhooks = deliveries::spawn(&state);
+    let retention = retention::spawn(&state);
     conn::serve_connections(listener, app, &state, shutdown).await;
     let result = Ok(());
     flusher.abort();
-    for task in webhooks {
+    for task in webhooks.into_iter().chain(retention) {
         task.abort();
     }
     if let Some(t) = listener_task {

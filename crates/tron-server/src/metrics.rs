@@ -222,6 +222,24 @@ impl Metrics {
         self.webhook_oldest_pending.set(oldest_pending_seconds);
     }
 
+    /// `tron_redis_up` and `tron_redis_fallbacks_total`, registered only
+    /// when limits are shared through Redis.
+    pub fn redis(&self) -> (prometheus::IntGauge, IntCounter) {
+        let up = prometheus::IntGauge::new(
+            "tron_redis_up",
+            "Whether Redis answered this instance's last call (1) or not (0).",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = self.registry.register(Box::new(up.clone()));
+        let fallbacks = IntCounter::new(
+            "tron_redis_fallbacks_total",
+            "Limit checks answered by this instance's own limiters because Redis did not answer.",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = self.registry.register(Box::new(fallbacks.clone()));
+        (up, fallbacks)
+    }
+
     pub fn rate_limited(&self, limiter: &str) {
         self.rate_limited.with_label_values(&[limiter]).inc();
     }

@@ -62,7 +62,7 @@ fn healthz() {}
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Storage is reachable.", body = Status),
+        (status = 200, description = "Storage is reachable (`degraded` when Redis is configured and unreachable: limits are then counted per instance).", body = Status),
         (status = 503, description = "Storage is not reachable.", body = ErrorBody),
     ))]
 #[allow(dead_code)]

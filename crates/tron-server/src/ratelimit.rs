@@ -1,17 +1,22 @@
 //! Per-service-token rate limiting (GCRA, from `governor`), with the quota
-//! of the token's organization. Limits are counted per instance. Memory is
-//! bounded: limiters of tokens idle for ten minutes are dropped, and at most
-//! 100 000 are kept.
+//! of the token's organization. Limits are counted per instance, and with
+//! Redis configured across instances too (`crate::shared`), whose answer
+//! then decides; the instance's own count answers while Redis does not.
+//! Memory is bounded: limiters of tokens idle for ten minutes are dropped,
+//! and at most 100 000 are kept.
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use moka::sync::Cache;
 use tron_core::ids::TokenId;
+
+use crate::shared::SharedLimits;
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
@@ -62,6 +67,23 @@ impl TokenLimiter {
         per_minute: u32,
     ) -> RateInfo {
         self.check_with(slot.get_or_init(|| self.limiter(token, per_minute)))
+    }
+
+    /// [`TokenLimiter::check_cached`], then the count across instances
+    /// when `shared` is there and answers.
+    pub async fn check(
+        &self,
+        shared: Option<&SharedLimits>,
+        slot: &OnceLock<Arc<Limiter>>,
+        token: TokenId,
+        per_minute: u32,
+        now: DateTime<Utc>,
+    ) -> RateInfo {
+        let local = self.check_cached(slot, token, per_minute);
+        match shared {
+            Some(shared) => shared.gcra(token, per_minute, now).await.unwrap_or(local),
+            None => local,
+        }
     }
 
     fn limiter(&self, token: TokenId, per_minute: u32) -> Arc<Limiter> {

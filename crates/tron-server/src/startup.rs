@@ -79,6 +79,23 @@ pub fn oidc_issuers(raw: Option<&str>) -> Result<tron_oidc::TrustedIssuers> {
     tron_oidc::TrustedIssuers::parse(raw).map_err(|e| anyhow::anyhow!("TRON_OIDC_ISSUERS: {e}"))
 }
 
+/// `TRON_REDIS_URL`: unset or empty, limits are counted per instance. A
+/// URL that cannot be Redis's is refused at start (without repeating it:
+/// it may hold a password); an unreachable server is not, it is tried
+/// again while the server runs.
+pub fn redis_client(url: Option<&str>) -> Result<Option<redis::Client>> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+    {
+        bail!("TRON_REDIS_URL must start with redis://, rediss:// or unix://");
+    }
+    redis::Client::open(url)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("TRON_REDIS_URL is not a Redis URL ({:?})", e.kind()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -93,6 +110,20 @@ mod tests {
         assert!(err.starts_with("TRON_OIDC_ISSUERS: "), "{err}");
         assert!(err.contains("http://ci.example"), "{err}");
         assert!(oidc_issuers(Some("http://127.0.0.1:9000")).is_ok());
+    }
+
+    #[test]
+    fn redis_urls_are_checked_without_being_repeated() {
+        assert!(redis_client(None).unwrap().is_none());
+        assert!(redis_client(Some(" ")).unwrap().is_none());
+        assert!(redis_client(Some("redis://127.0.0.1:6379/0"))
+            .unwrap()
+            .is_some());
+        let err = redis_client(Some("http://user:hunter2@cache"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("TRON_REDIS_URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

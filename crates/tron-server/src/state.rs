@@ -15,7 +15,8 @@ use crate::cache::Caches;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
 use crate::ratelimit::TokenLimiter;
-use crate::throttle::WindowCounter;
+use crate::shared::SharedLimits;
+use crate::throttle::Throttle;
 use crate::usage::UsageRecorder;
 
 /// Run-time settings of the server.
@@ -60,6 +61,19 @@ pub struct Config {
     /// instance died mid-attempt) another instance retries. Longer than an
     /// attempt's 10 s timeout.
     pub webhook_lease: StdDuration,
+    /// Where limits are counted across instances (`TRON_REDIS_URL`);
+    /// `None`: each instance counts its own.
+    pub redis: Option<redis::Client>,
+    /// Put before every Redis key (tests give each server pair its own).
+    pub redis_prefix: String,
+    /// How long audit events are kept (`TRON_AUDIT_RETENTION_DAYS`;
+    /// `None`: forever).
+    pub audit_retention: Option<Duration>,
+    /// How long revoked and expired tokens are kept
+    /// (`TRON_TOKEN_RETENTION_DAYS`, 90 days; `None`: forever).
+    pub token_retention: Option<Duration>,
+    /// How often the retention purge runs.
+    pub retention_interval: StdDuration,
 }
 
 impl Config {
@@ -81,6 +95,11 @@ impl Config {
             webhook_poll_interval: StdDuration::from_secs(1),
             webhook_worker: true,
             webhook_lease: StdDuration::from_secs(60),
+            redis: None,
+            redis_prefix: "tron:".into(),
+            audit_retention: None,
+            token_retention: Some(Duration::days(90)),
+            retention_interval: StdDuration::from_secs(3600),
         }
     }
 }
@@ -90,9 +109,9 @@ pub struct Inner {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub usage: UsageRecorder,
-    pub login_by_email: WindowCounter,
-    pub login_by_ip: WindowCounter,
-    pub leaked_by_ip: WindowCounter,
+    pub login_by_email: Throttle,
+    pub login_by_ip: Throttle,
+    pub leaked_by_ip: Throttle,
     /// The argon2 work of requests, bounded.
     pub passwords: Passwords,
     /// When this instance last audited a refused service token.
@@ -103,7 +122,9 @@ pub struct Inner {
     /// Checks the ID tokens of keyless CI exchanges; `None` when its HTTP
     /// client could not be built (the exchange then answers `503`).
     pub oidc: Option<Verifier>,
-    pub exchange_by_ip: WindowCounter,
+    pub exchange_by_ip: Throttle,
+    /// The limits' counts across instances, when Redis is configured.
+    pub shared: Option<Arc<SharedLimits>>,
     /// Seals webhook secrets at rest (a key derived from the server
     /// secret).
     pub sealer: SecretSealer,
@@ -160,20 +181,33 @@ impl AppState {
         };
         let sealer = SecretSealer::new(config.secret.as_bytes())
             .unwrap_or_else(|_| unreachable!("a server secret is at least 32 bytes"));
-        let exchange_by_ip = WindowCounter::new(
+        let shared = config.redis.clone().and_then(|client| {
+            match SharedLimits::new(client, &config.redis_prefix, &config.secret, &metrics) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(e) => {
+                    tracing::error!(kind = ?e.kind(), "limits are counted per instance: cannot set up Redis");
+                    None
+                }
+            }
+        });
+        let throttle = |name, window, limit| Throttle::new(name, window, limit, shared.clone());
+        let exchange_by_ip = throttle(
+            "exchange_ip",
             Duration::minutes(1),
             config.oidc_exchanges_per_minute.max(1),
-            100_000,
         );
+        let login_by_email = throttle("login_email", Duration::minutes(15), 5);
+        let login_by_ip = throttle("login_ip", Duration::minutes(1), 50);
+        let leaked_by_ip = throttle("leaked_ip", Duration::minutes(1), 10);
         store.on_invalidate(Arc::new(move |inv| hook_cache.invalidate(inv)));
         AppState(Arc::new(Inner {
             store,
             config,
             clock,
             usage: UsageRecorder::default(),
-            login_by_email: WindowCounter::new(Duration::minutes(15), 5, 100_000),
-            login_by_ip: WindowCounter::new(Duration::minutes(1), 50, 100_000),
-            leaked_by_ip: WindowCounter::new(Duration::minutes(1), 10, 100_000),
+            login_by_email,
+            login_by_ip,
+            leaked_by_ip,
             passwords: Passwords::for_this_machine(),
             rejected_logged: Cache::builder()
                 .max_capacity(100_000)
@@ -184,6 +218,7 @@ impl AppState {
             limiter: TokenLimiter::default(),
             oidc,
             exchange_by_ip,
+            shared,
             sealer,
             deliverer,
         }))

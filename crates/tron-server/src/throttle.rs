@@ -7,12 +7,18 @@
 //! counted: [`WindowCounter::try_hit`] counts at once, and
 //! [`WindowCounter::reserve`] holds a place for an attempt whose outcome is
 //! not known yet (a login whose password is being checked).
+//!
+//! A [`Throttle`] counts in Redis too when it is configured
+//! (`crate::shared`): its answer then decides, and the local counter,
+//! which counts every attempt all along, answers while Redis does not.
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use moka::sync::Cache;
+
+use crate::shared::{SharedLimits, SharedSlot, Window as SharedWindow};
 
 #[derive(Default)]
 struct Window {
@@ -142,6 +148,104 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.finish(true);
+    }
+}
+
+/// A [`WindowCounter`] of this instance, shared through Redis when it is
+/// configured.
+pub struct Throttle {
+    /// Names the throttle in its Redis keys.
+    name: &'static str,
+    window: Duration,
+    limit: usize,
+    local: WindowCounter,
+    shared: Option<Arc<SharedLimits>>,
+}
+
+/// A place held by [`Throttle::reserve`]; dropped without an outcome, it
+/// counts as a hit.
+#[must_use = "a slot dropped without an outcome counts as a hit"]
+pub struct ThrottleSlot {
+    local: Slot,
+    shared: Option<(Arc<SharedLimits>, SharedSlot)>,
+}
+
+impl Throttle {
+    pub fn new(
+        name: &'static str,
+        window: Duration,
+        limit: usize,
+        shared: Option<Arc<SharedLimits>>,
+    ) -> Self {
+        Throttle {
+            name,
+            window,
+            limit,
+            local: WindowCounter::new(window, limit, 100_000),
+            shared,
+        }
+    }
+
+    /// [`WindowCounter::try_hit`], across instances.
+    pub async fn try_hit(&self, key: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        let slot = self.reserve_as(key, now, false).await?;
+        slot.local.hit();
+        Ok(())
+    }
+
+    /// [`WindowCounter::reserve`], across instances.
+    pub async fn reserve(&self, key: &str, now: DateTime<Utc>) -> Result<ThrottleSlot, u64> {
+        self.reserve_as(key, now, true).await
+    }
+
+    async fn reserve_as(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        hold: bool,
+    ) -> Result<ThrottleSlot, u64> {
+        // The local count is a subset of the shared one: full here is full
+        // there, with no round trip.
+        let local = self.local.reserve(key, now)?;
+        let Some(shared) = &self.shared else {
+            return Ok(ThrottleSlot {
+                local,
+                shared: None,
+            });
+        };
+        let spec = (self.window, self.limit);
+        match shared.window(self.name, key, spec, hold, now).await {
+            Some(SharedWindow::Full { retry_after_secs }) => {
+                local.release();
+                Err(retry_after_secs)
+            }
+            Some(SharedWindow::Counted(slot)) => Ok(ThrottleSlot {
+                local,
+                shared: slot.map(|s| (shared.clone(), s)),
+            }),
+            None => Ok(ThrottleSlot {
+                local,
+                shared: None,
+            }),
+        }
+    }
+}
+
+impl ThrottleSlot {
+    /// The attempt counts (a failed login).
+    pub async fn hit(self) {
+        self.local.hit();
+        if let Some((shared, slot)) = self.shared {
+            shared.finish(slot, true).await;
+        }
+    }
+
+    /// The attempt does not count.
+    pub async fn release(self) {
+        self.local.release();
+        if let Some((shared, slot)) = self.shared {
+            shared.finish(slot, false).await;
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod models;
 mod named;
 pub mod organizations;
 pub mod platform;
+mod retention;
 mod scope;
 pub mod service_accounts;
 pub mod service_tokens;

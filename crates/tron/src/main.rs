@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
-use tron_server::startup::{load_secret, oidc_issuers, open_store, trusted_proxies};
+use tron_server::startup::{load_secret, oidc_issuers, open_store, redis_client, trusted_proxies};
 
 mod cli;
 mod seed;
@@ -122,6 +122,20 @@ struct ServeArgs {
     #[arg(long, env = "TRON_WEBHOOK_LEASE_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(15..=3600))]
     webhook_lease_seconds: u64,
+    /// Redis (redis://, or rediss:// with TLS) where every instance counts
+    /// the rate limits and throttles; unset, each instance counts its own.
+    #[arg(long, env = "TRON_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+    /// Days audit events are kept, then purged in the background [default:
+    /// forever].
+    #[arg(long, env = "TRON_AUDIT_RETENTION_DAYS",
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    audit_retention_days: Option<u32>,
+    /// Days revoked and expired tokens are kept (their audit history
+    /// stays); 0 keeps them forever.
+    #[arg(long, env = "TRON_TOKEN_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    token_retention_days: u32,
     /// Email of the superuser created on first start.
     #[arg(long, env = "TRON_ADMIN_EMAIL")]
     admin_email: Option<String>,
@@ -232,6 +246,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.webhook_allow_private = args.webhook_allow_private;
     config.expiry_scan_interval = std::time::Duration::from_secs(args.expiry_scan_seconds);
     config.webhook_lease = std::time::Duration::from_secs(args.webhook_lease_seconds);
+    config.redis = redis_client(args.redis_url.as_deref())?;
+    config.audit_retention = args
+        .audit_retention_days
+        .map(|d| chrono::Duration::days(i64::from(d)));
+    config.token_retention = (args.token_retention_days > 0)
+        .then(|| chrono::Duration::days(i64::from(args.token_retention_days)));
     let bootstrap = ensure_admin(&store, args.admin_email, args.admin_password)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?;

@@ -25,7 +25,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, Params, PathParams};
 use crate::routes::{Api, Routes};
 use crate::state::AppState;
-use crate::throttle::Slot;
+use crate::throttle::ThrottleSlot;
 
 pub fn router() -> Routes<Api> {
     Routes::new()
@@ -95,31 +95,33 @@ fn email_key(email: &str) -> Option<String> {
 /// guesses gets no more checks than the limits allow (docs/decisions.md,
 /// "Login throttle").
 struct LoginSlots {
-    ip: Slot,
-    email: Option<Slot>,
+    ip: ThrottleSlot,
+    email: Option<ThrottleSlot>,
 }
 
 impl LoginSlots {
-    fn reserve(
+    async fn reserve(
         state: &AppState,
         client: &ClientInfo,
         email: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Self, Error> {
-        let ip = state.login_by_ip.reserve(&client.ip_key(), now);
-        let email = email
-            .map(|e| state.login_by_email.reserve(e, now))
-            .transpose();
+        let ip = state.login_by_ip.reserve(&client.ip_key(), now).await;
+        let email = match email {
+            Some(e) => Some(state.login_by_email.reserve(e, now).await).transpose(),
+            None => Ok(None),
+        };
         match (ip, email) {
             (Ok(ip), Ok(email)) => Ok(LoginSlots { ip, email }),
             (ip, email) => {
                 let mut wait = 1;
                 match ip {
-                    Ok(slot) => slot.release(),
+                    Ok(slot) => slot.release().await,
                     Err(w) => wait = wait.max(w),
                 }
                 match email {
-                    Ok(slot) => slot.into_iter().for_each(Slot::release),
+                    Ok(Some(slot)) => slot.release().await,
+                    Ok(None) => {}
                     Err(w) => wait = wait.max(w),
                 }
                 Err(Error::RateLimited {
@@ -130,15 +132,19 @@ impl LoginSlots {
     }
 
     /// A wrong password: counted against the address and the email.
-    fn hit(self) {
-        self.ip.hit();
-        self.email.into_iter().for_each(Slot::hit);
+    async fn hit(self) {
+        self.ip.hit().await;
+        if let Some(slot) = self.email {
+            slot.hit().await;
+        }
     }
 
     /// A right password, or no password checked: nothing counted.
-    fn release(self) {
-        self.ip.release();
-        self.email.into_iter().for_each(Slot::release);
+    async fn release(self) {
+        self.ip.release().await;
+        if let Some(slot) = self.email {
+            slot.release().await;
+        }
     }
 
     /// Checks `password` against `stored` (`None`: an unknown user, checked
@@ -151,16 +157,16 @@ impl LoginSlots {
     ) -> Result<bool, Error> {
         match state.passwords.verify(password, stored).await {
             Ok(true) => {
-                self.release();
+                self.release().await;
                 Ok(true)
             }
             Ok(false) => {
-                self.hit();
+                self.hit().await;
                 Ok(false)
             }
             // No turn to check the password: nothing was checked.
             Err(e) => {
-                self.release();
+                self.release().await;
                 Err(e)
             }
         }
@@ -177,7 +183,8 @@ pub async fn check_current_password(
     password: String,
     stored: String,
 ) -> Result<bool, Error> {
-    let slots = LoginSlots::reserve(state, client, email_key(email).as_deref(), state.now())?;
+    let slots =
+        LoginSlots::reserve(state, client, email_key(email).as_deref(), state.now()).await?;
     slots.verify(state, password, Some(stored)).await
 }
 
@@ -194,18 +201,18 @@ pub async fn password_login(
 ) -> Result<NewSession, Error> {
     let now = state.now();
     let key = email_key(email);
-    let slots = LoginSlots::reserve(state, client, key.as_deref(), now)?;
+    let slots = LoginSlots::reserve(state, client, key.as_deref(), now).await?;
     let checked = match &key {
         // Too long to be anyone's email: no password to check.
         None => {
-            slots.hit();
+            slots.hit().await;
             None
         }
         Some(key) => {
             let found = match state.store.user_credentials(key).await {
                 Ok(found) => found,
                 Err(e) => {
-                    slots.release();
+                    slots.release().await;
                     return Err(e);
                 }
             };

@@ -57,7 +57,11 @@ async fn exchange(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(retry_after) = state.exchange_by_ip.try_hit(&client.ip_key(), state.now()) {
+    if let Err(retry_after) = state
+        .exchange_by_ip
+        .try_hit(&client.ip_key(), state.now())
+        .await
+    {
         return refuse(OAuthError::slow_down(retry_after), Some(retry_after));
     }
     let content_type = headers

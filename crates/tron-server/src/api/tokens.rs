@@ -33,6 +33,7 @@ async fn revoke_leaked(
     state
         .leaked_by_ip
         .try_hit(&client.ip_key(), state.now())
+        .await
         .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })?;
     if body.tokens.len() > MAX_LEAKED_PER_CALL {
         return Err(Error::validation(

@@ -37,6 +37,16 @@ pub fn postgres_admin_url() -> String {
     })
 }
 
+/// Fails loudly rather than skipping: CI always provides Redis (scripts/test
+/// starts one with scripts/redis-tmp).
+pub fn redis_test_url() -> String {
+    std::env::var("TRON_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!(
+            "TRON_TEST_REDIS_URL is not set: run the tests with scripts/test, which starts Redis"
+        )
+    })
+}
+
 /// A fresh, empty database; the guard keeps a SQLite file alive.
 pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
     match db {

@@ -18,7 +18,9 @@ mod proxy;
 mod races;
 mod rbac;
 mod redirects;
+mod retention;
 mod service_accounts;
+mod shared_limits;
 mod webhooks;
 
 // The typed client (tron-client) end to end.
