@@ -240,6 +240,33 @@ pub(crate) async fn add_member(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult 
     Ok(Redirect::to(&format!("{back}?done=group_member_added")).into_response())
 }
 
+pub(crate) async fn remove_member_page(
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+) -> PageResult {
+    let id: GroupId = ids.id("group_id")?;
+    let back = group_url(&ctx, id);
+    ctx.require(Action::Update, &Resource::Groups)
+        .or_back(&back)?;
+    let member: MemberId = ids.id("member_id")?;
+    let group = ops::groups::get(&ctx, id).await.or_back(&back)?;
+    let who = member_row(&org_url(&ctx), ops::members::get(&ctx, member).await.or_back(&back)?);
+    Ok(render(&ConfirmPage::new(
+        org_layout(&session, &ctx, "Remove from group"),
+        format!("Take {} out of {}?", who.name, group.name),
+        format!(
+            "It loses what {} gives ({} on its scope) from its next request; its other groups \
+             stay.",
+            group.name,
+            group.role.as_str()
+        ),
+        format!("{back}/members/{member}/remove"),
+        "Remove from group",
+        back,
+    )))
+}
+
 pub(crate) async fn remove_member(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);

@@ -79,7 +79,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/groups/{group_id}/members", post(groups::add_member))
         .route(
             "/groups/{group_id}/members/{member_id}/remove",
-            post(groups::remove_member),
+            get(groups::remove_member_page).post(groups::remove_member),
         )
         .merge(service_accounts::router())
         .merge(webhooks::router())

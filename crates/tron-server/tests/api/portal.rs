@@ -322,6 +322,16 @@ async fn portal_in_a_browser() {
     let (_, _, vera_member) = s.member(&s.root, &org, "vera@example.com").await;
     let viewers = s.org_group(&s.root, &org, "Viewers", "viewer").await;
     s.join(&s.root, &org, &viewers, &vera_member).await;
+    // Removing a member from a group asks first; Cancel keeps it.
+    c.goto(&format!("{base}{org_path}/groups/{viewers}"))
+        .await
+        .expect("goto");
+    click(&c, "a.remove-member").await;
+    let ask = el(&c, "main").await.text().await.expect("text");
+    assert!(ask.contains("out of Viewers?"), "{ask}");
+    click(&c, "#cancel").await;
+    el(&c, "#group-members").await;
+    assert!(source(&c).await.contains("vera@example.com"));
 
     // Create a service account.
     c.goto(&format!("{base}{org_path}")).await.expect("goto");
