@@ -251,7 +251,10 @@ pub(crate) async fn remove_member_page(
         .or_back(&back)?;
     let member: MemberId = ids.id("member_id")?;
     let group = ops::groups::get(&ctx, id).await.or_back(&back)?;
-    let who = member_row(&org_url(&ctx), ops::members::get(&ctx, member).await.or_back(&back)?);
+    let who = member_row(
+        &org_url(&ctx),
+        ops::members::get(&ctx, member).await.or_back(&back)?,
+    );
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Remove from group"),
         format!("Take {} out of {}?", who.name, group.name),

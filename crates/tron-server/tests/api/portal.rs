@@ -429,6 +429,22 @@ async fn portal_in_a_browser() {
     );
     c.set_window_size(1280, 1300).await.expect("resize");
     screenshot(&c, "service-account-new-token.png").await;
+    // On a phone: no sideways scrolling, the token table in stacked rows.
+    c.set_window_size(390, 1400).await.expect("resize");
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert_eq!(
+        overflow.as_i64(),
+        Some(0),
+        "the page scrolls sideways at 390 px"
+    );
+    screenshot(&c, "service-account-new-token-390.png").await;
+    c.set_window_size(1280, 1300).await.expect("resize");
     // The address is the account's again (the POST's entry was replaced).
     assert_eq!(path(&c).await, sa_path);
 
