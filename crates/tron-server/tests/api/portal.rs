@@ -282,6 +282,31 @@ async fn portal_in_a_browser() {
         .to_string();
     assert!(source(&c).await.contains("Organization created"));
 
+    // Deleting an organization asks for its name to be typed.
+    let scratch = s.org(&s.root, "Scratch").await;
+    c.goto(&format!("{base}/orgs/{scratch}/delete"))
+        .await
+        .expect("goto");
+    fill(&c, "#confirm-name", "scratch").await;
+    click(&c, "#confirm").await;
+    let refused = el(&c, "section.error-page")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(refused.contains("organization's name exactly"), "{refused}");
+    let (status, _) = s.get(&format!("/organizations/{scratch}"), &s.root).await;
+    assert_eq!(status, StatusCode::OK, "deleted without its name");
+    c.goto(&format!("{base}/orgs/{scratch}/delete"))
+        .await
+        .expect("goto");
+    fill(&c, "#confirm-name", "Scratch").await;
+    click(&c, "#confirm").await;
+    el(&c, ".notice").await;
+    let (status, _) = s.get(&format!("/organizations/{scratch}"), &s.root).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    c.goto(&format!("{base}{org_path}")).await.expect("goto");
+
     // Some environments and applications, through the API.
     s.env(&s.root, &org, "staging").await;
     s.env(&s.root, &org, "production").await;
@@ -327,7 +352,7 @@ async fn portal_in_a_browser() {
         .await
         .expect("goto");
     click(&c, "a.remove-member").await;
-    let ask = el(&c, "main").await.text().await.expect("text");
+    let ask = el(&c, "section.confirm").await.text().await.expect("text");
     assert!(ask.contains("out of Viewers?"), "{ask}");
     click(&c, "#cancel").await;
     el(&c, "#group-members").await;
@@ -373,14 +398,14 @@ async fn portal_in_a_browser() {
         .to_string();
     select(&c, "#assign-group", &admins).await;
     click(&c, "#assign").await;
-    let ask = el(&c, "main").await.text().await.expect("text");
+    let ask = el(&c, "section.confirm").await.text().await.expect("text");
     assert!(
         ask.contains("Give deploy-bot admin power?") && ask.contains("is an admin group"),
         "{ask}"
     );
     screenshot(&c, "confirm-admin-group.png").await;
     click(&c, "#cancel").await;
-    el(&c, "#sa-groups").await;
+    el(&c, "#assign-group").await;
     assert!(
         !exists(&c, "li.sa-group").await,
         "Cancel assigned the admin group"
@@ -528,9 +553,11 @@ async fn portal_in_a_browser() {
     click(&c, "#generate-token").await;
     let t3 = shown_token(&c).await;
     click(&c, "#disable-sa").await;
-    assert!(source(&c)
-        .await
-        .contains("Disable the service account deploy-bot?"));
+    let ask = el(&c, "section.confirm").await.text().await.expect("text");
+    assert!(
+        ask.contains("Disable the service account deploy-bot?"),
+        "{ask}"
+    );
     click(&c, "#confirm").await;
     el(&c, "#enable-sa").await;
     assert_eq!(

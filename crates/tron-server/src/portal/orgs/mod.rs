@@ -55,6 +55,8 @@ pub(crate) struct ConfirmPage {
     pub grace_choices: Vec<Choice>,
     /// Fields the confirmed form posts along (name, value).
     pub hidden: Vec<(String, String)>,
+    /// A name the user must type to confirm (posted as `confirm_name`).
+    pub type_to_confirm: Option<String>,
 }
 
 impl ConfirmPage {
@@ -75,6 +77,7 @@ impl ConfirmPage {
             cancel: cancel.into(),
             grace_choices: Vec::new(),
             hidden: Vec::new(),
+            type_to_confirm: None,
         }
     }
 

@@ -59,7 +59,7 @@ pub(crate) async fn delete_page(session: PortalSession, ctx: OrgCtx) -> PageResu
     ctx.require(Action::Delete, &Resource::Organization)
         .or_back(&url)?;
     let name = &ctx.organization().name;
-    Ok(render(&ConfirmPage::new(
+    let mut page = ConfirmPage::new(
         org_layout(&session, &ctx, "Delete organization"),
         format!("Delete the organization {name}?"),
         "Its environments, applications, instances, groups, members, service accounts and \
@@ -67,11 +67,24 @@ pub(crate) async fn delete_page(session: PortalSession, ctx: OrgCtx) -> PageResu
         format!("{url}/delete"),
         "Delete organization",
         format!("{url}#settings"),
-    )))
+    );
+    page.type_to_confirm = Some(name.clone());
+    Ok(render(&page))
 }
 
-pub(crate) async fn delete(ctx: OrgCtx, _form: Form) -> PageResult {
+pub(crate) async fn delete(ctx: OrgCtx, form: Form) -> PageResult {
     let url = org_url(&ctx);
+    ctx.require(Action::Delete, &Resource::Organization)
+        .or_back(&url)?;
+    // The name typed on the confirmation page, exactly (no trimming: the
+    // point is that the user read it).
+    if form.text("confirm_name") != ctx.organization().name {
+        return Err(PortalError::from(Error::validation(
+            "confirm_name",
+            "type the organization's name exactly to delete it",
+        ))
+        .back(format!("{url}/delete")));
+    }
     ops::organization::delete(&ctx).await.or_back(&url)?;
     Ok(Redirect::to("/?done=org_deleted").into_response())
 }
