@@ -119,32 +119,35 @@ pub(crate) async fn name_maps(ctx: &OrgCtx) -> Result<NameMaps, PortalError> {
 
 /// A group as a picker names it: "Deployers — editor on staging".
 pub(crate) fn group_label(g: &Group, names: &NameMaps) -> String {
-    let list = |ids: Vec<String>| {
-        if ids.is_empty() {
-            "nothing (all removed)".to_owned()
-        } else {
-            ids.join(", ")
-        }
-    };
-    let scope = match &g.scope {
-        Scope::Organization => "the whole organization".to_owned(),
-        Scope::Environment { environment_ids } => list(
-            environment_ids
-                .iter()
-                .map(|i| names.envs.get(i).cloned().unwrap_or_else(|| i.to_string()))
-                .collect(),
-        ),
-        Scope::Application { application_ids } => format!(
-            "application {}",
-            list(
-                application_ids
-                    .iter()
-                    .map(|i| names.apps.get(i).cloned().unwrap_or_else(|| i.to_string()))
-                    .collect(),
-            )
-        ),
+    let scope = match (&g.scope, scoped_names(&g.scope, &names.envs, &names.apps)) {
+        (Scope::Application { .. }, Some(apps)) => format!("application {apps}"),
+        (_, Some(envs)) => envs,
+        (_, None) => "the whole organization".to_owned(),
     };
     format!("{} — {} on {scope}", g.name, g.role.as_str())
+}
+
+/// The names of the environments or applications a scope covers (ids for
+/// those without a name here); `None` for the organization.
+fn scoped_names(
+    scope: &Scope,
+    envs: &HashMap<EnvironmentId, String>,
+    apps: &HashMap<ApplicationId, String>,
+) -> Option<String> {
+    fn names<K: Eq + std::hash::Hash + ToString>(ids: &[K], known: &HashMap<K, String>) -> String {
+        if ids.is_empty() {
+            return "nothing (all removed)".to_owned();
+        }
+        ids.iter()
+            .map(|i| known.get(i).cloned().unwrap_or_else(|| i.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    match scope {
+        Scope::Organization => None,
+        Scope::Environment { environment_ids } => Some(names(environment_ids, envs)),
+        Scope::Application { application_ids } => Some(names(application_ids, apps)),
+    }
 }
 
 /// `organization`, or the names of the scoped environments or
@@ -154,33 +157,10 @@ pub(crate) fn scope_text(
     envs: &HashMap<EnvironmentId, String>,
     apps: &HashMap<ApplicationId, String>,
 ) -> String {
-    let names = |ids: Vec<String>| {
-        if ids.is_empty() {
-            "nothing (all removed)".to_string()
-        } else {
-            ids.join(", ")
-        }
-    };
-    match scope {
-        Scope::Organization => "whole organization".into(),
-        Scope::Environment { environment_ids } => format!(
-            "environments: {}",
-            names(
-                environment_ids
-                    .iter()
-                    .map(|i| envs.get(i).cloned().unwrap_or_else(|| i.to_string()))
-                    .collect()
-            )
-        ),
-        Scope::Application { application_ids } => format!(
-            "applications: {}",
-            names(
-                application_ids
-                    .iter()
-                    .map(|i| apps.get(i).cloned().unwrap_or_else(|| i.to_string()))
-                    .collect()
-            )
-        ),
+    match (scope, scoped_names(scope, envs, apps)) {
+        (Scope::Environment { .. }, Some(n)) => format!("environments: {n}"),
+        (Scope::Application { .. }, Some(n)) => format!("applications: {n}"),
+        _ => "whole organization".into(),
     }
 }
 

@@ -273,7 +273,9 @@ async fn page(
     } else {
         Vec::new()
     };
-    let (tokens, old_tokens) = if can_view_tokens {
+    let mut tokens = Vec::new();
+    let mut old_tokens = Vec::new();
+    if can_view_tokens {
         let mut records = collect(|p| async move { ops::tokens::list(ctx, id, &p).await }).await?;
         // Newest first (ids are time-ordered).
         records.reverse();
@@ -283,25 +285,22 @@ async fn page(
             .filter_map(|r| Some((r.replaced_by?, r.hint.clone())))
             .collect();
         let fold_before = now - Duration::days(FOLD_AFTER_DAYS);
-        records
-            .into_iter()
-            .map(|r| {
-                let grace = r.revoked_at.filter(|at| *at > now);
-                let successor = r.replaced_by.and_then(|s| hints.get(&s).cloned());
-                let predecessor = predecessors.get(&r.id).cloned();
-                let view = r.view(now);
-                let folded = ended_at(&view).is_some_and(|at| at < fold_before);
-                let mut row = token_row(view, grace, now);
-                row.replaced_by = successor.unwrap_or_default();
-                row.replaces = predecessor.unwrap_or_default();
-                (row, folded)
-            })
-            .partition::<Vec<_>, _>(|(_, folded)| !folded)
-    } else {
-        Default::default()
-    };
-    let strip = |rows: Vec<(TokenRow, bool)>| rows.into_iter().map(|(r, _)| r).collect();
-    let (tokens, old_tokens): (Vec<TokenRow>, Vec<TokenRow>) = (strip(tokens), strip(old_tokens));
+        for r in records {
+            let grace = r.revoked_at.filter(|at| *at > now);
+            let successor = r.replaced_by.and_then(|s| hints.get(&s).cloned());
+            let predecessor = predecessors.get(&r.id).cloned();
+            let view = r.view(now);
+            let folded = ended_at(&view).is_some_and(|at| at < fold_before);
+            let mut row = token_row(view, grace, now);
+            row.replaced_by = successor.unwrap_or_default();
+            row.replaces = predecessor.unwrap_or_default();
+            if folded {
+                old_tokens.push(row);
+            } else {
+                tokens.push(row);
+            }
+        }
+    }
     let max_days = ctx.organization().settings.max_token_lifetime_days;
     let url = sa_url(ctx, sa.id);
     let mut layout = org_layout(session, ctx, &sa.name).notice(notice);
