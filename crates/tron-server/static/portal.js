@@ -26,9 +26,17 @@
     button.addEventListener("click", function () {
       var text = field.value || field.textContent;
       var fallback = function () {
-        field.focus();
-        field.select();
-        try { document.execCommand("copy"); copied(button); } catch (e) { /* the text stays selected */ }
+        if (typeof field.select === "function") {
+          field.focus();
+          field.select();
+        } else {
+          var range = document.createRange();
+          range.selectNodeContents(field);
+          var selection = window.getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+        }
+        try { if (document.execCommand("copy")) { copied(button); } } catch (e) { /* the text stays selected */ }
       };
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(text).then(function () { copied(button); }, fallback);

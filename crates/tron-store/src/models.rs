@@ -317,6 +317,8 @@ pub struct Deployment {
     pub version: Option<String>,
     pub created_at: DateTime<Utc>,
     pub created_by: CreatedBy,
+    /// The token it was made with (`None` before migration 0006).
+    pub token_id: Option<TokenId>,
 }
 
 #[derive(Debug, Clone)]

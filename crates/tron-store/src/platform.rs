@@ -45,6 +45,7 @@ fn row_to_deployment(row: &AnyRow) -> Result<Deployment> {
         version: get_opt_str(row, "version")?,
         created_at: get_ts(row, "created_at")?,
         created_by: row_to_created_by(row, "created_by")?,
+        token_id: get_opt_str(row, "created_by_token_id")?.and_then(|t| t.parse().ok()),
     })
 }
 
@@ -353,10 +354,11 @@ impl OrgStore<'_> {
             version,
             created_at: now,
             created_by,
+            token_id: meta.actor.token_id,
         };
         sqlx::query::<Any>(
             "INSERT INTO deployments (id, organization_id, application_id, environment_id, image, version, created_at, \
-             created_by_type, created_by_id, created_by_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_by_type, created_by_id, created_by_name, created_by_token_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(d.id.to_string())
         .bind(org.to_string())
@@ -368,6 +370,7 @@ impl OrgStore<'_> {
         .bind(d.created_by.kind.as_str())
         .bind(d.created_by.id.map(|i| i.to_string()))
         .bind(d.created_by.name.clone())
+        .bind(d.token_id.map(|t| t.to_string()))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -93,6 +93,12 @@ pub async fn get_json(ctx: &Ctx, app: ApplicationId, env: EnvironmentId) -> Resu
     Ok(body)
 }
 
+/// An instance the caller may view.
+pub async fn get(ctx: &Ctx, app: ApplicationId, env: EnvironmentId) -> Result<Instance> {
+    ctx.require(Action::View, &resource(app, env))?;
+    get_unchecked(ctx, app, env).await?.ok_or(Error::NotFound)
+}
+
 async fn get_unchecked(
     ctx: &Ctx,
     app: ApplicationId,

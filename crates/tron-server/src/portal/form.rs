@@ -100,6 +100,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
 
 /// Query parameters; unreadable ones are ignored (pages have sane
 /// defaults).
+#[derive(Default)]
 pub(crate) struct QueryMap(pub HashMap<String, String>);
 
 impl QueryMap {
@@ -123,5 +124,162 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
             .into_iter()
             .collect();
         Ok(QueryMap(map))
+    }
+}
+
+/// A form that was refused, re-rendered on its own page: what was typed
+/// stays in the fields, and the message stands beside the field it is
+/// about (or above the form when it is about no field of it).
+#[derive(Debug, Default)]
+pub(crate) struct Failed {
+    /// Which form of the page failed (its id).
+    pub form: &'static str,
+    /// The field the message is about; empty when none of the form's own.
+    pub field: String,
+    pub message: String,
+    /// The status the page answers with (the API's for this error).
+    pub status: axum::http::StatusCode,
+    typed: Form,
+}
+
+impl Failed {
+    /// Nothing failed: the page shows its forms empty.
+    pub(crate) fn none() -> Self {
+        Failed::default()
+    }
+
+    /// `e` as a message beside `fields` of `form`; errors a person cannot
+    /// fix in the form (forbidden, not found, storage) stay error pages.
+    pub(crate) fn of(
+        form: &'static str,
+        typed: Form,
+        fields: &[&str],
+        e: Error,
+    ) -> Result<Failed, PortalError> {
+        let (field, message) = match &e {
+            Error::Validation { field, message, .. } | Error::Conflict { field, message } => {
+                (field.clone(), message.clone())
+            }
+            Error::LastAdmin => (
+                None,
+                "the organization must keep at least one active user in an \
+                 organization-wide admin group"
+                    .to_owned(),
+            ),
+            _ => return Err(e.into()),
+        };
+        let status = crate::error::ApiError(e).status_and_code().0;
+        // `settings.max_token_lifetime_days` is the form's
+        // `max_token_lifetime_days`.
+        let field = field
+            .as_deref()
+            .map(|f| f.rsplit('.').next().unwrap_or(f))
+            .filter(|f| fields.contains(f))
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Failed {
+            form,
+            field,
+            message: sentence(&message),
+            status,
+            typed,
+        })
+    }
+
+    /// What was typed into `name` of `form`, or `""`.
+    pub(crate) fn value(&self, form: &str, name: &str) -> &str {
+        if self.form == form {
+            self.typed.text(name)
+        } else {
+            ""
+        }
+    }
+
+    /// Every value typed into `name` of `form` (ticked checkboxes).
+    pub(crate) fn values<'a>(
+        &'a self,
+        form: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.typed.all(name).filter(move |_| self.form == form)
+    }
+
+    /// Whether `field` of `form` is the one the message is about.
+    pub(crate) fn at(&self, form: &str, field: &str) -> bool {
+        !self.form.is_empty() && self.form == form && self.field == field
+    }
+
+    /// Whether `form` failed for a reason that belongs to none of its fields.
+    pub(crate) fn above(&self, form: &str) -> bool {
+        !self.form.is_empty() && self.form == form && self.field.is_empty()
+    }
+
+    /// Whether `form` failed at all (it is then shown open).
+    pub(crate) fn failed(&self, form: &str) -> bool {
+        !self.form.is_empty() && self.form == form
+    }
+}
+
+/// A message as a sentence: capital first letter, full stop.
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    let mut out: String = match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => "The form was not accepted".to_owned(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn typed() -> Form {
+        Form(vec![("name".into(), "Bad Name".into())])
+    }
+
+    #[test]
+    fn a_validation_error_stands_beside_its_field_with_what_was_typed() {
+        let e = Error::validation("name", "name must be lower case");
+        let f = Failed::of("create-env", typed(), &["name"], e).expect("a form error");
+        assert!(f.at("create-env", "name"));
+        assert!(!f.at("create-app", "name"));
+        assert!(!f.above("create-env"));
+        assert_eq!(f.value("create-env", "name"), "Bad Name");
+        assert_eq!(f.value("create-app", "name"), "");
+        assert_eq!(f.message, "Name must be lower case.");
+        assert_eq!(f.status, axum::http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_conflict_or_a_field_the_form_lacks_goes_above_the_form() {
+        let e = Error::validation("scope", "scope must not be empty");
+        let f = Failed::of("create-group", typed(), &["name"], e).expect("a form error");
+        assert!(f.above("create-group"));
+        let e = Error::conflict("name", "an environment with this name exists");
+        let f = Failed::of("create-env", typed(), &["name"], e).expect("a form error");
+        assert!(f.at("create-env", "name"));
+        assert_eq!(f.status, axum::http::StatusCode::CONFLICT);
+        let e = Error::LastAdmin;
+        let f = Failed::of("create-env", typed(), &["name"], e).expect("a form error");
+        assert!(f.above("create-env"));
+    }
+
+    #[test]
+    fn errors_no_form_can_fix_stay_error_pages() {
+        assert!(Failed::of("x", typed(), &["name"], Error::Forbidden).is_err());
+        assert!(Failed::of("x", typed(), &["name"], Error::NotFound).is_err());
+    }
+
+    #[test]
+    fn nothing_failed_marks_nothing() {
+        let f = Failed::none();
+        assert!(!f.at("", ""));
+        assert!(!f.above(""));
+        assert!(!f.failed(""));
     }
 }

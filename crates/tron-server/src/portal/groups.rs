@@ -13,12 +13,15 @@ use crate::access::OrgCtx;
 use crate::ops;
 use crate::ops::groups::{Change, Draft};
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids, QueryMap};
+use crate::portal::form::{Failed, Form, Ids, QueryMap};
 use crate::portal::orgs::{
-    member_row, org_layout, org_url, role_choices, scope_text, ConfirmPage, MemberRow,
+    member_row, org_layout, org_url, role_choices, scope_text, section_url, sole_admin,
+    ConfirmPage, MemberRow,
 };
 use crate::portal::session::PortalSession;
-use crate::portal::view::{collect, render, Choice, Layout};
+use crate::portal::view::{
+    collect, contains_any, listing, render, render_with_status, Choice, Layout, Listing,
+};
 
 type PageResult = Result<Response, PortalError>;
 
@@ -75,19 +78,127 @@ fn group_url(ctx: &OrgCtx, id: GroupId) -> String {
     format!("{}/groups/{id}", org_url(ctx))
 }
 
-pub(crate) async fn create(ctx: OrgCtx, form: Form) -> PageResult {
-    let back = format!("{}#groups", org_url(&ctx));
+/// A group as the list shows it.
+struct GroupRow {
+    id: String,
+    name: String,
+    description: String,
+    role: &'static str,
+    scope: String,
+    member_count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "groups.html")]
+struct GroupsPage {
+    layout: Layout,
+    url: String,
+    org_name: String,
+    list: Listing<GroupRow>,
+    can_manage: bool,
+    roles: Vec<Choice>,
+    scope_kind: &'static str,
+    env_choices: Vec<Choice>,
+    app_choices: Vec<Choice>,
+    failed: Failed,
+}
+
+pub(crate) async fn list_page(session: PortalSession, ctx: OrgCtx, q: QueryMap) -> PageResult {
+    groups_page(&session, &ctx, &q, Failed::none()).await
+}
+
+async fn groups_page(
+    session: &PortalSession,
+    ctx: &OrgCtx,
+    q: &QueryMap,
+    failed: Failed,
+) -> PageResult {
+    ctx.require(Action::View, &Resource::Groups)?;
+    let envs = collect(|p| async move { ops::environments::list(ctx, &p).await }).await?;
+    let apps = collect(|p| async move { ops::applications::list(ctx, &p).await }).await?;
+    let env_names: HashMap<_, _> = envs.iter().map(|e| (e.id, e.name.clone())).collect();
+    let app_names: HashMap<_, _> = apps.iter().map(|a| (a.id, a.name.clone())).collect();
+    let base = section_url(ctx, "groups");
+    let list = listing(
+        &base,
+        q,
+        |g: &tron_store::models::Group, n| contains_any(n, &[&g.name, &g.description]),
+        |g| g.id.0,
+        |p| async move { ops::groups::list(ctx, &p).await },
+    )
+    .await?
+    .map(|g| GroupRow {
+        id: g.id.to_string(),
+        scope: scope_text(&g.scope, &env_names, &app_names),
+        name: g.name,
+        description: g.description,
+        role: g.role.as_str(),
+        member_count: g.member_count,
+    });
+    // A failed form keeps its role, scope and ticks.
+    let typed = |field: &str| failed.value("create-group", field).to_owned();
+    let ticked = |field: &str, id: String| {
+        failed.failed("create-group") && failed.values("create-group", field).any(|v| v == id)
+    };
+    let role = match typed("role") {
+        r if r.is_empty() => "viewer".to_owned(),
+        r => r,
+    };
+    let page = GroupsPage {
+        layout: org_layout(session, ctx, "Groups")
+            .crumb("Groups", base)
+            .notice(q.get("done")),
+        url: org_url(ctx),
+        org_name: ctx.organization().name.clone(),
+        list,
+        can_manage: ctx.allows(Action::Create, &Resource::Groups),
+        roles: role_choices(&role),
+        scope_kind: match typed("scope").as_str() {
+            "environment" => "environment",
+            "application" => "application",
+            _ => "organization",
+        },
+        env_choices: envs
+            .into_iter()
+            .map(|e| Choice::new(e.id, e.name, ticked("environment_ids", e.id.to_string())))
+            .collect(),
+        app_choices: apps
+            .into_iter()
+            .map(|a| Choice::new(a.id, a.name, ticked("application_ids", a.id.to_string())))
+            .collect(),
+        failed,
+    };
+    Ok(render_with_status(page.failed.status, &page))
+}
+
+pub(crate) async fn create(session: PortalSession, ctx: OrgCtx, form: Form) -> PageResult {
+    let back = section_url(&ctx, "groups");
     ctx.require(Action::Create, &Resource::Groups)
         .or_back(&back)?;
-    let draft = Draft {
-        name: DisplayName::parse("name", form.text("name")).or_back(&back)?,
-        description: Description::parse("description", form.text("description").trim())
-            .or_back(&back)?,
-        role: role_from(&form).or_back(&back)?,
-        scope: scope_from(&form).or_back(&back)?,
-    };
-    let g = ops::groups::create(&ctx, draft).await.or_back(&back)?;
-    Ok(Redirect::to(&format!("{}?done=group_created", group_url(&ctx, g.id))).into_response())
+    let created = async {
+        let draft = Draft {
+            name: DisplayName::parse("name", form.text("name"))?,
+            description: Description::parse("description", form.text("description").trim())?,
+            role: role_from(&form)?,
+            scope: scope_from(&form)?,
+        };
+        ops::groups::create(&ctx, draft).await
+    }
+    .await;
+    match created {
+        Ok(g) => Ok(
+            Redirect::to(&format!("{}?done=group_created", group_url(&ctx, g.id))).into_response(),
+        ),
+        Err(e) => {
+            let failed = Failed::of(
+                "create-group",
+                form,
+                &["name", "description", "role", "scope"],
+                e,
+            )?;
+            groups_page(&session, &ctx, &QueryMap::default(), failed).await
+        }
+    }
 }
 
 #[derive(Template)]
@@ -129,18 +240,29 @@ pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: Query
     let env_names: HashMap<_, _> = envs.iter().map(|e| (e.id, e.name.clone())).collect();
     let app_names: HashMap<_, _> = apps.iter().map(|a| (a.id, a.name.clone())).collect();
     let url = org_url(&ctx);
+    let can_manage = ctx.allows(Action::Update, &Resource::Groups);
+    // "Remove" is not offered where the last-admin rule would refuse it.
+    let keeps_admin = can_manage && group.role == Role::Admin && group.scope == Scope::Organization;
+    let sole = if keeps_admin {
+        sole_admin(c).await?
+    } else {
+        None
+    };
     let members: Vec<MemberRow> = collect(|p| async move { ops::groups::members(c, id, &p).await })
         .await?
         .into_iter()
-        .map(|m| member_row(&url, m))
+        .map(|m| {
+            let mut row = member_row(&url, m, ctx.now());
+            row.removable = sole.is_none_or(|s| s.to_string() != row.id);
+            row
+        })
         .collect();
-    let can_manage = ctx.allows(Action::Update, &Resource::Groups);
     let candidates = if can_manage {
         let inside: HashSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
         collect(|p| async move { ops::members::list(c, None, None, &p).await })
             .await?
             .into_iter()
-            .map(|m| member_row(&url, m))
+            .map(|m| member_row(&url, m, ctx.now()))
             .filter(|m| !inside.contains(m.id.as_str()))
             .map(|m| {
                 let label = if m.is_user {
@@ -155,7 +277,9 @@ pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: Query
         Vec::new()
     };
     let page = GroupPage {
-        layout: org_layout(&session, &ctx, &group.name).notice(q.get("done")),
+        layout: org_layout(&session, &ctx, &group.name)
+            .crumb("Groups", section_url(&ctx, "groups"))
+            .notice(q.get("done")),
         url: group_url(&ctx, group.id),
         scope_kind: group.scope.kind_str(),
         scope: scope_text(&group.scope, &env_names, &app_names),
@@ -221,7 +345,11 @@ pub(crate) async fn delete(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
     let back = group_url(&ctx, id);
     ops::groups::delete(&ctx, id).await.or_back(&back)?;
-    Ok(Redirect::to(&format!("{}?done=group_deleted#groups", org_url(&ctx))).into_response())
+    Ok(Redirect::to(&format!(
+        "{}?done=group_deleted",
+        section_url(&ctx, "groups")
+    ))
+    .into_response())
 }
 
 pub(crate) async fn add_member(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
@@ -254,6 +382,7 @@ pub(crate) async fn remove_member_page(
     let who = member_row(
         &org_url(&ctx),
         ops::members::get(&ctx, member).await.or_back(&back)?,
+        ctx.now(),
     );
     Ok(render(&ConfirmPage::new(
         org_layout(&session, &ctx, "Remove from group"),

@@ -53,24 +53,45 @@ const FAVICON: &str = include_str!("../../static/favicon.svg");
 pub fn router(state: &AppState) -> Router<AppState> {
     let org = Router::new()
         .route("/", get(orgs::show))
-        .route("/settings", post(orgs::update_settings))
+        .route(
+            "/settings",
+            get(orgs::settings_page).post(orgs::update_settings),
+        )
         .route("/delete", get(orgs::delete_page).post(orgs::delete))
-        .route("/members", post(orgs::add_member))
+        .route("/audit", get(orgs::audit_page))
+        .route("/members", get(orgs::members_page).post(orgs::add_member))
         .route(
             "/members/{member_id}/remove",
             get(orgs::remove_member_page).post(orgs::remove_member),
         )
-        .route("/environments", post(orgs::create_environment))
+        .route(
+            "/environments",
+            get(orgs::environments_page).post(orgs::create_environment),
+        )
+        .route("/environments/{env_id}", get(orgs::environment_page))
         .route(
             "/environments/{env_id}/delete",
             get(orgs::delete_environment_page).post(orgs::delete_environment),
         )
-        .route("/applications", post(orgs::create_application))
+        .route(
+            "/applications",
+            get(orgs::applications_page).post(orgs::create_application),
+        )
+        .route("/applications/{app_id}", get(orgs::application_page))
         .route(
             "/applications/{app_id}/delete",
             get(orgs::delete_application_page).post(orgs::delete_application),
         )
-        .route("/groups", post(groups::create))
+        .route("/applications/{app_id}/instances", post(orgs::first_deploy))
+        .route(
+            "/applications/{app_id}/instances/{env_id}",
+            get(orgs::instance_page),
+        )
+        .route(
+            "/applications/{app_id}/instances/{env_id}/deployments",
+            post(orgs::deploy),
+        )
+        .route("/groups", get(groups::list_page).post(groups::create))
         .route("/groups/{group_id}", get(groups::show).post(groups::update))
         .route(
             "/groups/{group_id}/delete",

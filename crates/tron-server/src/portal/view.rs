@@ -98,6 +98,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "sa_group_added" => "Service account added to the group.",
         "sa_group_removed" => "Service account removed from the group.",
         "token_revoked" => "Token revoked.",
+        "deployed" => "Deployed: the instance runs the new image.",
         "policy_created" => "Trust policy created: paste the snippet beside it into the pipeline.",
         "policy_deleted" => "Trust policy deleted: its next exchanges are refused.",
         "webhook_saved" => "Webhook saved.",
@@ -185,5 +186,199 @@ impl Choice {
             label: label.into(),
             selected,
         }
+    }
+}
+
+/// The rows a list page shows at once.
+pub(crate) const PAGE_SIZE: usize = 50;
+
+/// One page of a searchable list: its rows, what was searched for, and the
+/// address of the next page.
+pub(crate) struct Listing<T> {
+    pub rows: Vec<T>,
+    /// The search as typed (`q`), shown back in the search box.
+    pub q: String,
+    /// The next page's address, when there is more.
+    pub next: Option<String>,
+    /// The first page's address, when this is not it.
+    pub first: Option<String>,
+}
+
+impl<T> Listing<T> {
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
+        Listing {
+            rows: self.rows.into_iter().map(f).collect(),
+            q: self.q,
+            next: self.next,
+            first: self.first,
+        }
+    }
+}
+
+/// A page of up to [`PAGE_SIZE`] items of a list that the store pages by
+/// id, starting after `?cursor=` and keeping only those `matches` the
+/// search `?q=` (case-insensitive): the store is read in pages of 200 until
+/// the page is full, and the next page starts after the last item read.
+pub(crate) async fn listing<T, F, Fut>(
+    base: &str,
+    q: &crate::portal::form::QueryMap,
+    matches: impl Fn(&T, &str) -> bool,
+    id: impl Fn(&T) -> uuid::Uuid,
+    mut fetch: F,
+) -> Result<Listing<T>, Error>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<T>, Error>>,
+{
+    let search = q.get("q").map(str::trim).unwrap_or("").to_owned();
+    let needle = search.to_lowercase();
+    let start = q.get("cursor").and_then(|c| uuid::Uuid::parse_str(c).ok());
+    let mut after = start;
+    let mut rows = Vec::new();
+    let mut next = None;
+    'pages: loop {
+        let page = fetch(PageRequest { limit: 200, after }).await?;
+        let more = page.next_cursor.is_some();
+        let count = page.items.len();
+        for (i, item) in page.items.into_iter().enumerate() {
+            let last_read = id(&item);
+            if needle.is_empty() || matches(&item, &needle) {
+                rows.push(item);
+            }
+            if rows.len() == PAGE_SIZE {
+                if more || i + 1 < count {
+                    next = Some(last_read);
+                }
+                break 'pages;
+            }
+            after = Some(last_read);
+        }
+        if !more {
+            break;
+        }
+    }
+    let with = |cursor: Option<uuid::Uuid>| {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if !search.is_empty() {
+            params.push(("q", search.clone()));
+        }
+        if let Some(c) = cursor {
+            params.push(("cursor", c.to_string()));
+        }
+        match serde_urlencoded::to_string(&params).unwrap_or_default() {
+            p if p.is_empty() => base.to_owned(),
+            p => format!("{base}?{p}"),
+        }
+    };
+    Ok(Listing {
+        next: next.map(|c| with(Some(c))),
+        first: start.map(|_| with(None)),
+        rows,
+        q: search,
+    })
+}
+
+/// Whether any of `fields` contains the (lower-case) search.
+pub(crate) fn contains_any(needle: &str, fields: &[&str]) -> bool {
+    fields.iter().any(|f| f.to_lowercase().contains(needle))
+}
+
+/// A time as a page shows it: relative ("3 days ago", "in 2 hours"), with
+/// the exact time on hover and in the `<time>` element.
+#[derive(Debug, Clone)]
+pub(crate) struct When {
+    pub iso: String,
+    pub exact: String,
+    pub rel: String,
+}
+
+pub(crate) fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> When {
+    When {
+        iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        exact: ts(t),
+        rel: relative(t, now),
+    }
+}
+
+/// `just now`, `5 minutes ago`, `in 3 days`, … (whole units, rounded down).
+pub(crate) fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (t - now).num_seconds();
+    let ahead = secs > 0;
+    let s = secs.unsigned_abs();
+    if s < 60 {
+        return "just now".into();
+    }
+    let (n, unit) = match s {
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s if s < 86_400 * 60 => (s / 86_400, "day"),
+        s if s < 86_400 * 730 => (s / (86_400 * 30), "month"),
+        s => (s / (86_400 * 365), "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if ahead {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// How close an expiry is, for a badge: `Some("Expires in 3 days")` within
+/// [`SOON_DAYS`], `Some("Expired")` once past, else `None`.
+pub(crate) fn expiry_badge(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<String> {
+    let t = expires?;
+    if t <= now {
+        return Some("Expired".into());
+    }
+    (t - now < chrono::Duration::days(SOON_DAYS)).then(|| format!("Expires {}", relative(t, now)))
+}
+
+/// Tokens expiring within this many days are marked.
+pub(crate) const SOON_DAYS: i64 = 7;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0)
+            .single()
+            .expect("a time")
+            + chrono::Duration::hours(h)
+    }
+
+    #[test]
+    fn times_read_relative_with_whole_units() {
+        let now = at(0);
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(
+            relative(now - chrono::Duration::minutes(1), now),
+            "1 minute ago"
+        );
+        assert_eq!(
+            relative(now - chrono::Duration::minutes(59), now),
+            "59 minutes ago"
+        );
+        assert_eq!(relative(at(-5), now), "5 hours ago");
+        assert_eq!(relative(at(72), now), "in 3 days");
+        assert_eq!(relative(at(24 * 90), now), "in 3 months");
+        assert_eq!(relative(at(-24 * 800), now), "2 years ago");
+        let w = when(at(-2), now);
+        assert_eq!(w.exact, "2026-12-03 10:00 UTC");
+        assert_eq!(w.iso, "2026-12-03T10:00:00Z");
+    }
+
+    #[test]
+    fn only_near_or_past_expiry_gets_a_badge() {
+        let now = at(0);
+        assert_eq!(expiry_badge(None, now), None);
+        assert_eq!(expiry_badge(Some(at(24 * 30)), now), None);
+        assert_eq!(
+            expiry_badge(Some(at(24 * 3)), now).as_deref(),
+            Some("Expires in 3 days")
+        );
+        assert_eq!(expiry_badge(Some(at(-1)), now).as_deref(), Some("Expired"));
     }
 }

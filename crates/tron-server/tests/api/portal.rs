@@ -274,7 +274,7 @@ async fn portal_in_a_browser() {
     // Create an organization.
     fill(&c, "#org-name", "Acme Platform").await;
     click(&c, "#create-org").await;
-    el(&c, "#members").await;
+    el(&c, "#section-members").await;
     let org_path = path(&c).await;
     let org = org_path
         .strip_prefix("/orgs/")
@@ -312,9 +312,10 @@ async fn portal_in_a_browser() {
     s.env(&s.root, &org, "production").await;
     s.app(&s.root, &org, "billing-api").await;
 
-    // A group, created in the portal.
-    c.refresh().await.expect("refresh");
-    click(&c, "#new-group").await;
+    // A group, created in the portal, on the Groups page.
+    c.goto(&format!("{base}{org_path}/groups"))
+        .await
+        .expect("goto");
     fill(&c, "#group-name", "Deployers").await;
     select(&c, "#group-role", "editor").await;
     click(&c, "#create-group").await;
@@ -358,9 +359,10 @@ async fn portal_in_a_browser() {
     el(&c, "#group-members").await;
     assert!(source(&c).await.contains("vera@example.com"));
 
-    // Create a service account.
-    c.goto(&format!("{base}{org_path}")).await.expect("goto");
-    click(&c, "#new-service-account").await;
+    // Create a service account, on the Service accounts page.
+    c.goto(&format!("{base}{org_path}/service-accounts"))
+        .await
+        .expect("goto");
     fill(&c, "#sa-name", "deploy-bot").await;
     fill(&c, "#sa-description", "Deploys from CI").await;
     click(&c, "#create-sa").await;
@@ -585,10 +587,12 @@ async fn portal_in_a_browser() {
         .expect("location")
         .starts_with("/login"));
 
-    // The organization page: members (users and service accounts told
-    // apart), groups, service accounts with their token counts, audit log.
-    c.goto(&format!("{base}{org_path}")).await.expect("goto");
-    el(&c, "#service-accounts").await;
+    // The section pages: members (users and service accounts told
+    // apart), service accounts with their token counts, the audit log.
+    c.goto(&format!("{base}{org_path}/members"))
+        .await
+        .expect("goto");
+    el(&c, "#members").await;
     let sa_member = el(&c, "tr.member-sa").await.text().await.expect("text");
     assert!(
         sa_member.contains("deploy-bot") && sa_member.contains("service account"),
@@ -596,6 +600,9 @@ async fn portal_in_a_browser() {
     );
     let user_member = el(&c, "tr.member-user").await.text().await.expect("text");
     assert!(user_member.contains("user"), "{user_member}");
+    c.goto(&format!("{base}{org_path}/service-accounts"))
+        .await
+        .expect("goto");
     let sa_row = el(&c, "tr.service-account")
         .await
         .text()
@@ -605,6 +612,9 @@ async fn portal_in_a_browser() {
         sa_row.contains("deploy-bot") && sa_row.contains("active") && sa_row.contains("Deployers"),
         "{sa_row}"
     );
+    c.goto(&format!("{base}{org_path}/audit"))
+        .await
+        .expect("goto");
     let audit = el(&c, "#audit").await.text().await.expect("text");
     for action in [
         "service_account.create",
@@ -617,12 +627,12 @@ async fn portal_in_a_browser() {
     ] {
         assert!(audit.contains(action), "audit log lacks {action}");
     }
-    c.set_window_size(1280, 2600).await.expect("resize");
+    c.goto(&format!("{base}{org_path}")).await.expect("goto");
+    el(&c, "#section-service-accounts").await;
     screenshot(&c, "organization.png").await;
-    c.set_window_size(1280, 900).await.expect("resize");
 
     // Audit filters.
-    c.goto(&format!("{base}{org_path}?action=service_account.*#audit"))
+    c.goto(&format!("{base}{org_path}/audit?action=service_account.*"))
         .await
         .expect("goto");
     let audit = el(&c, "#audit").await.text().await.expect("text");
@@ -658,19 +668,28 @@ async fn portal_in_a_browser() {
     // A viewer: everything visible, nothing to manage.
     log_in(&c, &base, "vera@example.com").await;
     c.goto(&format!("{base}{org_path}")).await.expect("goto");
-    el(&c, "#service-accounts").await;
-    for css in [
-        "#new-service-account",
-        "#create-sa",
-        "#add-member",
-        "#new-group",
-        "#save-settings",
-        "#audit",
-        "#create-env",
-        "#create-app",
+    el(&c, "#section-service-accounts").await;
+    assert!(
+        !exists(&c, "#section-audit").await,
+        "a viewer is offered the audit log"
+    );
+    for (page, offered) in [
+        ("service-accounts", "#create-sa"),
+        ("members", "#add-member"),
+        ("groups", "#create-group"),
+        ("settings", "#save-settings"),
+        ("environments", "#create-env"),
+        ("applications", "#create-app"),
     ] {
-        assert!(!exists(&c, css).await, "a viewer is offered {css}");
+        c.goto(&format!("{base}{org_path}/{page}"))
+            .await
+            .expect("goto");
+        el(&c, "main h1").await;
+        assert!(!exists(&c, offered).await, "a viewer is offered {offered}");
     }
+    c.goto(&format!("{base}{org_path}/service-accounts"))
+        .await
+        .expect("goto");
     assert!(source(&c).await.contains("deploy-bot"));
     c.goto(&format!("{base}{sa_path}")).await.expect("goto");
     el(&c, "#tokens").await;

@@ -88,7 +88,7 @@ async fn webhooks_in_the_browser() {
 
     // A webhook, its secret shown once.
     c.goto(&format!("{base}/orgs/{org}")).await.expect("goto");
-    click(&c, "#webhooks-link").await;
+    click(&c, "#section-webhooks").await;
     el(&c, "#no-webhooks").await;
     let rx = TestReceiver::start(WebhookSecret::generate())
         .await

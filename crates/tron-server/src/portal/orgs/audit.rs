@@ -5,13 +5,17 @@ use tron_core::values::{add_clamped, Timestamp};
 use tron_core::Error;
 use tron_store::PageRequest;
 
-use super::org_url;
+use super::{org_layout, org_url, section_url, PageResult};
 use crate::access::OrgCtx;
 use crate::ops;
+use crate::portal::error::OrBack;
 use crate::portal::form::QueryMap;
-use crate::portal::view::Choice;
+use crate::portal::session::PortalSession;
+use crate::portal::view::{render, Choice, Layout};
+use askama::Template;
+use tron_core::authz::{Action, Resource};
 
-pub(super) struct AuditRow {
+pub(crate) struct AuditRow {
     pub(super) when: String,
     pub(super) actor_type: String,
     pub(super) actor: String,
@@ -23,7 +27,7 @@ pub(super) struct AuditRow {
     pub(super) ip: String,
 }
 
-pub(super) struct AuditView {
+pub(crate) struct AuditView {
     pub(super) rows: Vec<AuditRow>,
     pub(super) actor_types: Vec<Choice>,
     pub(super) actor_id: String,
@@ -103,8 +107,8 @@ pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, 
             .collect();
         params.push(("cursor", &c));
         format!(
-            "{}?{}#audit",
-            org_url(ctx),
+            "{}?{}",
+            section_url(ctx, "audit"),
             serde_urlencoded::to_string(&params).unwrap_or_default()
         )
     });
@@ -158,4 +162,25 @@ pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, 
         older,
         filtered: keep.iter().any(|k| q.get(k).is_some()),
     })
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    layout: Layout,
+    url: String,
+    org_name: String,
+    a: AuditView,
+}
+
+pub(crate) async fn page(session: PortalSession, ctx: OrgCtx, q: QueryMap) -> PageResult {
+    ctx.require(Action::View, &Resource::AuditEvents)?;
+    let a = audit_view(&ctx, &q).await.or_back(&org_url(&ctx))?;
+    Ok(render(&AuditPage {
+        layout: org_layout(&session, &ctx, "Audit log")
+            .crumb("Audit log", section_url(&ctx, "audit")),
+        url: org_url(&ctx),
+        org_name: ctx.organization().name.clone(),
+        a,
+    }))
 }

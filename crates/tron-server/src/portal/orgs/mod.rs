@@ -1,7 +1,7 @@
 //! The organization's pages, a room each: my organizations (`home`), the
-//! details page with its sections (`details`, `audit`), settings and
-//! deletion (`settings`), members (`members`), environments and
-//! applications (`resources`). Shared here: the URL, the frame and the
+//! overview (`overview`) and a page per section: audit (`audit`), settings
+//! and deletion (`settings`), members (`members`), environments and
+//! applications (`resources`), what they share (`details`). Shared here: the URL, the frame and the
 //! confirmation page.
 
 use askama::Template;
@@ -15,24 +15,41 @@ use crate::portal::view::{Choice, Layout};
 mod audit;
 mod details;
 mod home;
+mod instances;
 mod members;
+mod overview;
+mod platform;
 mod resources;
 mod settings;
 
+pub(crate) use details::Can;
 pub(crate) use details::{group_label, member_row, name_maps, role_choices, scope_text, MemberRow};
-pub(crate) use details::{show, EXPIRING_WITHIN_DAYS};
 pub(crate) use home::{create, home};
-pub(crate) use members::{add_member, remove_member, remove_member_page};
-pub(crate) use resources::{
-    create_application, create_environment, delete_application, delete_application_page,
-    delete_environment, delete_environment_page,
+pub(crate) use members::{
+    add_member, page as members_page, remove_member, remove_member_page, sole_admin,
 };
-pub(crate) use settings::{delete, delete_page, update_settings};
+pub(crate) use overview::show;
+
+/// Service tokens expiring this soon are listed on the overview and marked.
+pub(crate) const EXPIRING_WITHIN_DAYS: i64 = crate::portal::view::SOON_DAYS;
+pub(crate) use audit::page as audit_page;
+pub(crate) use instances::{deploy, first_deploy, show as instance_page};
+pub(crate) use platform::{application as application_page, environment as environment_page};
+pub(crate) use resources::{
+    applications_page, create_application, create_environment, delete_application,
+    delete_application_page, delete_environment, delete_environment_page, environments_page,
+};
+pub(crate) use settings::{delete, delete_page, page as settings_page, update_settings};
 
 pub(crate) type PageResult = Result<Response, PortalError>;
 
 pub(crate) fn org_url(ctx: &OrgCtx) -> String {
     format!("/orgs/{}", ctx.org_id())
+}
+
+/// A section's own page: `/orgs/{org}/members`, `…/groups`, ….
+pub(crate) fn section_url(ctx: &OrgCtx, section: &str) -> String {
+    format!("/orgs/{}/{section}", ctx.org_id())
 }
 
 /// A page's frame inside an organization.

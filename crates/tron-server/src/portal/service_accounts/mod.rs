@@ -24,12 +24,15 @@ use crate::ops;
 use crate::ops::service_accounts::Change;
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
-use crate::portal::orgs::{group_label, name_maps, org_layout, org_url, ConfirmPage};
+use crate::portal::orgs::{group_label, name_maps, org_layout, org_url, section_url, ConfirmPage};
 use crate::portal::session::PortalSession;
-use crate::portal::view::{collect, render, ts, ts_or, Choice, Layout};
+use crate::portal::view::{
+    collect, expiry_badge, relative, render, ts, ts_or, when, Choice, Layout, When,
+};
 use crate::state::AppState;
 
 mod groups;
+mod list;
 mod tokens;
 mod trust;
 mod wire;
@@ -42,7 +45,7 @@ type PageResult = Result<Response, PortalError>;
 /// Mounted under `/orgs/{org}` behind the access context.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/service-accounts", post(create))
+        .route("/service-accounts", get(list::list_page).post(list::create))
         .route("/service-accounts/{sa_id}", get(show).post(update))
         .route("/service-accounts/{sa_id}/status", post(set_status))
         .route("/service-accounts/{sa_id}/disable", get(disable_page))
@@ -91,17 +94,6 @@ fn created_by(c: &CreatedBy) -> String {
     }
 }
 
-pub(crate) async fn create(ctx: OrgCtx, form: Form) -> PageResult {
-    let back = format!("{}#service-accounts", org_url(&ctx));
-    let name = Name::parse("name", form.text("name").trim()).or_back(&back)?;
-    let description =
-        Description::parse("description", form.text("description").trim()).or_back(&back)?;
-    let sa = ops::service_accounts::create(&ctx, name, description)
-        .await
-        .or_back(&back)?;
-    Ok(Redirect::to(&format!("{}?done=sa_created", sa_url(&ctx, sa.id))).into_response())
-}
-
 struct GroupItem {
     id: String,
     name: String,
@@ -111,10 +103,10 @@ struct TokenRow {
     id: String,
     name: String,
     hint: String,
-    created: String,
+    created: When,
     created_by: String,
-    expires: String,
-    last_used: String,
+    expires: Option<When>,
+    last_used: Option<When>,
     status: &'static str,
     /// e.g. the end of a rotation's grace period.
     note: String,
@@ -122,8 +114,8 @@ struct TokenRow {
     /// Active and not rotated yet: a rotated token in its grace period
     /// already has its successor and cannot be rotated again.
     rotatable: bool,
-    /// Active and expiring within 7 days.
-    expires_soon: bool,
+    /// Active and expiring within 7 days: "Expires in 3 days".
+    expires_soon: Option<String>,
     /// The hint of the token this one was rotated from.
     replaces: String,
     /// The hint of the token a rotation put in its place.
@@ -219,27 +211,24 @@ fn token_row(v: TokenView, grace_until: Option<DateTime<Utc>>, now: DateTime<Utc
     };
     let keyless = v.source == TokenSource::Oidc;
     let note = match (grace_until, v.revoked_at) {
-        (Some(g), _) => format!("rotated; stops working at {}", ts(g)),
-        (None, Some(r)) => format!("revoked {}", ts(r)),
+        (Some(g), _) => format!("rotated; stops working {} ({})", relative(g, now), ts(g)),
+        (None, Some(r)) => format!("revoked {} ({})", relative(r, now), ts(r)),
         _ if keyless => "from a keyless CI exchange (not rotatable)".to_owned(),
         _ => String::new(),
     };
     TokenRow {
         id: v.id.to_string(),
         hint: v.hint,
-        created: ts(v.created_at),
+        created: when(v.created_at, now),
         created_by: created_by(&v.created_by),
-        expires: ts_or(v.expires_at, "never"),
-        last_used: ts_or(v.last_used_at, "never"),
+        expires: v.expires_at.map(|t| when(t, now)),
+        last_used: v.last_used_at.map(|t| when(t, now)),
         name: v.name,
         status,
         note,
         active,
         rotatable: active && grace_until.is_none() && !keyless,
-        expires_soon: active
-            && v.expires_at.is_some_and(|e| {
-                e <= now + Duration::days(crate::portal::orgs::EXPIRING_WITHIN_DAYS)
-            }),
+        expires_soon: expiry_badge(v.expires_at, now).filter(|_| active),
         replaces: String::new(),
         replaced_by: String::new(),
     }
@@ -252,7 +241,7 @@ async fn page(
     notice: Option<&str>,
     new_token: Option<NewToken>,
 ) -> PageResult {
-    let back = format!("{}#service-accounts", org_url(ctx));
+    let back = section_url(ctx, "service-accounts");
     let now = ctx.now();
     let sa = ops::service_accounts::get(ctx, id).await.or_back(&back)?;
     let can_assign = ctx.allows(Action::Update, &Resource::Groups);
@@ -303,7 +292,9 @@ async fn page(
     }
     let max_days = ctx.organization().settings.max_token_lifetime_days;
     let url = sa_url(ctx, sa.id);
-    let mut layout = org_layout(session, ctx, &sa.name).notice(notice);
+    let mut layout = org_layout(session, ctx, &sa.name)
+        .crumb("Service accounts", section_url(ctx, "service-accounts"))
+        .notice(notice);
     if new_token.is_some() {
         layout.replace_url = Some(url.clone());
     }
@@ -444,8 +435,8 @@ async fn delete(ctx: OrgCtx, ids: Ids, _form: Form) -> PageResult {
         .await
         .or_back(&back)?;
     Ok(Redirect::to(&format!(
-        "{}?done=sa_deleted#service-accounts",
-        org_url(&ctx)
+        "{}?done=sa_deleted",
+        section_url(&ctx, "service-accounts")
     ))
     .into_response())
 }

@@ -1,0 +1,445 @@
+//! Issue 19 in the browser: the CI set-up journey counted in clicks, the
+//! organization overview and its section pages (search, paging, errors
+//! shown in place), environments, applications and an instance with its
+//! deployment history (who, with which token, when).
+use fantoccini::{Client, Locator};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::kit::{env_scope, Db, TestServer, ADMIN_EMAIL, PASSWORD};
+use crate::portal::{
+    el, exists, fill, open_browser, path, screenshot, select, source, start_chromedriver,
+};
+
+/// Clicks, counted: the journey's length is part of what is measured.
+struct Clicks<'a> {
+    c: &'a Client,
+    n: u32,
+}
+
+impl Clicks<'_> {
+    async fn on(&mut self, css: &str) {
+        el(self.c, css).await.click().await.expect("click");
+        self.n += 1;
+    }
+}
+
+async fn no_sideways_scroll(c: &Client, what: &str) {
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert_eq!(
+        overflow.as_i64(),
+        Some(0),
+        "{what} scrolls sideways at 390 px"
+    );
+}
+
+/// Both widths of one page: `NAME-1280.png` and `NAME-390.png`, with no
+/// sideways scrolling on the phone.
+async fn both_widths(c: &Client, name: &str) {
+    c.set_window_size(1280, 1000).await.expect("resize");
+    screenshot(c, &format!("{name}-1280.png")).await;
+    c.set_window_size(390, 1200).await.expect("resize");
+    no_sideways_scroll(c, name).await;
+    screenshot(c, &format!("{name}-390.png")).await;
+    c.set_window_size(1280, 1000).await.expect("resize");
+}
+
+async fn texts(c: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::Css(css)).await.expect("find_all") {
+        out.push(e.text().await.expect("text"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_team_sets_up_ci_and_follows_its_deployments() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let base = s.base.clone();
+    let org = s.org(&s.root, "Acme").await;
+    let staging = s.env(&s.root, &org, "staging").await;
+    let production = s.env(&s.root, &org, "production").await;
+    let web = s.app(&s.root, &org, "web").await;
+    s.app(&s.root, &org, "billing").await;
+    s.group(&s.root, &org, "Deployers", "editor", env_scope(&[&staging]))
+        .await;
+    // web already runs in production, deployed by a person.
+    let (status, _) = s
+        .put(
+            &format!("/organizations/{org}/applications/{web}/instances/{production}"),
+            &s.root,
+            Some(json!({"image": "registry.example.com/web:1.4.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let driver = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let c = open_browser(&driver, profile.path()).await;
+    c.set_window_size(1280, 1000).await.expect("resize");
+
+    // The journey: from the login page to a copied CI snippet.
+    let mut clicks = Clicks { c: &c, n: 0 };
+    c.goto(&format!("{base}/login")).await.expect("goto");
+    fill(&c, "#email", ADMIN_EMAIL).await;
+    fill(&c, "#password", PASSWORD).await;
+    clicks.on("#login").await;
+    clicks.on("a.org-link").await;
+    el(&c, "#section-service-accounts").await;
+    both_widths(&c, "organization-overview").await;
+    clicks.on("#section-service-accounts").await;
+    fill(&c, "#sa-name", "ci-deployer").await;
+    clicks.on("#create-sa").await;
+    el(&c, "#assign-group").await;
+    let groups = el(&c, "#assign-group").await.text().await.expect("text");
+    assert!(groups.contains("Deployers — editor on staging"), "{groups}");
+    let deployers = c
+        .find(Locator::XPath(
+            "//select[@id='assign-group']/option[contains(., 'Deployers')]",
+        ))
+        .await
+        .expect("the Deployers option")
+        .attr("value")
+        .await
+        .expect("value")
+        .expect("an id");
+    select(&c, "#assign-group", &deployers).await;
+    clicks.on("#assign").await;
+    el(&c, "li.sa-group").await;
+    fill(&c, "#token-name", "github").await;
+    clicks.on("#generate-token").await;
+    let token = el(&c, "#new-token")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("the token");
+    clicks.on("#copy-token").await;
+    clicks.on("#wire-github-open").await;
+    clicks.on("#copy-github").await;
+    let copied = el(&c, "#copy-github").await.text().await.expect("text");
+    assert_eq!(copied, "Copied", "the snippet's copy button did not copy");
+    let snippet = el(&c, "#wire-github").await.text().await.expect("text");
+    assert!(
+        snippet.contains("secrets.TRON_TOKEN") && !snippet.contains(&token),
+        "{snippet}"
+    );
+    println!(
+        "CI set-up journey: {} clicks from the login page to a copied snippet",
+        clicks.n
+    );
+    assert!(clicks.n <= 9, "the journey takes {} clicks", clicks.n);
+    c.set_window_size(1280, 1300).await.expect("resize");
+    screenshot(&c, "service-account-fresh-token-1280.png").await;
+    c.set_window_size(390, 1400).await.expect("resize");
+    no_sideways_scroll(&c, "the service account with a fresh token").await;
+    screenshot(&c, "service-account-fresh-token-390.png").await;
+    c.set_window_size(1280, 1000).await.expect("resize");
+
+    // The pipeline deploys with that token: to staging it may, to
+    // production it may not.
+    let (status, me) = s.get("/me", &token).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let token_id = me["token"]["id"].as_str().expect("token id").to_string();
+    let (status, _) = s
+        .put(
+            &format!("/organizations/{org}/applications/{web}/instances/{staging}"),
+            &token,
+            Some(json!({"image": "registry.example.com/web:1.4.1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = s
+        .post(
+            &format!("/organizations/{org}/applications/{web}/instances/{staging}/deployments"),
+            &token,
+            json!({"image": "registry.example.com/web:1.4.2", "version": "1.4.2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // The overview's matrix: which image runs where.
+    c.goto(&format!("{base}/orgs/{org}")).await.expect("goto");
+    let matrix = el(&c, "table.matrix").await.text().await.expect("text");
+    assert!(
+        matrix.contains("web:1.4.2") && matrix.contains("web:1.4.0"),
+        "{matrix}"
+    );
+    let row = texts(&c, "table.matrix tbody tr").await;
+    let billing = row
+        .iter()
+        .find(|r| r.contains("billing"))
+        .expect("billing row");
+    assert!(!billing.contains("web:"), "billing runs nothing: {billing}");
+
+    // The instance: its history says who deployed, with which token, when.
+    c.find(Locator::Css(
+        "a.instance-link[title='registry.example.com/web:1.4.2']",
+    ))
+    .await
+    .expect("the staging cell")
+    .click()
+    .await
+    .expect("click");
+    el(&c, "#deployments").await;
+    assert_eq!(
+        path(&c).await,
+        format!("/orgs/{org}/applications/{web}/instances/{staging}")
+    );
+    assert_eq!(
+        el(&c, "#instance-image").await.text().await.expect("text"),
+        "registry.example.com/web:1.4.2"
+    );
+    let rows = texts(&c, "tr.deployment").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains("ci-deployer")
+            && rows[0].contains("service account")
+            && rows[0].contains(&format!("with token {}…", &token_id[..8]))
+            && rows[0].contains("1.4.2"),
+        "{rows:?}"
+    );
+    // Relative time, the exact one on hover.
+    let when = el(&c, "tr.deployment time").await;
+    assert_eq!(when.text().await.expect("text"), "just now");
+    let exact = when.attr("title").await.expect("title").expect("a title");
+    assert!(exact.ends_with(" UTC"), "{exact}");
+
+    // A person deploys from the page; a bad image is shown in place.
+    fill(&c, "#deploy-image", "not an image").await;
+    fill(&c, "#deploy-version", "1.4.3").await;
+    el(&c, "#deploy-submit").await.click().await.expect("click");
+    let error = el(&c, "#deploy-image-error")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(error.starts_with("Image "), "{error}");
+    let field = el(&c, "#deploy-image").await;
+    assert_eq!(
+        field.attr("aria-invalid").await.expect("attr").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        field.prop("value").await.expect("value").as_deref(),
+        Some("not an image")
+    );
+    assert_eq!(
+        el(&c, "#deploy-version")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("1.4.3"),
+        "what was typed is kept"
+    );
+    fill(&c, "#deploy-image", "registry.example.com/web:1.4.3").await;
+    el(&c, "#deploy-submit").await.click().await.expect("click");
+    el(&c, ".notice").await;
+    let rows = texts(&c, "tr.deployment").await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("web:1.4.3") && rows[0].contains("user"),
+        "{rows:?}"
+    );
+    both_widths(&c, "instance-deployments").await;
+
+    // The application's page: where it runs, and a first deployment to
+    // an environment where it does not run yet is not offered (it runs
+    // everywhere).
+    c.goto(&format!("{base}/orgs/{org}/applications/{web}"))
+        .await
+        .expect("goto");
+    let instances = texts(&c, "tr.instance").await;
+    assert_eq!(instances.len(), 2, "{instances:?}");
+    assert!(!exists(&c, "#first-deploy").await);
+    // billing runs nowhere: the first deployment creates its instance.
+    c.goto(&format!("{base}/orgs/{org}/applications"))
+        .await
+        .expect("goto");
+    c.find(Locator::LinkText("billing"))
+        .await
+        .expect("billing")
+        .click()
+        .await
+        .expect("click");
+    fill(&c, "#deploy-image", "registry.example.com/billing:2.0.0").await;
+    el(&c, "#first-deploy").await.click().await.expect("click");
+    el(&c, "#deployments").await;
+    assert!(source(&c)
+        .await
+        .contains("registry.example.com/billing:2.0.0"));
+
+    // The environment's page lists what runs there.
+    c.goto(&format!("{base}/orgs/{org}/environments/{staging}"))
+        .await
+        .expect("goto");
+    let here = texts(&c, "tr.instance").await;
+    assert!(
+        here.iter()
+            .any(|r| r.contains("web") && r.contains("1.4.3")),
+        "{here:?}"
+    );
+
+    c.close().await.expect("close the browser");
+    drop(driver);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn section_pages_search_page_and_show_errors_in_place() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let base = s.base.clone();
+    let org = s.org(&s.root, "Acme").await;
+    for i in 0..55 {
+        s.env(&s.root, &org, &format!("env-{i:02}")).await;
+    }
+    s.env(&s.root, &org, "staging").await;
+
+    let driver = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let c = open_browser(&driver, profile.path()).await;
+    crate::portal::log_in(&c, &base, ADMIN_EMAIL).await;
+
+    // Paging: 50, then the other 6.
+    c.goto(&format!("{base}/orgs/{org}/environments"))
+        .await
+        .expect("goto");
+    assert_eq!(texts(&c, "a.environments-link").await.len(), 50);
+    el(&c, "a.next-page").await.click().await.expect("click");
+    el(&c, "a.environments-link").await;
+    let second = texts(&c, "a.environments-link").await;
+    assert_eq!(second.len(), 6, "{second:?}");
+    assert!(second.contains(&"staging".to_string()));
+    assert!(!exists(&c, "a.next-page").await);
+
+    // Search: only what matches, on any page.
+    fill(&c, "input[name=q]", "STAG").await;
+    el(&c, "form.search button")
+        .await
+        .click()
+        .await
+        .expect("click");
+    el(&c, "a.environments-link").await;
+    assert_eq!(
+        texts(&c, "a.environments-link").await,
+        vec!["staging".to_string()]
+    );
+    fill(&c, "input[name=q]", "nothing-like-this").await;
+    el(&c, "form.search button")
+        .await
+        .click()
+        .await
+        .expect("click");
+    el(&c, "#environments p.muted").await;
+    assert!(source(&c)
+        .await
+        .contains("No environments you can see match"));
+
+    // A refused form comes back with what was typed and the message beside
+    // the field, with the API's status.
+    c.goto(&format!("{base}/orgs/{org}/environments"))
+        .await
+        .expect("goto");
+    fill(&c, "#env-name", "staging").await;
+    el(&c, "#create-env").await.click().await.expect("click");
+    let error = el(&c, "#env-name-error").await.text().await.expect("text");
+    assert!(error.contains("already"), "{error}");
+    let field = el(&c, "#env-name").await;
+    assert_eq!(
+        field.prop("value").await.expect("value").as_deref(),
+        Some("staging")
+    );
+    assert_eq!(
+        field.attr("aria-invalid").await.expect("attr").as_deref(),
+        Some("true")
+    );
+    assert_eq!(path(&c).await, format!("/orgs/{org}/environments"));
+    // The browser accepts the name pattern (Chromium compiles it with the
+    // `v` flag): a name it forbids blocks the form, a good one passes.
+    let valid = c
+        .execute(
+            "var f = document.getElementById('env-name'); f.value = 'Bad Name'; \
+             var bad = f.checkValidity(); f.value = 'good-name-1'; \
+             return [bad, f.checkValidity()];",
+            vec![],
+        )
+        .await
+        .expect("validity");
+    assert_eq!(valid, json!([false, true]), "the pattern is not usable");
+
+    // Settings: a refused value keeps the others as typed.
+    c.goto(&format!("{base}/orgs/{org}/settings"))
+        .await
+        .expect("goto");
+    c.execute(
+        "document.getElementById('max-days').removeAttribute('max');",
+        vec![],
+    )
+    .await
+    .expect("script");
+    fill(&c, "#max-days", "5000").await;
+    fill(&c, "#rate-limit", "77").await;
+    el(&c, "#save-settings").await.click().await.expect("click");
+    let error = el(&c, "#max-days-error").await.text().await.expect("text");
+    assert!(error.contains("3650"), "{error}");
+    assert_eq!(
+        el(&c, "#rate-limit")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("77")
+    );
+    let (_, o) = s.get(&format!("/organizations/{org}"), &s.root).await;
+    assert_eq!(
+        o["settings"]["max_token_lifetime_days"],
+        json!(null),
+        "saved anyway"
+    );
+
+    // The last admin is not offered "Remove"; a second admin makes both
+    // removable.
+    c.goto(&format!("{base}/orgs/{org}/members"))
+        .await
+        .expect("goto");
+    el(&c, "tr.member-user").await;
+    assert!(
+        !exists(&c, "tr.member-user a.button").await,
+        "the last admin can be removed"
+    );
+    let (_, _, bob) = s.member(&s.root, &org, "bob@example.com").await;
+    let admins = s.admins_group(&s.root, &org).await;
+    s.join(&s.root, &org, &admins, &bob).await;
+    c.refresh().await.expect("refresh");
+    el(&c, "tr.member-user").await;
+    assert_eq!(
+        c.find_all(Locator::Css("tr.member-user a.button"))
+            .await
+            .expect("links")
+            .len(),
+        2
+    );
+    fill(&c, "input[name=q]", "bob@").await;
+    el(&c, "form.search button")
+        .await
+        .click()
+        .await
+        .expect("click");
+    el(&c, "tr.member-user").await;
+    let found = texts(&c, "tr.member").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("bob@example.com"));
+
+    c.close().await.expect("close the browser");
+    drop(driver);
+    s.stop().await;
+}
