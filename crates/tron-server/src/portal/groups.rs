@@ -207,6 +207,7 @@ struct GroupPage {
     layout: Layout,
     org_url: String,
     url: String,
+    id: String,
     name: String,
     description: String,
     role: &'static str,
@@ -277,6 +278,7 @@ pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: Query
         Vec::new()
     };
     let page = GroupPage {
+        id: group.id.to_string(),
         layout: org_layout(&session, &ctx, &group.name)
             .crumb("Groups", section_url(&ctx, "groups"))
             .notice(q.get("done")),
