@@ -234,6 +234,19 @@ impl Caches {
         self.enabled && self.live.load(Ordering::SeqCst) && self.epoch() == epoch
     }
 
+    /// Sets `tron_cache_entries` (for `/metrics`).
+    pub fn report_sizes(&self) {
+        self.tokens.run_pending_tasks();
+        self.access.run_pending_tasks();
+        self.instances.run_pending_tasks();
+        self.metrics
+            .cache_entries(CacheKind::Token, self.tokens.entry_count());
+        self.metrics
+            .cache_entries(CacheKind::Access, self.access.entry_count());
+        self.metrics
+            .cache_entries(CacheKind::Instance, self.instances.entry_count());
+    }
+
     pub fn get_token(&self, hash: &TokenHash) -> Option<Arc<CachedToken>> {
         self.get(&self.tokens, CacheKind::Token, hash)
     }

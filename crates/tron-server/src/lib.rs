@@ -13,6 +13,7 @@ pub mod deliveries;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod flap;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -94,6 +95,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state.cache.report_sizes();
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -50,6 +50,8 @@ pub struct Metrics {
     webhook_deliveries: IntCounterVec,
     webhook_queue_depth: prometheus::IntGauge,
     webhook_oldest_pending: prometheus::Gauge,
+    /// `[kind]` children of `tron_cache_entries`.
+    cache_entries: [prometheus::IntGauge; 3],
 }
 
 struct RouteChildren {
@@ -147,8 +149,19 @@ impl Metrics {
         )
         .unwrap_or_else(|_| unreachable!("valid metric"));
         let _ = registry.register(Box::new(webhook_oldest_pending.clone()));
+        let entries = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "tron_cache_entries",
+                "Entries held by each cache (approximate), as of this scrape.",
+            ),
+            &["cache"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let _ = registry.register(Box::new(entries.clone()));
+        let cache_entries = CacheKind::ALL.map(|k| entries.with_label_values(&[k.as_str()]));
         Metrics {
             registry,
+            cache_entries,
             requests,
             latency,
             auth,
@@ -210,6 +223,11 @@ impl Metrics {
 
     pub fn cache(&self, cache: CacheKind, hit: bool) {
         self.cache_children[cache as usize][usize::from(hit)].inc();
+    }
+
+    /// How many entries `cache` holds (set when `/metrics` is scraped).
+    pub fn cache_entries(&self, cache: CacheKind, entries: u64) {
+        self.cache_entries[cache as usize].set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     /// One webhook attempt: `delivered`, `retry` or `failed`.

@@ -8,10 +8,11 @@
 //! emails); a call that takes longer than [`CALL_TIMEOUT`] or fails is
 //! answered by the instance's own limiters, which count every request
 //! all along. Redis being unreachable is logged once when it happens and
-//! once when it is back, never per request; while it is down one call a
-//! second tries it again.
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Mutex;
+//! once when it is back, never per request, and when it flaps at most once
+//! a minute for each kind of change ([`crate::flap`]); while it is down one
+//! call a second tries it again.
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -20,9 +21,11 @@ use prometheus::{IntCounter, IntGauge};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use sha2::Sha256;
+use tron_core::clock::Clock;
 use tron_core::ids::TokenId;
 use tron_core::token::ServerSecret;
 
+use crate::flap::{FlapDamper, FLAP_WINDOW};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateInfo;
 
@@ -104,6 +107,10 @@ pub struct SharedLimits {
     retry_at: Mutex<Instant>,
     up_gauge: IntGauge,
     fallbacks: IntCounter,
+    clock: Arc<dyn Clock>,
+    damper: Mutex<FlapDamper>,
+    /// Whether the damper owes a line (read without its lock).
+    owed: AtomicBool,
 }
 
 /// An attempt counted in Redis, to be finished with
@@ -127,6 +134,7 @@ impl SharedLimits {
         prefix: &str,
         secret: &ServerSecret,
         metrics: &Metrics,
+        clock: Arc<dyn Clock>,
     ) -> redis::RedisResult<Self> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
@@ -148,6 +156,9 @@ impl SharedLimits {
             retry_at: Mutex::new(Instant::now()),
             up_gauge,
             fallbacks,
+            clock,
+            damper: Mutex::new(FlapDamper::new(FLAP_WINDOW)),
+            owed: AtomicBool::new(false),
         })
     }
 
@@ -293,27 +304,52 @@ impl SharedLimits {
         true
     }
 
-    /// Records the outcome of a call (`Some(why)`: it failed); a change is
-    /// logged once, and names only the kind of failure, never the error's
-    /// text (which may name the URL and its password).
+    /// Records the outcome of a call (`Some(why)`: it failed). A change
+    /// is logged once (damped when Redis flaps: see [`crate::flap`]), and
+    /// names only the kind of failure, never the error's text (which may
+    /// name the URL and its password).
     fn note(&self, failed: Option<String>) {
         let new = if failed.is_none() { UP } else { DOWN };
         let old = self.state.swap(new, Ordering::Relaxed);
         if old == new {
+            if self.owed.load(Ordering::Relaxed) {
+                let mut damper = self.damper.lock().unwrap_or_else(|e| e.into_inner());
+                let line = damper.steady(new == UP, self.clock.now());
+                self.owed.store(damper.owes(), Ordering::Relaxed);
+                drop(damper);
+                if let Some(suppressed) = line {
+                    log_change(failed.as_deref(), suppressed);
+                }
+            }
             return;
         }
         self.up_gauge.set(i64::from(new == UP));
-        match failed {
-            None => tracing::info!("Redis answers: limits are counted across instances"),
-            Some(why) => {
-                *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Instant::now() + RETRY_EVERY;
-                tracing::warn!(
-                    failure = %why,
-                    "Redis is unreachable: limits are counted per instance until it answers again"
-                );
-            }
+        if failed.is_some() {
+            *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now() + RETRY_EVERY;
         }
+        let mut damper = self.damper.lock().unwrap_or_else(|e| e.into_inner());
+        let line = damper.changed(new == UP, self.clock.now());
+        self.owed.store(damper.owes(), Ordering::Relaxed);
+        drop(damper);
+        if let Some(suppressed) = line {
+            log_change(failed.as_deref(), suppressed);
+        }
+    }
+}
+
+/// One line for Redis's state: `failed` names the kind of failure;
+/// `suppressed` counts the changes not logged since the last line.
+fn log_change(failed: Option<&str>, suppressed: u64) {
+    match failed {
+        None => tracing::info!(
+            suppressed_changes = suppressed,
+            "Redis answers: limits are counted across instances"
+        ),
+        Some(why) => tracing::warn!(
+            failure = %why,
+            suppressed_changes = suppressed,
+            "Redis is unreachable: limits are counted per instance until it answers again"
+        ),
     }
 }
 
@@ -331,6 +367,10 @@ fn failure<T>(r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> 
 mod tests {
     use super::*;
 
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(tron_core::clock::SystemClock)
+    }
+
     /// Nothing listens on port 1: every call fails at once. The first marks
     /// Redis down; the next ones, within the retry interval, do not even
     /// try, and all of them are fallbacks.
@@ -339,7 +379,7 @@ mod tests {
         let metrics = Metrics::new();
         let secret = ServerSecret::generate();
         let client = redis::Client::open("redis://127.0.0.1:1/").unwrap();
-        let shared = SharedLimits::new(client, "t:", &secret, &metrics).unwrap();
+        let shared = SharedLimits::new(client, "t:", &secret, &metrics, clock()).unwrap();
         let token = TokenId::new();
         for _ in 0..5 {
             assert_eq!(shared.gcra(token, 10, Utc::now()).await, None);
@@ -366,7 +406,7 @@ mod tests {
             .unwrap();
         let _guard = rt.enter();
         let client = redis::Client::open("redis://127.0.0.1:1/").unwrap();
-        let shared = SharedLimits::new(client, "p:", &secret, &metrics).unwrap();
+        let shared = SharedLimits::new(client, "p:", &secret, &metrics, clock()).unwrap();
         let [n, f] = shared.window_keys("login_email", "ann@example.com");
         assert!(
             n.starts_with("p:w:login_email:") && n.ends_with(":n"),
@@ -380,6 +420,7 @@ mod tests {
             "p:",
             &ServerSecret::generate(),
             &Metrics::new(),
+            clock(),
         )
         .unwrap();
         assert_ne!(other.window_keys("login_email", "ann@example.com")[0], n);

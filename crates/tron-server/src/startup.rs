@@ -96,6 +96,23 @@ pub fn redis_client(url: Option<&str>) -> Result<Option<redis::Client>> {
         .map_err(|e| anyhow::anyhow!("TRON_REDIS_URL is not a Redis URL ({:?})", e.kind()))
 }
 
+/// `TRON_REDIS_KEY_PREFIX`: put before every key this deployment writes,
+/// so that deployments sharing one Redis count apart. 1 to 64 printable
+/// ASCII characters (no spaces); anything else is refused at start.
+pub fn redis_key_prefix(raw: &str) -> Result<String> {
+    let len = raw.chars().count();
+    if !(1..=64).contains(&len) {
+        bail!("TRON_REDIS_KEY_PREFIX must be 1 to 64 characters long (it is {len})");
+    }
+    if let Some(c) = raw.chars().find(|c| !c.is_ascii_graphic()) {
+        bail!(
+            "TRON_REDIS_KEY_PREFIX may hold only printable ASCII characters without spaces (found {:?})",
+            c
+        );
+    }
+    Ok(raw.to_owned())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -124,6 +141,23 @@ mod tests {
             .to_string();
         assert!(err.starts_with("TRON_REDIS_URL"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn redis_key_prefixes_are_short_and_printable() {
+        assert_eq!(redis_key_prefix("tron:").unwrap(), "tron:");
+        assert_eq!(redis_key_prefix("prod-eu:").unwrap(), "prod-eu:");
+        assert!(redis_key_prefix(&"p".repeat(64)).is_ok());
+        let long = redis_key_prefix(&"p".repeat(65)).unwrap_err().to_string();
+        assert!(
+            long.starts_with("TRON_REDIS_KEY_PREFIX must be 1 to 64"),
+            "{long}"
+        );
+        assert!(redis_key_prefix("").is_err());
+        for bad in ["two words", "tab\t", "new\nline", "é:"] {
+            let err = redis_key_prefix(bad).unwrap_err().to_string();
+            assert!(err.contains("printable"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -182,7 +182,13 @@ impl AppState {
         let sealer = SecretSealer::new(config.secret.as_bytes())
             .unwrap_or_else(|_| unreachable!("a server secret is at least 32 bytes"));
         let shared = config.redis.clone().and_then(|client| {
-            match SharedLimits::new(client, &config.redis_prefix, &config.secret, &metrics) {
+            match SharedLimits::new(
+                client,
+                &config.redis_prefix,
+                &config.secret,
+                &metrics,
+                clock.clone(),
+            ) {
                 Ok(s) => Some(Arc::new(s)),
                 Err(e) => {
                     tracing::error!(kind = ?e.kind(), "limits are counted per instance: cannot set up Redis");

@@ -4,6 +4,11 @@
 //! end. Prints one JSON line per measurement.
 //!
 //! cargo run --release --example scale -- BASE ADMIN_TOKEN TOKENS_FILE [COLD_SAMPLES]
+//! cargo run --release --example scale -- warm BASE TOKENS_FILE [CONCURRENCY]
+//!
+//! `warm` presents every token of the file once (`GET /me`, over
+//! CONCURRENCY connections), so that the server holds that many principals
+//! in its caches; the script then reads its RSS.
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -73,9 +78,59 @@ async fn walk(c: &reqwest::Client, url: &str, token: &str) -> (usize, Sample, Ve
     (items.len(), Sample(times), items)
 }
 
+/// Every token of `file` presented once, `concurrency` at a time.
+async fn warm(base: &str, file: &str, concurrency: usize) {
+    let tokens: Vec<String> = std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap_or_default();
+    let url = format!("{base}/api/v1/me");
+    let started = Instant::now();
+    let chunk = tokens.len().div_ceil(concurrency.max(1)).max(1);
+    let mut tasks = Vec::new();
+    for part in tokens.chunks(chunk) {
+        let (c, url, part) = (c.clone(), url.clone(), part.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut refused = 0usize;
+            for t in &part {
+                if get(&c, &url, t).await.0 != 200 {
+                    refused += 1;
+                }
+            }
+            refused
+        }));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        refused += t.await.unwrap_or(0);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({
+            "what": "warm: distinct tokens presented once",
+            "tokens": tokens.len(), "refused": refused,
+            "seconds": round(secs), "per_second": (tokens.len() as f64 / secs).round(),
+        })
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("warm") {
+        let (Some(base), Some(file)) = (args.get(2), args.get(3)) else {
+            eprintln!("usage: scale warm BASE TOKENS_FILE [CONCURRENCY]");
+            std::process::exit(2);
+        };
+        let concurrency = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(16);
+        return warm(base, file, concurrency).await;
+    }
     let (Some(base), Some(admin), Some(file)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("usage: scale BASE ADMIN_TOKEN TOKENS_FILE [COLD_SAMPLES]");
         std::process::exit(2);

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tron_server::bootstrap::{ensure_admin, Bootstrap};
-use tron_server::startup::{load_secret, oidc_issuers, open_store, redis_client, trusted_proxies};
+use tron_server::startup::{
+    load_secret, oidc_issuers, open_store, redis_client, redis_key_prefix, trusted_proxies,
+};
 
 mod cli;
 mod seed;
@@ -126,6 +128,10 @@ struct ServeArgs {
     /// the rate limits and throttles; unset, each instance counts its own.
     #[arg(long, env = "TRON_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// Put before every Redis key: deployments sharing one Redis need
+    /// different prefixes (1 to 64 printable characters, no spaces).
+    #[arg(long, env = "TRON_REDIS_KEY_PREFIX", default_value = "tron:")]
+    redis_key_prefix: String,
     /// Days audit events are kept, then purged in the background [default:
     /// forever].
     #[arg(long, env = "TRON_AUDIT_RETENTION_DAYS",
@@ -252,6 +258,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.expiry_scan_interval = std::time::Duration::from_secs(args.expiry_scan_seconds);
     config.webhook_lease = std::time::Duration::from_secs(args.webhook_lease_seconds);
     config.redis = redis_client(args.redis_url.as_deref())?;
+    config.redis_prefix = redis_key_prefix(&args.redis_key_prefix)?;
     config.audit_retention = args
         .audit_retention_days
         .map(|d| chrono::Duration::days(i64::from(d)));

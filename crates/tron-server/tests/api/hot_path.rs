@@ -13,6 +13,7 @@ contract!(
     cached_instances_never_outlive_changes,
     service_tokens_are_rate_limited,
     metrics_expose_requests_auth_cache_and_limits,
+    cache_entries_follow_distinct_tokens,
 );
 
 /// An organization with an admin, an environment `staging`, and a service
@@ -361,6 +362,42 @@ async fn metrics_expose_requests_auth_cache_and_limits(s: TestServer) {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     assert!(!text.contains(&f.token[8..]), "a token leaked into metrics");
+}
+
+const TOKEN_ENTRIES: &str = "tron_cache_entries{cache=\"token\"}";
+
+/// `tron_cache_entries` (what the scale benchmark reads to say how many
+/// principals are cached): one entry per distinct token presented, however
+/// often, and one fewer once a token is revoked.
+async fn cache_entries_follow_distinct_tokens(s: TestServer) {
+    let f = fixture(&s).await;
+    let mut tokens = vec![f.token.clone()];
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (id, token) = s
+            .service_token(&s.root, &f.org, &f.sa, json!({"name": format!("t{i}")}))
+            .await;
+        ids.push(id);
+        tokens.push(token);
+    }
+    let before = s.counter(TOKEN_ENTRIES).await;
+    for _ in 0..3 {
+        for t in &tokens {
+            assert_eq!(s.get("/me", t).await.0, StatusCode::OK);
+        }
+    }
+    assert_eq!(s.counter(TOKEN_ENTRIES).await, before + 4);
+    let (st, body) = s
+        .delete(
+            &format!(
+                "/organizations/{}/service-accounts/{}/tokens/{}",
+                f.org, f.sa, ids[0]
+            ),
+            &s.root,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(s.counter(TOKEN_ENTRIES).await, before + 3);
 }
 
 /// Two servers on one PostgreSQL database: a change made on one is honoured

@@ -16,14 +16,27 @@ use crate::kit::{redis_test_url, retry_after, until, Db, TestServer, PASSWORD};
 /// Two instances on one database, counting in the Redis at `url` under a
 /// key prefix of their own (other tests share the server).
 async fn pair(db: Db, url: &str) -> (TestServer, TestServer) {
-    let prefix = format!("tron-test:{}:", uuid::Uuid::new_v4().simple());
-    let configure = |c: &mut Config| {
-        c.redis = Some(redis::Client::open(url).expect("a Redis URL"));
-        c.redis_prefix = prefix.clone();
-    };
-    let a = TestServer::start_configured(db, configure).await;
-    let b = TestServer::start_on_configured(db, a.database_url.clone(), None, configure).await;
+    let a = TestServer::start_configured(db, counting_in(url, &test_prefix())).await;
+    let b = another_instance(&a, url, &a.state.config.redis_prefix).await;
     (a, b)
+}
+
+/// A key prefix no other test uses.
+fn test_prefix() -> String {
+    format!("tron-test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+fn counting_in<'a>(url: &'a str, prefix: &'a str) -> impl FnOnce(&mut Config) + 'a {
+    move |c: &mut Config| {
+        c.redis = Some(redis::Client::open(url).expect("a Redis URL"));
+        c.redis_prefix = prefix.to_owned();
+    }
+}
+
+/// Another instance on `s`'s database, counting in Redis under `prefix`.
+async fn another_instance(s: &TestServer, url: &str, prefix: &str) -> TestServer {
+    TestServer::start_on_configured(s.db, s.database_url.clone(), None, counting_in(url, prefix))
+        .await
 }
 
 /// The Redis keys of `s`'s instances.
@@ -170,6 +183,48 @@ async fn login_throttle_is_shared(db: Db) {
     }
     assert_eq!(login(&b, &email, PASSWORD).await.0, StatusCode::OK);
     assert_eq!(login(&a, &email, PASSWORD).await.0, StatusCode::OK);
+}
+
+/// `TRON_REDIS_KEY_PREFIX`: two deployments sharing one Redis (here, on
+/// one database too, with one token) count apart under different
+/// prefixes, while the instances of one deployment share its prefix's
+/// count.
+async fn prefixes_keep_deployments_apart(db: Db) {
+    let url = redis_test_url();
+    let (blue, green) = (test_prefix(), test_prefix());
+    let a = TestServer::start_configured(db, counting_in(&url, &blue)).await;
+    let token = limited_token(&a, 3).await;
+    for remaining in ["2", "1", "0"] {
+        let (status, [_, r, _], _) = me(&a, &token).await;
+        assert_eq!((status, r.as_str()), (StatusCode::OK, remaining), "blue");
+    }
+    assert_eq!(me(&a, &token).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // The other deployment has a full quota of its own.
+    let other = another_instance(&a, &url, &green).await;
+    for remaining in ["2", "1", "0"] {
+        let (status, [_, r, _], _) = me(&other, &token).await;
+        assert_eq!((status, r.as_str()), (StatusCode::OK, remaining), "green");
+    }
+    assert_eq!(me(&other, &token).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // A second instance of the first deployment finds its quota spent.
+    let b = another_instance(&a, &url, &blue).await;
+    let (status, [limit, remaining, _], retry) = me(&b, &token).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!((limit.as_str(), remaining.as_str()), ("3", "0"));
+    assert!(retry.is_some());
+    // Each deployment's keys are under its prefix, and only there.
+    let (blue_keys, green_keys) = (redis_keys(&a).await, redis_keys(&other).await);
+    assert!(
+        blue_keys.iter().any(|k| k.contains(":gcra:")),
+        "{blue_keys:?}"
+    );
+    assert!(
+        green_keys.iter().any(|k| k.contains(":gcra:")),
+        "{green_keys:?}"
+    );
+    assert!(blue_keys.iter().all(|k| !green_keys.contains(k)));
+    assert_eq!(a.counter("tron_redis_fallbacks_total").await, 0);
+    assert_eq!(other.counter("tron_redis_fallbacks_total").await, 0);
 }
 
 /// The leaked-token report's 10 calls per address a minute, across both.
@@ -346,5 +401,6 @@ on_both!(
     token_quota_is_shared,
     login_throttle_is_shared,
     leaked_report_throttle_is_shared,
+    prefixes_keep_deployments_apart,
     falls_back_while_redis_is_away
 );
