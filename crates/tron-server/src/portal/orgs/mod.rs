@@ -15,6 +15,7 @@ use crate::portal::view::{Choice, Layout};
 mod audit;
 mod details;
 mod home;
+mod member_page;
 mod members;
 mod resources;
 mod settings;
@@ -22,6 +23,7 @@ mod settings;
 pub(crate) use details::{group_label, member_row, name_maps, role_choices, scope_text, MemberRow};
 pub(crate) use details::{show, EXPIRING_WITHIN_DAYS};
 pub(crate) use home::{create, home};
+pub(crate) use member_page::member_page;
 pub(crate) use members::{add_member, remove_member, remove_member_page};
 pub(crate) use resources::{
     create_application, create_environment, delete_application, delete_application_page,
