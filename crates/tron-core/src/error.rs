@@ -43,6 +43,14 @@ pub enum Error {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// `403` from the access decision, carrying what was asked so that a
+    /// page can name the role and scopes that would allow it. Answered
+    /// exactly like `Forbidden` by the API: its body does not change.
+    #[error("forbidden")]
+    Denied {
+        action: crate::authz::Action,
+        resource: crate::authz::Resource,
+    },
     #[error("{message}")]
     Validation {
         code: &'static str,

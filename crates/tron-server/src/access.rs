@@ -161,14 +161,18 @@ impl OrganizationAccessContext {
         self.decide(action, resource).is_some_and(|d| d.allowed)
     }
 
-    /// `403 forbidden` unless the caller may perform `action` on `resource`.
+    /// `403 forbidden` unless the caller may perform `action` on `resource`
+    /// (the refusal says which, for the portal's explanation).
     pub fn require(&self, action: Action, resource: &Resource) -> Result<(), Error> {
         match requirement(resource, action) {
             Requirement::Invalid => Err(Error::internal(format!(
                 "route asks for a meaningless permission {action:?} on {resource:?}"
             ))),
             _ if self.allows(action, resource) => Ok(()),
-            _ => Err(Error::Forbidden),
+            _ => Err(Error::Denied {
+                action,
+                resource: *resource,
+            }),
         }
     }
 

@@ -31,7 +31,7 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match &self.0 {
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::Forbidden | Error::Denied { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Validation { code, .. } => (StatusCode::BAD_REQUEST, code),
             Error::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             Error::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
@@ -49,7 +49,9 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let (message, field) = match &self.0 {
             Error::NotFound => ("The resource was not found.".to_string(), None),
-            Error::Forbidden => ("You do not have permission to do this.".to_string(), None),
+            Error::Forbidden | Error::Denied { .. } => {
+                ("You do not have permission to do this.".to_string(), None)
+            }
             Error::Validation { message, field, .. } | Error::Conflict { message, field } => {
                 (message.clone(), field.clone())
             }

@@ -2,7 +2,7 @@
 use axum::routing::get;
 use axum::Json;
 use tron_api::{AccessDecision, GrantedBy};
-use tron_core::authz::{decide, Action, Resource};
+use tron_core::authz::{Action, Resource};
 use tron_core::ids::MemberId;
 use tron_core::Error;
 
@@ -35,8 +35,8 @@ async fn check(ctx: OrgCtx, params: Params) -> ApiResult<Json<AccessDecision>> {
             Error::validation("action", "action must be view, create, update or delete")
         })?;
     let member: Option<MemberId> = params.parse("member_id")?;
-    let (grants, superuser) = ops::organization::grants_of(&ctx, member).await?;
-    let decision = decide(&grants, superuser, &resource, action).ok_or_else(|| {
+    let access = ops::organization::grants_of(&ctx, member).await?;
+    let decision = access.decide(&resource, action).ok_or_else(|| {
         Error::validation("action", "this action does not apply to this resource")
     })?;
     Ok(Json(AccessDecision {

@@ -1,6 +1,6 @@
 //! The organization itself: its name and settings, its deletion, and the
 //! access check ("can I?") about a member.
-use tron_core::authz::{Action, Grant, Resource};
+use tron_core::authz::{decide, Action, Decision, Grant, Resource};
 use tron_core::ids::MemberId;
 use tron_core::settings::SettingsPatch;
 use tron_core::values::DisplayName;
@@ -35,10 +35,28 @@ pub async fn delete(ctx: &Ctx) -> Result<Organization> {
     ctx.store().delete_organization().await
 }
 
+/// Everything a decision about one member rests on, loaded once: its
+/// grants and whether it acts as a superuser. Access-check and the
+/// portal's "what can it do?" table both decide through
+/// [`MemberAccess::decide`].
+#[derive(Debug, Clone)]
+pub struct MemberAccess {
+    pub grants: Vec<Grant>,
+    pub superuser: bool,
+}
+
+impl MemberAccess {
+    /// The access-check answer for `action` on `resource`; `None` when the
+    /// pair is meaningless (`400` from access-check, "—" in the portal).
+    pub fn decide(&self, resource: &Resource, action: Action) -> Option<Decision<'_>> {
+        decide(&self.grants, self.superuser, resource, action)
+    }
+}
+
 /// The grants and superuser flag the decision about `member` rests on:
 /// the caller's own, or (for those who may change members) another
 /// member's.
-pub async fn grants_of(ctx: &Ctx, member: Option<MemberId>) -> Result<(Vec<Grant>, bool)> {
+pub async fn grants_of(ctx: &Ctx, member: Option<MemberId>) -> Result<MemberAccess> {
     match member {
         Some(id) if Some(id) != ctx.member_id() => {
             ctx.require(Action::Update, &Resource::Members)?;
@@ -48,8 +66,14 @@ pub async fn grants_of(ctx: &Ctx, member: Option<MemberId>) -> Result<(Vec<Grant
                 .await?
                 .ok_or(Error::NotFound)?;
             let superuser = store.member_is_superuser(id).await?;
-            Ok((membership.grants, superuser))
+            Ok(MemberAccess {
+                grants: membership.grants,
+                superuser,
+            })
         }
-        _ => Ok((ctx.grants().to_vec(), ctx.is_superuser())),
+        _ => Ok(MemberAccess {
+            grants: ctx.grants().to_vec(),
+            superuser: ctx.is_superuser(),
+        }),
     }
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use tron_core::{AuthFailure, Error};
 
 use crate::error::ApiError;
+use crate::portal::denied::{self, Denial};
 use crate::portal::view::{render_with_status, Layout};
 
 #[derive(Debug)]
@@ -94,6 +95,18 @@ impl IntoResponse for PortalError {
                 None,
             ),
             Problem::Http(status, heading, message) => (status, heading, message.into(), None),
+            Problem::Domain(Error::Denied { action, resource }) => {
+                // Said without names here; the organization layer, which
+                // can look them up, says it again with them.
+                let denial = Denial {
+                    action,
+                    resource,
+                    back: self.back,
+                };
+                let mut resp = denial.page(&denied::Names::default());
+                resp.extensions_mut().insert(denial);
+                return resp;
+            }
             Problem::Domain(e) => {
                 let api = ApiError(e);
                 let (status, _) = api.status_and_code();
@@ -106,20 +119,30 @@ impl IntoResponse for PortalError {
                 (status, heading, message, retry)
             }
         };
-        let page = ErrorPage {
-            layout: Layout::anonymous(heading),
-            status: status.as_u16(),
-            heading: heading.to_string(),
-            message,
-            back: self.back,
-        };
-        let mut resp = render_with_status(status, &page);
+        let mut resp = error_page(status, heading, message, self.back);
         if let Some(secs) = retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         resp
     }
+}
+
+/// The error page itself.
+pub(crate) fn error_page(
+    status: StatusCode,
+    heading: &str,
+    message: String,
+    back: Option<String>,
+) -> Response {
+    let page = ErrorPage {
+        layout: Layout::anonymous(heading),
+        status: status.as_u16(),
+        heading: heading.to_string(),
+        message,
+        back,
+    };
+    render_with_status(status, &page)
 }
 
 /// The heading and the sentence a person reads.
@@ -129,7 +152,7 @@ fn describe(e: Error) -> (&'static str, String) {
             "Not found",
             "There is nothing here, or you do not have access to it.".into(),
         ),
-        Error::Forbidden => (
+        Error::Forbidden | Error::Denied { .. } => (
             "Not allowed",
             "You do not have permission to do this. An organization admin can grant it through \
              a group."

@@ -16,10 +16,12 @@
 //! - Every page carries a Content-Security-Policy without inline script or
 //!   style, and no page is cached (a new token is shown in the response to
 //!   the POST that minted it, never in a URL or a cookie).
+mod denied;
 mod error;
 mod form;
 mod groups;
 mod orgs;
+mod permissions;
 mod service_accounts;
 mod session;
 mod view;
@@ -60,6 +62,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/delete", get(orgs::delete_page).post(orgs::delete))
         .route("/audit", get(orgs::audit_page))
         .route("/members", get(orgs::members_page).post(orgs::add_member))
+        .route("/members/{member_id}", get(orgs::member_page))
         .route(
             "/members/{member_id}/remove",
             get(orgs::remove_member_page).post(orgs::remove_member),
@@ -145,8 +148,10 @@ async fn org_layer(State(state): State<AppState>, req: Request, next: Next) -> R
     .await;
     match result {
         Ok(ctx) => {
-            parts.extensions.insert(OrgCtx(Arc::new(ctx)));
-            next.run(Request::from_parts(parts, body)).await
+            let ctx = OrgCtx(Arc::new(ctx));
+            parts.extensions.insert(ctx.clone());
+            let resp = next.run(Request::from_parts(parts, body)).await;
+            denied::explain(&ctx, resp).await
         }
         Err(e) => e.into_response(),
     }

@@ -15,6 +15,7 @@ mod portal;
 mod portal_keyless;
 mod portal_platform;
 mod portal_webhooks;
+mod portal_why;
 mod proxy;
 mod races;
 mod rbac;

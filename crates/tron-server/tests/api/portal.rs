@@ -169,6 +169,60 @@ pub(crate) async fn log_in(c: &Client, base: &str, email: &str) {
     el(c, "#logout").await;
 }
 
+/// axe-core, vendored with its licence (tests/vendor/README.md).
+const AXE: &str = include_str!("../vendor/axe.min.js");
+
+/// Runs axe-core on the page shown and fails listing every violation of
+/// impact "serious" or "critical" (rule, help, elements). WebDriver's
+/// scripts are not subject to the page's Content-Security-Policy, so the
+/// page itself keeps refusing inline script.
+pub(crate) async fn assert_accessible(c: &Client, page_name: &str) {
+    let serious = serious_violations(c, page_name).await;
+    assert!(
+        serious.is_empty(),
+        "accessibility violations on the {page_name}:\n{}",
+        serious.join("\n")
+    );
+}
+
+/// axe-core's serious and critical violations on the page shown, a line
+/// each; the lesser ones are printed.
+pub(crate) async fn serious_violations(c: &Client, page_name: &str) -> Vec<String> {
+    c.execute(AXE, vec![]).await.expect("inject axe-core");
+    let found = c
+        .execute_async(
+            r#"var done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] }).then(function (r) {
+              done(r.violations.map(function (v) {
+                return { id: v.id, impact: v.impact, help: v.help,
+                         nodes: v.nodes.map(function (n) { return n.target.join(" "); }) };
+              }));
+            }, function (e) { done({ error: String(e) }); });"#,
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let violations = found
+        .as_array()
+        .unwrap_or_else(|| panic!("axe-core failed on the {page_name}: {found}"));
+    let mut serious = Vec::new();
+    for v in violations {
+        let line = format!(
+            "{} ({}): {} at {}",
+            v["id"].as_str().unwrap_or("?"),
+            v["impact"].as_str().unwrap_or("?"),
+            v["help"].as_str().unwrap_or("?"),
+            v["nodes"]
+        );
+        if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
+            serious.push(line);
+        } else {
+            println!("axe on the {page_name}, not failing: {line}");
+        }
+    }
+    serious
+}
+
 /// The value of the token panel's field, which must be there.
 async fn shown_token(c: &Client) -> String {
     let t = el(c, "#new-token")
@@ -253,6 +307,7 @@ async fn portal_in_a_browser() {
     c.goto(&format!("{base}/")).await.expect("goto");
     assert_eq!(path(&c).await, "/login");
     screenshot(&c, "login.png").await;
+    assert_accessible(&c, "login page").await;
 
     // A wrong password is refused in words.
     fill(&c, "#email", ADMIN_EMAIL).await;
@@ -263,6 +318,7 @@ async fn portal_in_a_browser() {
 
     log_in(&c, &base, ADMIN_EMAIL).await;
     assert_eq!(path(&c).await, "/");
+    assert_accessible(&c, "home page").await;
     let cookie = c
         .get_named_cookie("tron_session")
         .await
@@ -322,6 +378,7 @@ async fn portal_in_a_browser() {
     el(&c, "#group-members").await;
     assert!(source(&c).await.contains("Group created"));
     screenshot(&c, "group.png").await;
+    assert_accessible(&c, "group page").await;
     let (_, groups) = s
         .get(&format!("/organizations/{org}/groups"), &s.root)
         .await;
@@ -456,6 +513,7 @@ async fn portal_in_a_browser() {
     );
     c.set_window_size(1280, 1300).await.expect("resize");
     screenshot(&c, "service-account-new-token.png").await;
+    assert_accessible(&c, "service account page with a new token").await;
     // On a phone: no sideways scrolling, the token table in stacked rows.
     c.set_window_size(390, 1400).await.expect("resize");
     let overflow = c
@@ -493,6 +551,7 @@ async fn portal_in_a_browser() {
     el(&c, "#grace").await;
     assert!(source(&c).await.contains("Rotate the token ci"));
     screenshot(&c, "confirm-rotate.png").await;
+    assert_accessible(&c, "confirmation page").await;
     select(&c, "#grace", "0").await;
     click(&c, "#confirm").await;
     let t2 = shown_token(&c).await;
@@ -630,6 +689,7 @@ async fn portal_in_a_browser() {
     c.goto(&format!("{base}{org_path}")).await.expect("goto");
     el(&c, "#section-service-accounts").await;
     screenshot(&c, "organization.png").await;
+    assert_accessible(&c, "organization page").await;
 
     // Audit filters.
     c.goto(&format!("{base}{org_path}/audit?action=service_account.*"))
@@ -716,6 +776,7 @@ async fn portal_in_a_browser() {
         "{refused}"
     );
     screenshot(&c, "forbidden.png").await;
+    assert_accessible(&c, "forbidden page").await;
     c.goto(&format!("{base}{sa_path}")).await.expect("goto");
 
     // Forced POSTs with the viewer's own session and CSRF token: 403 pages.

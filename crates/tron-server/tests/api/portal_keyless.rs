@@ -12,8 +12,8 @@ use tron_core::clock::Clock;
 use crate::keyless::exchange;
 use crate::kit::{Db, TestServer, ADMIN_EMAIL};
 use crate::portal::{
-    click, el, exists, fill, log_in, open_browser, path, screenshot, select, source,
-    start_chromedriver,
+    assert_accessible, click, el, exists, fill, log_in, open_browser, path, screenshot, select,
+    source, start_chromedriver,
 };
 
 /// Waits (at most 10 s) until the page lists `n` policies.
@@ -139,6 +139,7 @@ async fn keyless_ci_in_the_browser() {
     .await
     .expect("scroll");
     screenshot(&c, "service-account-keyless.png").await;
+    assert_accessible(&c, "service account page with trust policies").await;
 
     // Deleting asks first.
     click(&c, "article.policy a.delete-policy").await;

@@ -14,7 +14,8 @@ use tron_webhooks::WebhookSecret;
 
 use crate::kit::{Db, TestServer, ADMIN_EMAIL};
 use crate::portal::{
-    click, el, exists, fill, log_in, open_browser, path, screenshot, source, start_chromedriver,
+    assert_accessible, click, el, exists, fill, log_in, open_browser, path, screenshot, source,
+    start_chromedriver,
 };
 
 /// Waits (at most 10 s, reloading) until the page lists `n` deliveries
@@ -90,6 +91,7 @@ async fn webhooks_in_the_browser() {
     c.goto(&format!("{base}/orgs/{org}")).await.expect("goto");
     click(&c, "#section-webhooks").await;
     el(&c, "#no-webhooks").await;
+    assert_accessible(&c, "webhooks page").await;
     let rx = TestReceiver::start(WebhookSecret::generate())
         .await
         .expect("receiver");
@@ -133,6 +135,7 @@ async fn webhooks_in_the_browser() {
     assert_eq!(got[0].webhook_id(), got[1].webhook_id());
     deliveries(&c, &page, "delivered", 2).await;
     screenshot(&c, "webhook.png").await;
+    assert_accessible(&c, "webhook page").await;
 
     // A new secret, shown once; then delete after confirming.
     click(&c, "#rotate-secret").await;

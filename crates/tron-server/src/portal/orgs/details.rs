@@ -41,7 +41,7 @@ pub(crate) struct MemberRow {
     pub is_user: bool,
     pub name: String,
     pub email: String,
-    /// The service account's page, for a service account.
+    /// The member's page: the service account's for a service account.
     pub href: Option<String>,
     pub groups: String,
     pub joined: When,
@@ -57,7 +57,9 @@ pub(crate) fn member_row(org_url: &str, m: Member, now: DateTime<Utc>) -> Member
         .collect::<Vec<_>>()
         .join(", ");
     let (name, email, href) = match (m.principal_type, m.user, m.service_account) {
-        (PrincipalType::User, Some(u), _) => (u.name, u.email, None),
+        (PrincipalType::User, Some(u), _) => {
+            (u.name, u.email, Some(format!("{org_url}/members/{}", m.id)))
+        }
         (PrincipalType::ServiceAccount, _, Some(sa)) => (
             sa.name,
             String::new(),

@@ -16,6 +16,7 @@ mod audit;
 mod details;
 mod home;
 mod instances;
+mod member_page;
 mod members;
 mod overview;
 mod platform;
@@ -25,6 +26,7 @@ mod settings;
 pub(crate) use details::Can;
 pub(crate) use details::{group_label, member_row, name_maps, role_choices, scope_text, MemberRow};
 pub(crate) use home::{create, home};
+pub(crate) use member_page::member_page;
 pub(crate) use members::{
     add_member, page as members_page, remove_member, remove_member_page, sole_admin,
 };

@@ -25,6 +25,7 @@ use crate::ops::service_accounts::Change;
 use crate::portal::error::{OrBack, PortalError};
 use crate::portal::form::{Form, Ids, QueryMap};
 use crate::portal::orgs::{group_label, name_maps, org_layout, org_url, section_url, ConfirmPage};
+use crate::portal::permissions::{self, PermissionTable};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{
     collect, expiry_badge, relative, render, ts, ts_or, when, Choice, Layout, When,
@@ -166,6 +167,10 @@ struct SaPage {
     max_days: Option<u32>,
     tomorrow: String,
     trust: trust::TrustSection,
+    /// "What can it do?", for those who may ask (admins).
+    permissions: Option<PermissionTable>,
+    /// How the permissions table names the account.
+    subject: String,
 }
 
 /// Expiry choices within the organization's limit.
@@ -333,6 +338,8 @@ async fn page(
         max_days,
         tomorrow: (now + Duration::days(1)).format("%Y-%m-%d").to_string(),
         trust: trust::section(ctx, id).await?,
+        permissions: permissions::table_if_allowed(ctx, sa.member_id).await?,
+        subject: format!("the service account {}", sa.name),
         name: sa.name,
         description: sa.description,
     };
