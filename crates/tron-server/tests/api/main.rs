@@ -13,6 +13,7 @@ mod openapi;
 mod outage;
 mod portal;
 mod portal_keyless;
+mod portal_users;
 mod portal_webhooks;
 mod proxy;
 mod races;

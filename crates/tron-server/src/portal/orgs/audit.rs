@@ -1,13 +1,15 @@
-//! The audit log section of the organization page: filters and rows.
+//! The old audit log section of the organization page, kept only so that
+//! `details::show` and `org.html` build while the organization page is
+//! being rewritten: it is a thin adapter over the shared log of
+//! [`crate::portal::audit`] (which `/orgs/{org}/audit` shows), and goes
+//! away with the section.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use tron_core::values::{add_clamped, Timestamp};
 use tron_core::Error;
-use tron_store::PageRequest;
 
 use super::org_url;
 use crate::access::OrgCtx;
 use crate::ops;
+use crate::portal::audit::load;
 use crate::portal::form::QueryMap;
 use crate::portal::view::Choice;
 
@@ -35,127 +37,43 @@ pub(super) struct AuditView {
     pub(super) filtered: bool,
 }
 
-/// A date (`2026-01-31`, midnight UTC) or an RFC 3339 timestamp.
-pub(super) fn parse_time(field: &str, s: Option<&str>) -> Result<Option<DateTime<Utc>>, Error> {
-    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let bad = || Error::validation(field, format!("{field} must be a date"));
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| Timestamp::new(t.and_utc()))
-            .map(|t| Some(t.get()))
-            .ok_or_else(bad);
-    }
-    Timestamp::parse(s).map(|t| Some(t.get())).ok_or_else(bad)
-}
-
-pub(super) const AUDIT_PAGE: u32 = 50;
-
+/// The section's view of the shared log; a malformed filter is an error,
+/// as the section always had it.
 pub(super) async fn audit_view(ctx: &OrgCtx, q: &QueryMap) -> Result<AuditView, Error> {
-    let filter = ops::audit::Query {
-        actor_type: q.get("actor_type"),
-        actor_id: q.get("actor_id"),
-        action: q.get("action"),
-        target_id: q.get("target_id"),
-        since: parse_time("since", q.get("since"))?,
-        // A date as "until" includes that whole day.
-        until: parse_time("until", q.get("until"))?.map(|t| {
-            if q.get("until").is_some_and(|s| s.trim().len() == 10) {
-                add_clamped(t, chrono::Duration::days(1))
-            } else {
-                t
-            }
-        }),
-    }
-    .filter()
-    .map_err(|e| match e {
-        // The form's own words for its select box.
-        Error::Validation { field: Some(f), .. } if f == "actor_type" => Error::validation(
-            "actor_type",
-            "the actor type must be user, service account, anonymous or system",
-        ),
-        e => e,
-    })?;
-    let after = q.get("cursor").and_then(|c| uuid::Uuid::parse_str(c).ok());
-    let page = ops::audit::list(
-        ctx,
-        &filter,
-        &PageRequest {
-            limit: AUDIT_PAGE,
-            after,
-        },
-    )
+    let log = load(&org_url(ctx), q, move |f, p| async move {
+        ops::audit::list(ctx, &f, &p).await
+    })
     .await?;
-    let keep = [
-        "actor_type",
-        "actor_id",
-        "action",
-        "target_id",
-        "since",
-        "until",
-    ];
-    let older = page.next_cursor.map(|c| {
-        let mut params: Vec<(&str, &str)> = keep
-            .iter()
-            .filter_map(|k| q.get(k).map(|v| (*k, v)))
-            .collect();
-        params.push(("cursor", &c));
-        format!(
-            "{}?{}#audit",
-            org_url(ctx),
-            serde_urlencoded::to_string(&params).unwrap_or_default()
-        )
-    });
-    let rows = page
-        .items
-        .into_iter()
-        .map(|e| {
-            let mut details = e.details.to_string();
-            if details == "{}" || details == "null" {
-                details.clear();
-            }
-            if details.chars().count() > 160 {
-                details = details.chars().take(157).collect::<String>() + "…";
-            }
-            AuditRow {
-                when: e.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                actor_type: e.actor.kind.replace('_', " "),
-                actor: e.actor.name.unwrap_or_else(|| "—".into()),
-                token: match (e.actor.kind.as_str(), e.actor.token_id) {
-                    ("service_account", Some(t)) => t.chars().take(8).collect(),
-                    _ => String::new(),
-                },
-                action: e.action,
-                target: match e.target.name {
-                    Some(n) => format!("{} {}", e.target.kind.replace('_', " "), n),
-                    None => e.target.kind.replace('_', " "),
-                },
-                details,
-                ip: e.ip.unwrap_or_default(),
-            }
-        })
-        .collect();
-    let selected = q.get("actor_type").unwrap_or_default().to_owned();
-    let mut actor_types = vec![Choice::new("", "anyone", selected.is_empty())];
-    for (v, l) in [
-        ("user", "users"),
-        ("service_account", "service accounts"),
-        ("anonymous", "anonymous"),
-        ("system", "system"),
-    ] {
-        actor_types.push(Choice::new(v, l, selected == v));
+    if let Some(e) = log.refused {
+        return Err(e);
     }
     Ok(AuditView {
-        rows,
-        actor_types,
-        actor_id: q.get("actor_id").unwrap_or("").into(),
-        action: q.get("action").unwrap_or("").into(),
-        target_id: q.get("target_id").unwrap_or("").into(),
-        since: q.get("since").unwrap_or("").into(),
-        until: q.get("until").unwrap_or("").into(),
-        older,
-        filtered: keep.iter().any(|k| q.get(k).is_some()),
+        rows: log
+            .rows
+            .into_iter()
+            .map(|r| AuditRow {
+                when: r.when,
+                actor_type: r.actor.label,
+                actor: r.actor.name,
+                token: r.token_short,
+                action: r.action,
+                target: format!("{} {}", r.target.label, r.target.name),
+                details: r
+                    .details
+                    .iter()
+                    .map(|f| format!("{}: {}", f.label, f.value))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                ip: r.ip,
+            })
+            .collect(),
+        actor_types: log.actor_types,
+        actor_id: log.actor_id,
+        action: log.action,
+        target_id: log.target_id,
+        since: log.since,
+        until: log.until,
+        older: log.older.map(|o| format!("{o}#audit")),
+        filtered: log.filtered,
     })
 }
