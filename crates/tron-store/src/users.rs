@@ -220,6 +220,33 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |u| u.id.to_string()))
     }
 
+    /// Users whose email or name contains `search` (case-insensitive for
+    /// ASCII letters), in the same id order and with the same cursor as
+    /// [`Store::list_users`]. `%`, `_` and `\` in `search` are literal.
+    pub async fn search_users(&self, search: &str, page: &PageRequest) -> Result<Page<User>> {
+        let mut pattern = String::from("%");
+        for c in search.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = sqlx::query::<Any>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id > $1 \
+             AND (LOWER(email) LIKE $2 ESCAPE '\\' OR LOWER(name) LIKE $2 ESCAPE '\\') \
+             ORDER BY id LIMIT {}",
+            page.limit + 1
+        ))
+        .bind(page.after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(pattern)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let items = rows.iter().map(row_to_user).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |u| u.id.to_string()))
+    }
+
     pub async fn update_user(
         &self,
         meta: &RequestMeta,

@@ -84,10 +84,7 @@ async fn platform(
 ) -> ApiResult<Json<Value>> {
     auth.require_superuser()?;
     let f = filter(&params)?;
-    let page = state
-        .store
-        .list_platform_audit_events(&f, &params.page()?)
-        .await?;
+    let page = ops::audit::list_platform(&state.store, &auth.0, &f, &params.page()?).await?;
     Ok(Json(json!(wire::page::<_, AuditEvent>(page))))
 }
 

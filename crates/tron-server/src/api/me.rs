@@ -353,15 +353,8 @@ async fn list_tokens(
     auth: Auth,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let user = auth.require_user()?;
-    let page = state
-        .store
-        .list_personal_tokens(user, &params.page()?)
-        .await?;
-    let now = state.now();
-    Ok(Json(json!(wire::page::<_, PersonalToken>(
-        page.map(|t| t.view(now))
-    ))))
+    let page = crate::ops::users::list_tokens(&state, &auth.0, &params.page()?).await?;
+    Ok(Json(json!(wire::page::<_, PersonalToken>(page))))
 }
 
 #[utoipa::path(post, path = "/me/tokens", tag = "auth", request_body = CreateToken,
@@ -371,25 +364,11 @@ async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = current_user(&state, &caller.auth()).await?;
-    let now = state.now();
     let expires_at = body.expires_at.map(Timestamp::get);
-    if expires_at.is_some_and(|e| e <= now) {
-        return Err(Error::validation("expires_at", "expires_at must be in the future").into());
-    }
-    let (secret, new) = mint(
-        &state,
-        TokenKind::Personal,
-        body.name.into(),
-        NewTokenOwner::User(user.id),
-        expires_at,
-    );
-    let rec = state
-        .store
-        .create_personal_token(&caller.meta, now, &user, new)
-        .await?;
+    let (view, secret) =
+        crate::ops::users::create_token(&state, &caller, body.name, expires_at).await?;
     let body = WithToken {
-        inner: PersonalToken::from(rec.view(now)),
+        inner: PersonalToken::from(view),
         token: secret.reveal(),
     };
     Ok((StatusCode::CREATED, Json(json!(body))))
@@ -402,12 +381,8 @@ async fn revoke_token(
     caller: Caller,
     path: PathParams,
 ) -> ApiResult<StatusCode> {
-    let user = caller.auth().require_user()?;
     let id: TokenId = path.id("id")?;
-    state
-        .store
-        .revoke_personal_token(&caller.meta, state.now(), user, id)
-        .await?;
+    crate::ops::users::revoke_token(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

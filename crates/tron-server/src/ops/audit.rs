@@ -1,7 +1,8 @@
-//! The organization's audit log.
+//! The audit log: the organization's (admins) and the platform's
+//! (superusers).
 use chrono::{DateTime, Utc};
 use tron_core::authz::{Action, Resource};
-use tron_core::principal::ActorType;
+use tron_core::principal::{ActorType, Principal};
 use tron_core::{Error, Result};
 use tron_store::audit::AuditFilter;
 use tron_store::models::AuditEvent;
@@ -13,6 +14,27 @@ use crate::access::OrganizationAccessContext as Ctx;
 pub async fn list(ctx: &Ctx, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>> {
     ctx.require(Action::View, &Resource::AuditEvents)?;
     ctx.store().list_audit_events(filter, page).await
+}
+
+/// Only superusers read the platform log (users, personal tokens,
+/// logins).
+pub fn require_platform_reader(principal: &Principal) -> Result<()> {
+    if principal.is_superuser() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// Platform events matching `filter`, newest first (superusers).
+pub async fn list_platform(
+    store: &tron_store::Store,
+    principal: &Principal,
+    filter: &AuditFilter,
+    page: &PageRequest,
+) -> Result<Page<AuditEvent>> {
+    require_platform_reader(principal)?;
+    store.list_platform_audit_events(filter, page).await
 }
 
 /// What a caller asked to see, as typed (the API's query or the portal's

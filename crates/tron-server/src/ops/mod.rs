@@ -9,7 +9,9 @@
 //! which writes the audit event in the change's own transaction. The API
 //! handlers (JSON in, JSON out) and the portal handlers (a form in, a page
 //! or a redirect out) are adapters around these functions and hold no
-//! rule of their own, so the two cannot drift apart.
+//! rule of their own, so the two cannot drift apart. Platform data
+//! (users and their personal tokens, in `users`) belongs to no
+//! organization: those operations take the caller and check it first.
 //!
 //! [`OrganizationAccessContext`]: crate::access::OrganizationAccessContext
 pub mod applications;
@@ -23,4 +25,5 @@ pub mod organization;
 pub mod service_accounts;
 pub mod tokens;
 pub mod trust_policies;
+pub mod users;
 pub mod webhooks;

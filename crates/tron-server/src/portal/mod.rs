@@ -12,18 +12,23 @@
 //! - Every page under `/orgs/{org}` goes through the API's
 //!   OrganizationAccessContext ([`org_layer`]): a non-member gets the 404
 //!   page, and each handler calls `ctx.require` before reading or changing
-//!   anything. Templates only hide what `require` would refuse.
+//!   anything. Templates only hide what `require` would refuse. The
+//!   platform's pages (`/users`, `/audit`) refuse a non-superuser before
+//!   reading anything; `/profile` reaches only the session's own user.
 //! - Every page carries a Content-Security-Policy without inline script or
 //!   style, and no page is cached (a new token is shown in the response to
 //!   the POST that minted it, never in a URL or a cookie).
 mod denied;
+mod audit;
 mod error;
 mod form;
 mod groups;
 mod orgs;
 mod permissions;
+mod profile;
 mod service_accounts;
 mod session;
+mod users;
 mod view;
 mod webhooks;
 
@@ -59,8 +64,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/settings",
             get(orgs::settings_page).post(orgs::update_settings),
         )
+        .route("/audit", get(audit::org_page))
         .route("/delete", get(orgs::delete_page).post(orgs::delete))
-        .route("/audit", get(orgs::audit_page))
         .route("/members", get(orgs::members_page).post(orgs::add_member))
         .route("/members/{member_id}", get(orgs::member_page))
         .route(
@@ -112,6 +117,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(orgs::home))
         .route("/orgs", post(orgs::create))
         .route("/logout", post(session::logout))
+        .route("/audit", get(audit::platform_page))
+        .merge(users::router())
+        .merge(profile::router())
         .nest("/orgs/{org}", org)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

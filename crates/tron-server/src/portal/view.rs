@@ -107,6 +107,17 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "webhook_deleted" => "Webhook deleted.",
         "org_deleted" => "Organization deleted.",
         "logged_out" => "You have logged out.",
+        "user_created" => "User created. Give them their password by a safe channel.",
+        "user_disabled" => {
+            "User disabled: they cannot log in and every token of theirs is refused."
+        }
+        "user_enabled" => "User enabled: they can log in again.",
+        "superuser_granted" => "They are a superuser now.",
+        "superuser_revoked" => "They are an ordinary user now.",
+        "password_reset" => "Password reset: their sessions have ended.",
+        "name_saved" => "Name saved.",
+        "password_changed" => "Password changed. Your other sessions have ended; this one goes on.",
+        "pat_revoked" => "Token revoked.",
         _ => return None,
     })
 }

@@ -14,6 +14,7 @@ mod outage;
 mod portal;
 mod portal_keyless;
 mod portal_platform;
+mod portal_users;
 mod portal_webhooks;
 mod portal_why;
 mod proxy;

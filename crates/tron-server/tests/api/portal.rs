@@ -674,7 +674,7 @@ async fn portal_in_a_browser() {
     c.goto(&format!("{base}{org_path}/audit"))
         .await
         .expect("goto");
-    let audit = el(&c, "#audit").await.text().await.expect("text");
+    let audit = el(&c, "#audit-log").await.text().await.expect("text");
     for action in [
         "service_account.create",
         "group.member_add",
@@ -695,7 +695,7 @@ async fn portal_in_a_browser() {
     c.goto(&format!("{base}{org_path}/audit?action=service_account.*"))
         .await
         .expect("goto");
-    let audit = el(&c, "#audit").await.text().await.expect("text");
+    let audit = el(&c, "#audit-log").await.text().await.expect("text");
     assert!(audit.contains("service_account.disable"));
     assert!(!audit.contains("service_token.create"), "{audit}");
 

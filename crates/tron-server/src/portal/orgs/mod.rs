@@ -12,7 +12,6 @@ use crate::portal::error::PortalError;
 use crate::portal::session::PortalSession;
 use crate::portal::view::{Choice, Layout};
 
-mod audit;
 mod details;
 mod home;
 mod instances;
@@ -34,7 +33,6 @@ pub(crate) use overview::show;
 
 /// Service tokens expiring this soon are listed on the overview and marked.
 pub(crate) const EXPIRING_WITHIN_DAYS: i64 = crate::portal::view::SOON_DAYS;
-pub(crate) use audit::page as audit_page;
 pub(crate) use instances::{deploy, first_deploy, show as instance_page};
 pub(crate) use platform::{application as application_page, environment as environment_page};
 pub(crate) use resources::{

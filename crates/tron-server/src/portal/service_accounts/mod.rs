@@ -39,6 +39,7 @@ mod trust;
 mod wire;
 
 use groups::{assign, unassign, unassign_page};
+pub(crate) use tokens::expiry_from;
 use tokens::{generate, revoke, revoke_page, rotate, rotate_page};
 
 type PageResult = Result<Response, PortalError>;
@@ -123,11 +124,16 @@ struct TokenRow {
     replaced_by: String,
 }
 
+/// What to do with a lost service token.
+const LOSE_IT: &str = "rotate or revoke it and generate a new one.";
+
 /// A token just minted, shown once.
 struct NewToken {
     value: String,
     name: String,
     expires: String,
+    /// What to do if it is lost (`token_shown_once.html`).
+    lose_it: &'static str,
     /// After a rotation: what becomes of the old token.
     rotated: Option<String>,
     /// What the pipeline needs besides the token.
@@ -173,8 +179,9 @@ struct SaPage {
     subject: String,
 }
 
-/// Expiry choices within the organization's limit.
-fn expiry_choices(max_days: Option<u32>) -> Vec<Choice> {
+/// Expiry choices within the organization's limit (also those of
+/// personal tokens, which have none).
+pub(crate) fn expiry_choices(max_days: Option<u32>) -> Vec<Choice> {
     let mut out: Vec<Choice> = [7u32, 30, 90, 365]
         .into_iter()
         .filter(|d| max_days.is_none_or(|m| *d <= m))

@@ -19,8 +19,8 @@ use tron_store::models::{TokenStatus, TokenView};
 
 use super::{page, sa_url, NewToken, PageResult};
 
-/// The expiry chosen on the generate form.
-pub(super) fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+/// The expiry chosen on the generate form (also the personal tokens').
+pub(crate) fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
     match form.text("expires_in") {
         "never" => Ok(None),
         "custom" => {
@@ -68,6 +68,7 @@ pub(super) async fn generate(
         value: secret.reveal(),
         name: view.name,
         expires: ts_or(view.expires_at, "never"),
+        lose_it: super::LOSE_IT,
         rotated: None,
         wire: super::wire::wire_up(&ctx, id),
     };
@@ -182,6 +183,7 @@ pub(super) async fn rotate(
         value: secret.reveal(),
         name: view.name,
         expires: ts_or(view.expires_at, "never"),
+        lose_it: super::LOSE_IT,
         rotated: Some(rotated),
         wire: super::wire::wire_up(&ctx, sa),
     };
