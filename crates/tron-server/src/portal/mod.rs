@@ -18,8 +18,8 @@
 //! - Every page carries a Content-Security-Policy without inline script or
 //!   style, and no page is cached (a new token is shown in the response to
 //!   the POST that minted it, never in a URL or a cookie).
-mod denied;
 mod audit;
+mod denied;
 mod error;
 mod form;
 mod groups;

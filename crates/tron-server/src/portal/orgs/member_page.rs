@@ -47,7 +47,7 @@ pub(crate) async fn member_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -
     } else {
         let m = ops::members::get(&ctx, id).await.or_back(&back)?;
         let groups = m.groups.iter().map(|g| g.name.clone()).collect();
-        let row = member_row(&url, m);
+        let row = member_row(&url, m, ctx.now());
         (
             row.name,
             row.email,
