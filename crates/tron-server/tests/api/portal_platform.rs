@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::kit::{env_scope, Db, TestServer, ADMIN_EMAIL, PASSWORD};
 use crate::portal::{
-    el, exists, fill, open_browser, path, screenshot, select, source, start_chromedriver,
+    assert_accessible, el, exists, fill, open_browser, path, screenshot, select, source,
+    start_chromedriver,
 };
 
 /// Clicks, counted: the journey's length is part of what is measured.
@@ -40,9 +41,10 @@ async fn no_sideways_scroll(c: &Client, what: &str) {
 }
 
 /// Both widths of one page: `NAME-1280.png` and `NAME-390.png`, with no
-/// sideways scrolling on the phone.
+/// sideways scrolling on the phone and no serious accessibility violation.
 async fn both_widths(c: &Client, name: &str) {
     c.set_window_size(1280, 1000).await.expect("resize");
+    assert_accessible(c, name).await;
     screenshot(c, &format!("{name}-1280.png")).await;
     c.set_window_size(390, 1200).await.expect("resize");
     no_sideways_scroll(c, name).await;
@@ -260,6 +262,7 @@ async fn a_platform_team_sets_up_ci_and_follows_its_deployments() {
     let instances = texts(&c, "tr.instance").await;
     assert_eq!(instances.len(), 2, "{instances:?}");
     assert!(!exists(&c, "#first-deploy").await);
+    assert_accessible(&c, "application page").await;
     // billing runs nowhere: the first deployment creates its instance.
     c.goto(&format!("{base}/orgs/{org}/applications"))
         .await
@@ -287,6 +290,7 @@ async fn a_platform_team_sets_up_ci_and_follows_its_deployments() {
             .any(|r| r.contains("web") && r.contains("1.4.3")),
         "{here:?}"
     );
+    assert_accessible(&c, "environment page").await;
 
     c.close().await.expect("close the browser");
     drop(driver);
@@ -362,6 +366,7 @@ async fn section_pages_search_page_and_show_errors_in_place() {
         Some("true")
     );
     assert_eq!(path(&c).await, format!("/orgs/{org}/environments"));
+    assert_accessible(&c, "environments page with an error").await;
     // The browser accepts the name pattern (Chromium compiles it with the
     // `v` flag): a name it forbids blocks the form, a good one passes.
     let valid = c
@@ -399,6 +404,54 @@ async fn section_pages_search_page_and_show_errors_in_place() {
             .as_deref(),
         Some("77")
     );
+    assert_accessible(&c, "settings page with an error").await;
+
+    // A refused "Generate a token" stays on the account's page: the name
+    // kept, "on a date" still chosen, the message beside the expiry.
+    let (sa, _) = s.service_account(&s.root, &org, "nightly").await;
+    c.goto(&format!("{base}/orgs/{org}/service-accounts/{sa}"))
+        .await
+        .expect("goto");
+    fill(&c, "#token-name", "nightly-ci").await;
+    select(&c, "#token-expiry", "custom").await;
+    el(&c, "#generate-token")
+        .await
+        .click()
+        .await
+        .expect("click");
+    let error = el(&c, "#token-expiry-error")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(error.contains("expiry date"), "{error}");
+    let expiry = el(&c, "#token-expiry").await;
+    assert_eq!(
+        expiry.prop("value").await.expect("value").as_deref(),
+        Some("custom")
+    );
+    assert_eq!(
+        expiry.attr("aria-invalid").await.expect("attr").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        el(&c, "#token-name")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("nightly-ci")
+    );
+    assert!(!exists(&c, "#new-token-panel").await, "no token was shown");
+    let (_, tokens) = s
+        .get(
+            &format!("/organizations/{org}/service-accounts/{sa}/tokens"),
+            &s.root,
+        )
+        .await;
+    assert_eq!(tokens["items"], json!([]), "no token was made: {tokens}");
+    assert_accessible(&c, "service account page with a refused token").await;
     let (_, o) = s.get(&format!("/organizations/{org}"), &s.root).await;
     assert_eq!(
         o["settings"]["max_token_lifetime_days"],
@@ -412,6 +465,7 @@ async fn section_pages_search_page_and_show_errors_in_place() {
         .await
         .expect("goto");
     el(&c, "tr.member-user").await;
+    assert_accessible(&c, "members page").await;
     assert!(
         !exists(&c, "tr.member-user a.button").await,
         "the last admin can be removed"

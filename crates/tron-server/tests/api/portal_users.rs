@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use crate::kit::{o, org_scope, Db, TestServer, ADMIN_EMAIL};
 use crate::portal::{
-    click, el, exists, fill, log_in, open_browser, path, screenshot, select, source,
-    start_chromedriver,
+    assert_accessible, click, el, exists, fill, log_in, open_browser, path, screenshot, select,
+    source, start_chromedriver,
 };
 
 const DANA: &str = "dana@example.com";
@@ -165,6 +165,7 @@ async fn users_profile_and_audit_in_a_browser() {
         root_row.contains(ADMIN_EMAIL) && root_row.contains("superuser"),
         "{root_row}"
     );
+    assert_accessible(&c, "users page").await;
     screenshot(&c, "users-1280.png").await;
     c.set_window_size(390, 1200).await.expect("resize");
     no_sideways_scrolling(&c).await;
@@ -280,6 +281,7 @@ async fn users_profile_and_audit_in_a_browser() {
     c.goto(&format!("{base}/profile")).await.expect("goto");
     el(&c, "#create-token").await;
     assert_eq!(path(&c).await, "/profile", "this session goes on");
+    assert_accessible(&c, "profile page").await;
     let (status, _) = api_login(&s, DANA, DANA_OWN).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -356,6 +358,7 @@ async fn users_profile_and_audit_in_a_browser() {
     let audit = format!("{base}/orgs/{org}/audit");
     c.goto(&audit).await.expect("goto");
     el(&c, "#audit-filters").await;
+    assert_accessible(&c, "organization audit log").await;
     let created = el(
         &c,
         "tr.audit-event[data-action='service_account.create'] dl.fields",
@@ -477,6 +480,7 @@ async fn users_profile_and_audit_in_a_browser() {
         !targets.is_empty() && targets.iter().all(|t| *t == dana_id),
         "{targets:?}"
     );
+    assert_accessible(&c, "platform audit log").await;
     c.set_window_size(390, 1400).await.expect("resize");
     no_sideways_scrolling(&c).await;
     screenshot(&c, "platform-audit-390.png").await;

@@ -23,12 +23,13 @@ use crate::access::OrgCtx;
 use crate::ops;
 use crate::ops::service_accounts::Change;
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids, QueryMap};
+use crate::portal::form::{Failed, Form, Ids, QueryMap};
 use crate::portal::orgs::{group_label, name_maps, org_layout, org_url, section_url, ConfirmPage};
 use crate::portal::permissions::{self, PermissionTable};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{
-    collect, expiry_badge, relative, render, ts, ts_or, when, Choice, Layout, When,
+    collect, expiry_badge, relative, render, render_with_status, ts, ts_or, when, Choice, Layout,
+    When,
 };
 use crate::state::AppState;
 
@@ -177,6 +178,8 @@ struct SaPage {
     permissions: Option<PermissionTable>,
     /// How the permissions table names the account.
     subject: String,
+    /// A refused "Generate a token", shown in place.
+    failed: Failed,
 }
 
 /// Expiry choices within the organization's limit (also those of
@@ -252,6 +255,7 @@ async fn page(
     id: ServiceAccountId,
     notice: Option<&str>,
     new_token: Option<NewToken>,
+    failed: Failed,
 ) -> PageResult {
     let back = section_url(ctx, "service-accounts");
     let now = ctx.now();
@@ -349,13 +353,14 @@ async fn page(
         subject: format!("the service account {}", sa.name),
         name: sa.name,
         description: sa.description,
+        failed,
     };
-    Ok(render(&page))
+    Ok(render_with_status(page.failed.status, &page))
 }
 
 pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: QueryMap) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
-    page(&session, &ctx, id, q.get("done"), None).await
+    page(&session, &ctx, id, q.get("done"), None, Failed::none()).await
 }
 
 async fn tokens_anchor(ctx: OrgCtx, ids: Ids) -> PageResult {

@@ -5,7 +5,7 @@ use crate::access::OrgCtx;
 use crate::ops;
 use crate::ops::tokens::Rotation;
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids};
+use crate::portal::form::{Failed, Form, Ids};
 use crate::portal::orgs::{org_layout, org_url, ConfirmPage};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{render, ts, ts_or, Choice};
@@ -18,6 +18,9 @@ use tron_core::Error;
 use tron_store::models::{TokenStatus, TokenView};
 
 use super::{page, sa_url, NewToken, PageResult};
+
+/// The id of the service account page's "Generate a token" form.
+const GENERATE_FORM: &str = "generate-token-form";
 
 /// The expiry chosen on the generate form (also the personal tokens').
 pub(crate) fn expiry_from(form: &Form, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
@@ -58,12 +61,19 @@ pub(super) async fn generate(
     form: Form,
 ) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
-    let back = format!("{}#tokens", sa_url(&ctx, id));
-    let expires_at = expiry_from(&form, ctx.now()).or_back(&back)?;
-    let name = DisplayName::parse("name", form.text("name")).or_back(&back)?;
-    let (view, secret) = ops::tokens::issue(&ctx, id, name, expires_at)
-        .await
-        .or_back(&back)?;
+    let issued = async {
+        let expires_at = expiry_from(&form, ctx.now())?;
+        let name = DisplayName::parse("name", form.text("name"))?;
+        ops::tokens::issue(&ctx, id, name, expires_at).await
+    }
+    .await;
+    let (view, secret) = match issued {
+        Ok(issued) => issued,
+        Err(e) => {
+            let failed = Failed::of(GENERATE_FORM, form, &["name", "expires_at"], e)?;
+            return page(&session, &ctx, id, None, None, failed).await;
+        }
+    };
     let new = NewToken {
         value: secret.reveal(),
         name: view.name,
@@ -72,7 +82,7 @@ pub(super) async fn generate(
         rotated: None,
         wire: super::wire::wire_up(&ctx, id),
     };
-    page(&session, &ctx, id, None, Some(new)).await
+    page(&session, &ctx, id, None, Some(new), Failed::none()).await
 }
 
 pub(super) async fn token_of(
@@ -187,5 +197,5 @@ pub(super) async fn rotate(
         rotated: Some(rotated),
         wire: super::wire::wire_up(&ctx, sa),
     };
-    page(&session, &ctx, sa, None, Some(new)).await
+    page(&session, &ctx, sa, None, Some(new), Failed::none()).await
 }
