@@ -156,7 +156,9 @@ async fn what_can_it_do_and_what_would_be_needed() {
     assert_accessible(&c, "service account page with its permissions").await;
 
     // A user's member page, from the organization's member list.
-    c.goto(&format!("{base}/orgs/{org}")).await.expect("goto");
+    c.goto(&format!("{base}/orgs/{org}/members"))
+        .await
+        .expect("goto");
     click(
         &c,
         &format!("#members a[href$=\"/members/{viewer_member}\"]"),
