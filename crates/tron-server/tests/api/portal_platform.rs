@@ -52,6 +52,28 @@ async fn both_widths(c: &Client, name: &str) {
     c.set_window_size(1280, 1000).await.expect("resize");
 }
 
+/// The texts of `css` once they satisfy `ready`: after a click the old
+/// page may still be shown (or go stale under the reading) for a moment.
+async fn texts_when(c: &Client, css: &str, ready: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        let mut out = Vec::new();
+        let mut stale = false;
+        for e in c.find_all(Locator::Css(css)).await.expect("find_all") {
+            match e.text().await {
+                Ok(t) => out.push(t),
+                Err(_) => stale = true,
+            }
+        }
+        if !stale && ready(&out) {
+            return out;
+        }
+        last = out;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never became ready: {last:?}");
+}
+
 async fn texts(c: &Client, css: &str) -> Vec<String> {
     let mut out = Vec::new();
     for e in c.find_all(Locator::Css(css)).await.expect("find_all") {
@@ -318,8 +340,7 @@ async fn section_pages_search_page_and_show_errors_in_place() {
         .expect("goto");
     assert_eq!(texts(&c, "a.environments-link").await.len(), 50);
     el(&c, "a.next-page").await.click().await.expect("click");
-    el(&c, "a.environments-link").await;
-    let second = texts(&c, "a.environments-link").await;
+    let second = texts_when(&c, "a.environments-link", |t| t.len() != 50).await;
     assert_eq!(second.len(), 6, "{second:?}");
     assert!(second.contains(&"staging".to_string()));
     assert!(!exists(&c, "a.next-page").await);
@@ -331,9 +352,8 @@ async fn section_pages_search_page_and_show_errors_in_place() {
         .click()
         .await
         .expect("click");
-    el(&c, "a.environments-link").await;
     assert_eq!(
-        texts(&c, "a.environments-link").await,
+        texts_when(&c, "a.environments-link", |t| t.len() == 1).await,
         vec!["staging".to_string()]
     );
     fill(&c, "input[name=q]", "nothing-like-this").await;
@@ -342,10 +362,11 @@ async fn section_pages_search_page_and_show_errors_in_place() {
         .click()
         .await
         .expect("click");
-    el(&c, "#environments p.muted").await;
-    assert!(source(&c)
-        .await
-        .contains("No environments you can see match"));
+    texts_when(&c, "#environments p.muted", |t| {
+        t.iter()
+            .any(|m| m.contains("No environments you can see match"))
+    })
+    .await;
 
     // A refused form comes back with what was typed and the message beside
     // the field, with the API's status.
