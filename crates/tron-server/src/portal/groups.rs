@@ -220,27 +220,56 @@ struct GroupPage {
     app_choices: Vec<Choice>,
     members: Vec<MemberRow>,
     candidates: Vec<Choice>,
+    /// A refused "Edit", shown in place.
+    failed: Failed,
 }
+
+/// The id of the group page's edit form.
+const EDIT_FORM: &str = "edit-group-form";
 
 pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: QueryMap) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
-    let group = ops::groups::get(&ctx, id).await.or_back(&org_url(&ctx))?;
-    let c = &ctx;
+    group_page(&session, &ctx, id, q.get("done"), Failed::none()).await
+}
+
+async fn group_page(
+    session: &PortalSession,
+    ctx: &OrgCtx,
+    id: GroupId,
+    notice: Option<&str>,
+    failed: Failed,
+) -> PageResult {
+    let group = ops::groups::get(ctx, id).await.or_back(&org_url(ctx))?;
+    let c = ctx;
     let envs = collect(|p| async move { ops::environments::list(c, &p).await }).await?;
     let apps = collect(|p| async move { ops::applications::list(c, &p).await }).await?;
-    let (scoped_envs, scoped_apps): (HashSet<EnvironmentId>, HashSet<ApplicationId>) =
-        match &group.scope {
-            Scope::Organization => Default::default(),
-            Scope::Environment { environment_ids } => {
-                (environment_ids.iter().copied().collect(), HashSet::new())
-            }
-            Scope::Application { application_ids } => {
-                (HashSet::new(), application_ids.iter().copied().collect())
-            }
-        };
+    let (mut scoped_envs, mut scoped_apps): (HashSet<String>, HashSet<String>) = match &group.scope
+    {
+        Scope::Organization => Default::default(),
+        Scope::Environment { environment_ids } => (
+            environment_ids.iter().map(ToString::to_string).collect(),
+            HashSet::new(),
+        ),
+        Scope::Application { application_ids } => (
+            HashSet::new(),
+            application_ids.iter().map(ToString::to_string).collect(),
+        ),
+    };
+    // A refused edit shows what was chosen, not what is saved.
+    let edited = failed.failed(EDIT_FORM);
+    if edited {
+        scoped_envs = failed
+            .values(EDIT_FORM, "environment_ids")
+            .map(str::to_owned)
+            .collect();
+        scoped_apps = failed
+            .values(EDIT_FORM, "application_ids")
+            .map(str::to_owned)
+            .collect();
+    }
     let env_names: HashMap<_, _> = envs.iter().map(|e| (e.id, e.name.clone())).collect();
     let app_names: HashMap<_, _> = apps.iter().map(|a| (a.id, a.name.clone())).collect();
-    let url = org_url(&ctx);
+    let url = org_url(ctx);
     let can_manage = ctx.allows(Action::Update, &Resource::Groups);
     // "Remove" is not offered where the last-admin rule would refuse it.
     let keeps_admin = can_manage && group.role == Role::Admin && group.scope == Scope::Organization;
@@ -279,47 +308,92 @@ pub(crate) async fn show(session: PortalSession, ctx: OrgCtx, ids: Ids, q: Query
     };
     let page = GroupPage {
         id: group.id.to_string(),
-        layout: org_layout(&session, &ctx, &group.name)
-            .crumb("Groups", section_url(&ctx, "groups"))
-            .notice(q.get("done")),
-        url: group_url(&ctx, group.id),
-        scope_kind: group.scope.kind_str(),
+        layout: org_layout(session, ctx, &group.name)
+            .crumb("Groups", section_url(ctx, "groups"))
+            .notice(notice),
+        url: group_url(ctx, group.id),
+        scope_kind: if edited {
+            match failed.value(EDIT_FORM, "scope") {
+                "environment" => "environment",
+                "application" => "application",
+                _ => "organization",
+            }
+        } else {
+            group.scope.kind_str()
+        },
         scope: scope_text(&group.scope, &env_names, &app_names),
         role: group.role.as_str(),
-        roles: role_choices(group.role.as_str()),
+        roles: role_choices(if edited {
+            failed.value(EDIT_FORM, "role")
+        } else {
+            group.role.as_str()
+        }),
         env_choices: envs
             .iter()
-            .map(|e| Choice::new(e.id, e.name.clone(), scoped_envs.contains(&e.id)))
+            .map(|e| {
+                Choice::new(
+                    e.id,
+                    e.name.clone(),
+                    scoped_envs.contains(&e.id.to_string()),
+                )
+            })
             .collect(),
         app_choices: apps
             .iter()
-            .map(|a| Choice::new(a.id, a.name.clone(), scoped_apps.contains(&a.id)))
+            .map(|a| {
+                Choice::new(
+                    a.id,
+                    a.name.clone(),
+                    scoped_apps.contains(&a.id.to_string()),
+                )
+            })
             .collect(),
-        name: group.name,
-        description: group.description,
+        name: if edited {
+            failed.value(EDIT_FORM, "name").to_owned()
+        } else {
+            group.name
+        },
+        description: if edited {
+            failed.value(EDIT_FORM, "description").to_owned()
+        } else {
+            group.description
+        },
         can_manage,
         can_delete: ctx.allows(Action::Delete, &Resource::Groups),
         members,
         candidates,
         org_url: url,
+        failed,
     };
-    Ok(render(&page))
+    Ok(render_with_status(page.failed.status, &page))
 }
 
-pub(crate) async fn update(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
+pub(crate) async fn update(
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
     let id: GroupId = ids.id("group_id")?;
+    let saved = async {
+        ctx.require(Action::Update, &Resource::Groups)?;
+        let change = Change {
+            name: Some(DisplayName::parse("name", form.text("name"))?),
+            description: Some(Description::parse(
+                "description",
+                form.text("description").trim(),
+            )?),
+            role: Some(role_from(&form)?),
+            scope: Some(scope_from(&form)?),
+        };
+        ops::groups::update(&ctx, id, change).await
+    }
+    .await;
+    if let Err(e) = saved {
+        let failed = Failed::of(EDIT_FORM, form, &["name", "description"], e)?;
+        return group_page(&session, &ctx, id, None, failed).await;
+    }
     let back = group_url(&ctx, id);
-    ctx.require(Action::Update, &Resource::Groups)
-        .or_back(&back)?;
-    let change = Change {
-        name: Some(DisplayName::parse("name", form.text("name")).or_back(&back)?),
-        description: Some(
-            Description::parse("description", form.text("description").trim()).or_back(&back)?,
-        ),
-        role: Some(role_from(&form).or_back(&back)?),
-        scope: Some(scope_from(&form).or_back(&back)?),
-    };
-    ops::groups::update(&ctx, id, change).await.or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=group_saved")).into_response())
 }
 

@@ -23,7 +23,7 @@ use tron_store::models::{TokenStatus, TokenView};
 use crate::ops;
 use crate::ops::users::UserChange;
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids, QueryMap};
+use crate::portal::form::{Failed, Form, Ids, QueryMap};
 use crate::portal::orgs::{ConfirmPage, PageResult};
 use crate::portal::service_accounts::{expiry_choices, expiry_from};
 use crate::portal::session::PortalSession;
@@ -94,7 +94,13 @@ struct ProfilePage {
     tomorrow: String,
     /// Why the password was not changed.
     password_error: Option<String>,
+    /// A refused rename or "Create token", shown in place.
+    failed: Failed,
 }
+
+/// The ids of the profile's forms that re-render in place.
+const NAME_FORM: &str = "profile-name-form";
+const TOKEN_FORM: &str = "profile-token-form";
 
 async fn page(
     state: &AppState,
@@ -103,6 +109,7 @@ async fn page(
     notice: Option<&str>,
     new_token: Option<NewToken>,
     password_error: Option<String>,
+    failed: Failed,
 ) -> PageResult {
     let id = session.principal.user_id().ok_or(Error::Forbidden)?;
     let user = ops::users::get(state, &session.principal, id).await?;
@@ -132,24 +139,39 @@ async fn page(
             .format("%Y-%m-%d")
             .to_string(),
         password_error,
+        failed,
     };
     Ok(render_with_status(status, &page))
 }
 
 async fn show(State(state): State<AppState>, session: PortalSession, q: QueryMap) -> PageResult {
-    page(&state, &session, StatusCode::OK, q.get("done"), None, None).await
+    page(
+        &state,
+        &session,
+        StatusCode::OK,
+        q.get("done"),
+        None,
+        None,
+        Failed::none(),
+    )
+    .await
 }
 
 async fn rename(State(state): State<AppState>, session: PortalSession, form: Form) -> PageResult {
-    let back = "/profile#name";
     let id = session.principal.user_id().ok_or(Error::Forbidden)?;
-    let change = UserChange {
-        name: Some(DisplayName::parse("name", form.text("name")).or_back(back)?),
-        ..Default::default()
-    };
-    ops::users::update(&state, &caller(&session), id, change)
-        .await
-        .or_back(back)?;
+    let saved = async {
+        let change = UserChange {
+            name: Some(DisplayName::parse("name", form.text("name"))?),
+            ..Default::default()
+        };
+        ops::users::update(&state, &caller(&session), id, change).await
+    }
+    .await;
+    if let Err(e) = saved {
+        let failed = Failed::of(NAME_FORM, form, &["name"], e)?;
+        let status = failed.status;
+        return page(&state, &session, status, None, None, None, failed).await;
+    }
     Ok(Redirect::to("/profile?done=name_saved").into_response())
 }
 
@@ -167,6 +189,7 @@ async fn change_password(
             None,
             None,
             Some("The two new passwords differ. Type the same one twice.".into()),
+            Failed::none(),
         )
         .await;
     }
@@ -192,7 +215,16 @@ async fn change_password(
                 ),
                 e => return Err(PortalError::from(e).back("/profile#password")),
             };
-            page(&state, &session, status, None, None, Some(message)).await
+            page(
+                &state,
+                &session,
+                status,
+                None,
+                None,
+                Some(message),
+                Failed::none(),
+            )
+            .await
         }
     }
 }
@@ -215,19 +247,36 @@ async fn create_token(
     session: PortalSession,
     form: Form,
 ) -> PageResult {
-    let back = "/profile#tokens";
-    let expires_at = expiry_from(&form, state.now()).or_back(back)?;
-    let name = DisplayName::parse("name", form.text("name")).or_back(back)?;
-    let (view, secret) = ops::users::create_token(&state, &caller(&session), name, expires_at)
-        .await
-        .or_back(back)?;
+    let created = async {
+        let expires_at = expiry_from(&form, state.now())?;
+        let name = DisplayName::parse("name", form.text("name"))?;
+        ops::users::create_token(&state, &caller(&session), name, expires_at).await
+    }
+    .await;
+    let (view, secret) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            let failed = Failed::of(TOKEN_FORM, form, &["name", "expires_at"], e)?;
+            let status = failed.status;
+            return page(&state, &session, status, None, None, None, failed).await;
+        }
+    };
     let new = NewToken {
         value: secret.reveal(),
         name: view.name,
         expires: ts_or(view.expires_at, "never"),
         lose_it: "revoke it and create a new one.",
     };
-    page(&state, &session, StatusCode::OK, None, Some(new), None).await
+    page(
+        &state,
+        &session,
+        StatusCode::OK,
+        None,
+        Some(new),
+        None,
+        Failed::none(),
+    )
+    .await
 }
 
 async fn token_of(

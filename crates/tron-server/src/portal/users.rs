@@ -21,10 +21,10 @@ use crate::auth::Caller;
 use crate::ops;
 use crate::ops::users::{NewUserInput, UserChange};
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids, QueryMap};
+use crate::portal::form::{Failed, Form, Ids, QueryMap};
 use crate::portal::orgs::{ConfirmPage, PageResult};
 use crate::portal::session::PortalSession;
-use crate::portal::view::{render, ts, Layout};
+use crate::portal::view::{render, render_with_status, ts, Layout};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -88,18 +88,32 @@ struct UsersPage {
     next: Option<String>,
     /// Shown after "next page": a way back to the first.
     paged: bool,
+    /// A refused "Create a user", shown in place (never its password).
+    failed: Failed,
 }
+
+/// The id of the users page's "Create a user" form.
+const CREATE_FORM: &str = "create-user-form";
 
 fn users_layout(session: &PortalSession, title: &str) -> Layout {
     Layout::new(session, title).crumb("Users", "/users")
 }
 
 async fn list(State(state): State<AppState>, session: PortalSession, q: QueryMap) -> PageResult {
+    list_page(&state, &session, &q, Failed::none()).await
+}
+
+async fn list_page(
+    state: &AppState,
+    session: &PortalSession,
+    q: &QueryMap,
+    failed: Failed,
+) -> PageResult {
     require_superuser(&session.principal)?;
     let search = q.get("q").map(str::trim).unwrap_or("").to_owned();
     let after = q.get("cursor").and_then(|c| uuid::Uuid::parse_str(c).ok());
     let page = ops::users::list(
-        &state,
+        state,
         &session.principal,
         Some(search.as_str()),
         &PageRequest {
@@ -118,27 +132,36 @@ async fn list(State(state): State<AppState>, session: PortalSession, q: QueryMap
             serde_urlencoded::to_string(&params).unwrap_or_default()
         )
     });
-    Ok(render(&UsersPage {
-        layout: users_layout(&session, "Users").notice(q.get("done")),
+    let page = UsersPage {
+        layout: users_layout(session, "Users").notice(q.get("done")),
         users: page.items.into_iter().map(user_row).collect(),
         next,
         paged: after.is_some(),
         search,
-    }))
+        failed,
+    };
+    Ok(render_with_status(page.failed.status, &page))
 }
 
 async fn create(State(state): State<AppState>, session: PortalSession, form: Form) -> PageResult {
     require_superuser(&session.principal)?;
-    let back = "/users#new-user";
-    let input = NewUserInput {
-        email: Email::parse("email", form.text("email")).or_back(back)?,
-        name: DisplayName::parse("name", form.text("name")).or_back(back)?,
-        password: form.text("password").to_owned(),
-        is_superuser: form.get("is_superuser") == Some("on"),
+    let created = async {
+        let input = NewUserInput {
+            email: Email::parse("email", form.text("email"))?,
+            name: DisplayName::parse("name", form.text("name"))?,
+            password: form.text("password").to_owned(),
+            is_superuser: form.get("is_superuser") == Some("on"),
+        };
+        ops::users::create(&state, &caller(&session), input).await
+    }
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(e) => {
+            let failed = Failed::of(CREATE_FORM, form, &["email", "name", "password"], e)?;
+            return list_page(&state, &session, &QueryMap::default(), failed).await;
+        }
     };
-    let user = ops::users::create(&state, &caller(&session), input)
-        .await
-        .or_back(back)?;
     Ok(Redirect::to(&format!("/users/{}?done=user_created", user.id)).into_response())
 }
 

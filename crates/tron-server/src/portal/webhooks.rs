@@ -18,10 +18,10 @@ use crate::access::OrgCtx;
 use crate::ops;
 use crate::ops::webhooks::Change;
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids};
+use crate::portal::form::{Failed, Form, Ids};
 use crate::portal::orgs::{org_layout, org_url, ConfirmPage};
 use crate::portal::session::PortalSession;
-use crate::portal::view::{collect, render, ts, ts_or, Layout};
+use crate::portal::view::{collect, render, render_with_status, ts, ts_or, Layout};
 use crate::state::AppState;
 
 type PageResult = Result<Response, PortalError>;
@@ -103,22 +103,41 @@ struct ListPage {
     hooks: Vec<HookRow>,
     events: Vec<EventChoice>,
     can_manage: bool,
+    /// A refused "Add webhook", shown in place.
+    failed: Failed,
 }
 
+/// The id of the list page's "Add webhook" form.
+const CREATE_FORM: &str = "create-webhook-form";
+
 async fn list(session: PortalSession, ctx: OrgCtx, q: crate::portal::form::QueryMap) -> PageResult {
-    let back = org_url(&ctx);
-    let c = &ctx;
-    let hooks = collect(|p| async move { ops::webhooks::list(c, &p).await })
+    list_page(&session, &ctx, q.get("done"), Failed::none()).await
+}
+
+async fn list_page(
+    session: &PortalSession,
+    ctx: &OrgCtx,
+    notice: Option<&str>,
+    failed: Failed,
+) -> PageResult {
+    let back = org_url(ctx);
+    let hooks = collect(|p| async move { ops::webhooks::list(ctx, &p).await })
         .await
         .or_back(&back)?;
+    // A refused form keeps the events that were ticked.
+    let ticked: Vec<String> = failed
+        .values(CREATE_FORM, "events")
+        .map(str::to_owned)
+        .collect();
     let page = ListPage {
-        layout: org_layout(&session, &ctx, "Webhooks").notice(q.get("done")),
-        url: list_url(&ctx),
+        layout: org_layout(session, ctx, "Webhooks").notice(notice),
+        url: list_url(ctx),
         hooks: hooks.into_iter().map(hook_row).collect(),
-        events: event_choices(&[]),
+        events: event_choices(&ticked),
         can_manage: ctx.allows(Action::Create, &Resource::Webhooks),
+        failed,
     };
-    Ok(render(&page))
+    Ok(render_with_status(page.failed.status, &page))
 }
 
 /// The events of a form: `all` or the checked boxes.
@@ -130,13 +149,18 @@ fn form_events(form: &Form) -> Vec<String> {
 }
 
 async fn create(session: PortalSession, ctx: OrgCtx, form: Form) -> PageResult {
-    let back = list_url(&ctx);
-    let description =
-        Description::parse("description", form.text("description").trim()).or_back(&back)?;
-    let (hook, secret) =
-        ops::webhooks::create(&ctx, form.text("url"), &form_events(&form), description)
-            .await
-            .or_back(&back)?;
+    let created = async {
+        let description = Description::parse("description", form.text("description").trim())?;
+        ops::webhooks::create(&ctx, form.text("url"), &form_events(&form), description).await
+    }
+    .await;
+    let (hook, secret) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            let failed = Failed::of(CREATE_FORM, form, &["url", "description", "events"], e)?;
+            return list_page(&session, &ctx, None, failed).await;
+        }
+    };
     page(
         &session,
         &ctx,
@@ -145,6 +169,7 @@ async fn create(session: PortalSession, ctx: OrgCtx, form: Form) -> PageResult {
         Some(NewSecret {
             value: secret.reveal().to_string(),
         }),
+        Failed::none(),
     )
     .await
 }
@@ -192,7 +217,12 @@ struct HookPage {
     deliveries: Vec<DeliveryRow>,
     new_secret: Option<NewSecret>,
     can_manage: bool,
+    /// A refused edit, shown in place.
+    failed: Failed,
 }
+
+/// The id of the webhook page's edit form.
+const EDIT_FORM: &str = "edit-webhook-form";
 
 async fn page(
     session: &PortalSession,
@@ -200,6 +230,7 @@ async fn page(
     id: WebhookId,
     notice: Option<&str>,
     new_secret: Option<NewSecret>,
+    failed: Failed,
 ) -> PageResult {
     let back = list_url(ctx);
     let hook = ops::webhooks::get(ctx, id).await.or_back(&back)?;
@@ -224,18 +255,40 @@ async fn page(
     if new_secret.is_some() {
         layout.replace_url = Some(url.clone());
     }
+    // A refused edit shows what was typed, not what is saved.
+    let edited = failed.failed(EDIT_FORM);
+    let events: Vec<String> = if edited {
+        failed
+            .values(EDIT_FORM, "events")
+            .map(str::to_owned)
+            .collect()
+    } else {
+        hook.events.clone()
+    };
+    let all_events = if edited {
+        failed.value(EDIT_FORM, "all_events") == "on"
+    } else {
+        hook.events.iter().any(|e| e == "*")
+    };
+    let mut row = hook_row(hook);
+    if edited {
+        row.url = failed.value(EDIT_FORM, "url").to_owned();
+        row.description = failed.value(EDIT_FORM, "description").to_owned();
+        row.active = failed.value(EDIT_FORM, "active") == "on";
+    }
     let page = HookPage {
         layout,
         list_url: back,
         url,
-        events: event_choices(&hook.events),
-        all_events: hook.events.iter().any(|e| e == "*"),
-        hook: hook_row(hook),
+        events: event_choices(&events),
+        all_events,
+        hook: row,
         deliveries,
         new_secret,
         can_manage: ctx.allows(Action::Update, &Resource::Webhooks),
+        failed,
     };
-    Ok(render(&page))
+    Ok(render_with_status(page.failed.status, &page))
 }
 
 async fn show(
@@ -245,23 +298,29 @@ async fn show(
     q: crate::portal::form::QueryMap,
 ) -> PageResult {
     let id: WebhookId = ids.id("webhook_id")?;
-    page(&session, &ctx, id, q.get("done"), None).await
+    page(&session, &ctx, id, q.get("done"), None, Failed::none()).await
 }
 
-async fn update(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
+async fn update(session: PortalSession, ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
     let id: WebhookId = ids.id("webhook_id")?;
+    let saved = async {
+        let change = Change {
+            url: Some(form.text("url").to_owned()),
+            events: Some(form_events(&form)),
+            description: Some(Description::parse(
+                "description",
+                form.text("description").trim(),
+            )?),
+            active: Some(form.text("active") == "on"),
+        };
+        ops::webhooks::update(&ctx, id, change).await
+    }
+    .await;
+    if let Err(e) = saved {
+        let failed = Failed::of(EDIT_FORM, form, &["url", "description", "events"], e)?;
+        return page(&session, &ctx, id, None, None, failed).await;
+    }
     let back = hook_url(&ctx, id);
-    let change = Change {
-        url: Some(form.text("url").to_owned()),
-        events: Some(form_events(&form)),
-        description: Some(
-            Description::parse("description", form.text("description").trim()).or_back(&back)?,
-        ),
-        active: Some(form.text("active") == "on"),
-    };
-    ops::webhooks::update(&ctx, id, change)
-        .await
-        .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=webhook_saved")).into_response())
 }
 
@@ -286,6 +345,7 @@ async fn rotate_secret(session: PortalSession, ctx: OrgCtx, ids: Ids, _form: For
         Some(NewSecret {
             value: secret.reveal().to_string(),
         }),
+        Failed::none(),
     )
     .await
 }

@@ -51,12 +51,12 @@ async fn keyless_ci_in_the_browser() {
     assert!(exists(&c, "#no-policies").await);
     assert_eq!(el(&c, "#sa-id").await.text().await.expect("text"), sa);
 
-    // The GitHub preset refuses a policy that pins no id.
+    // The GitHub preset refuses a policy that pins no id, in place.
     click(&c, "#preset-github summary").await;
     fill(&c, "#preset-github input[name=name]", "main").await;
     fill(&c, "#preset-github input[name=repository]", "acme/app").await;
     click(&c, "#create-github-policy").await;
-    let html = el(&c, ".error-page .message")
+    let html = el(&c, "#policy-github .form-error")
         .await
         .text()
         .await

@@ -518,3 +518,207 @@ async fn section_pages_search_page_and_show_errors_in_place() {
     drop(driver);
     s.stop().await;
 }
+
+async fn value_of(c: &Client, css: &str) -> String {
+    el(c, css)
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+async fn invalid(c: &Client, css: &str) -> bool {
+    el(c, css)
+        .await
+        .attr("aria-invalid")
+        .await
+        .expect("attr")
+        .as_deref()
+        == Some("true")
+}
+
+/// Every form that can be refused comes back in place: the edit forms, the
+/// webhook, trust policy, user, organization and personal token forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_forms_keep_what_was_typed() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let base = s.base.clone();
+    let org = s.org(&s.root, "Acme").await;
+    s.env(&s.root, &org, "staging").await;
+    let (sa, _) = s.service_account(&s.root, &org, "deployer").await;
+    s.service_account(&s.root, &org, "taken").await;
+    let group = s
+        .group(
+            &s.root,
+            &org,
+            "readers",
+            "viewer",
+            json!({"type": "organization"}),
+        )
+        .await;
+
+    let driver = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let c = open_browser(&driver, profile.path()).await;
+    crate::portal::log_in(&c, &base, ADMIN_EMAIL).await;
+
+    // A service account renamed to a taken name.
+    let sa_url = format!("{base}/orgs/{org}/service-accounts/{sa}");
+    c.goto(&sa_url).await.expect("goto");
+    fill(&c, "#edit-sa-name", "taken").await;
+    fill(&c, "#edit-sa-description", "ships the web app").await;
+    el(&c, "#save-sa").await.click().await.expect("click");
+    let error = el(&c, "#edit-sa-name-error").await.text().await.expect("t");
+    assert!(
+        error.contains("taken") || error.contains("already"),
+        "{error}"
+    );
+    assert!(invalid(&c, "#edit-sa-name").await);
+    assert_eq!(
+        value_of(&c, "#edit-sa-description").await,
+        "ships the web app"
+    );
+
+    // A GitHub policy that pins nothing: the message above the form, which
+    // stays open with what was typed.
+    c.goto(&sa_url).await.expect("goto");
+    el(&c, "#preset-github summary")
+        .await
+        .click()
+        .await
+        .expect("open");
+    fill(&c, "#policy-github-name", "from main").await;
+    fill(&c, "#policy-github-repository", "acme/web").await;
+    el(&c, "#create-github-policy")
+        .await
+        .click()
+        .await
+        .expect("click");
+    let error = el(&c, "#policy-github .form-error")
+        .await
+        .text()
+        .await
+        .expect("t");
+    assert!(error.contains("repository_owner_id"), "{error}");
+    assert!(
+        el(&c, "#preset-github")
+            .await
+            .attr("open")
+            .await
+            .expect("attr")
+            .is_some(),
+        "the refused preset stays open"
+    );
+    assert_eq!(value_of(&c, "#policy-github-name").await, "from main");
+    assert_eq!(value_of(&c, "#policy-github-repository").await, "acme/web");
+    assert_accessible(&c, "service account page with a refused policy").await;
+
+    // A group given "some environments" without one.
+    c.goto(&format!("{base}/orgs/{org}/groups/{group}"))
+        .await
+        .expect("goto");
+    fill(&c, "#edit-group-name", "staging readers").await;
+    el(&c, "#edit-group-form input[name=scope][value=environment]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    el(&c, "#edit-group-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    el(&c, "#edit-group-form .form-error").await;
+    assert_eq!(value_of(&c, "#edit-group-name").await, "staging readers");
+    let checked = c
+        .execute(
+            "return document.querySelector('#edit-group-form input[name=scope][value=environment]').checked;",
+            vec![],
+        )
+        .await
+        .expect("checked");
+    assert_eq!(checked, json!(true), "the chosen scope kind is kept");
+    let (_, g) = s
+        .get(&format!("/organizations/{org}/groups/{group}"), &s.root)
+        .await;
+    assert_eq!(g["name"], "readers", "nothing was saved");
+
+    // A webhook to a private address; the ticked events are kept.
+    c.goto(&format!("{base}/orgs/{org}/webhooks"))
+        .await
+        .expect("goto");
+    fill(&c, "#webhook-url", "https://10.1.2.3/hook").await;
+    fill(&c, "#webhook-description", "pager").await;
+    el(
+        &c,
+        "#create-webhook-form input[value='service_token.expiring']",
+    )
+    .await
+    .click()
+    .await
+    .expect("tick");
+    el(&c, "#create-webhook")
+        .await
+        .click()
+        .await
+        .expect("click");
+    let error = el(&c, "#webhook-url-error").await.text().await.expect("t");
+    assert!(!error.is_empty());
+    assert_eq!(value_of(&c, "#webhook-url").await, "https://10.1.2.3/hook");
+    assert_eq!(value_of(&c, "#webhook-description").await, "pager");
+    let ticked = c
+        .execute(
+            "return document.querySelector(\"#create-webhook-form input[value='service_token.expiring']\").checked;",
+            vec![],
+        )
+        .await
+        .expect("checked");
+    assert_eq!(ticked, json!(true));
+    assert_accessible(&c, "webhooks page with an error").await;
+
+    // A user with a short password: the email and name kept, the password
+    // never sent back.
+    c.goto(&format!("{base}/users")).await.expect("goto");
+    fill(&c, "#new-user-email", "ann@example.com").await;
+    fill(&c, "#new-user-name", "Ann").await;
+    c.execute(
+        "document.getElementById('new-user-password').removeAttribute('minlength');",
+        vec![],
+    )
+    .await
+    .expect("let the server judge");
+    fill(&c, "#new-user-password", "short").await;
+    el(&c, "#create-user").await.click().await.expect("click");
+    let error = el(&c, "#new-user-password-error")
+        .await
+        .text()
+        .await
+        .expect("t");
+    assert!(error.contains("12"), "{error}");
+    assert_eq!(value_of(&c, "#new-user-email").await, "ann@example.com");
+    assert_eq!(value_of(&c, "#new-user-name").await, "Ann");
+    assert_eq!(value_of(&c, "#new-user-password").await, "");
+    assert!(!source(&c).await.contains("value=\"short\""));
+
+    // An organization named with spaces only.
+    c.goto(&format!("{base}/")).await.expect("goto");
+    fill(&c, "#org-name", "   ").await;
+    el(&c, "#create-org").await.click().await.expect("click");
+    el(&c, "#org-name-error").await;
+    assert!(invalid(&c, "#org-name").await);
+
+    // A personal token "on a date" without the date.
+    c.goto(&format!("{base}/profile")).await.expect("goto");
+    fill(&c, "#token-name", "laptop").await;
+    select(&c, "#token-expiry", "custom").await;
+    el(&c, "#create-token").await.click().await.expect("click");
+    let error = el(&c, "#token-expiry-error").await.text().await.expect("t");
+    assert!(error.contains("expiry date"), "{error}");
+    assert_eq!(value_of(&c, "#token-name").await, "laptop");
+    assert_eq!(value_of(&c, "#token-expiry").await, "custom");
+
+    c.close().await.expect("close the browser");
+    drop(driver);
+    s.stop().await;
+}

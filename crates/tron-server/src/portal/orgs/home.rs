@@ -7,10 +7,9 @@ use tron_core::values::DisplayName;
 use tron_core::Error;
 
 use super::PageResult;
-use crate::portal::error::OrBack;
-use crate::portal::form::{Form, QueryMap};
+use crate::portal::form::{Failed, Form, QueryMap};
 use crate::portal::session::PortalSession;
-use crate::portal::view::{collect, render, ts, Layout};
+use crate::portal::view::{collect, render_with_status, ts, Layout};
 use crate::state::AppState;
 
 pub(super) struct OrgRow {
@@ -25,12 +24,26 @@ pub(super) struct HomePage {
     layout: Layout,
     orgs: Vec<OrgRow>,
     showing_all: bool,
+    /// A refused "Create organization", shown in place.
+    failed: Failed,
 }
+
+/// The id of the home page's "Create organization" form.
+const CREATE_FORM: &str = "create-org-form";
 
 pub(crate) async fn home(
     State(state): State<AppState>,
     session: PortalSession,
     q: QueryMap,
+) -> PageResult {
+    home_page(&state, &session, &q, Failed::none()).await
+}
+
+async fn home_page(
+    state: &AppState,
+    session: &PortalSession,
+    q: &QueryMap,
+    failed: Failed,
 ) -> PageResult {
     let user = session
         .principal
@@ -41,7 +54,7 @@ pub(crate) async fn home(
     let store = &state.store;
     let orgs = collect(|p| async move { store.list_organizations(member, &p).await }).await?;
     let page = HomePage {
-        layout: Layout::new(&session, "Organizations")
+        layout: Layout::new(session, "Organizations")
             .crumb("Organizations", "/")
             .notice(q.get("done")),
         orgs: orgs
@@ -53,8 +66,9 @@ pub(crate) async fn home(
             })
             .collect(),
         showing_all,
+        failed,
     };
-    Ok(render(&page))
+    Ok(render_with_status(page.failed.status, &page))
 }
 
 pub(crate) async fn create(
@@ -66,11 +80,20 @@ pub(crate) async fn create(
         .principal
         .user_id()
         .ok_or(Error::internal("a portal session without a user"))?;
-    let name = DisplayName::parse("name", form.text("name")).or_back("/")?;
-    let org = state
-        .store
-        .create_organization(&session.meta(), state.now(), name.into(), user)
-        .await
-        .or_back("/")?;
+    let created = async {
+        let name = DisplayName::parse("name", form.text("name"))?;
+        state
+            .store
+            .create_organization(&session.meta(), state.now(), name.into(), user)
+            .await
+    }
+    .await;
+    let org = match created {
+        Ok(org) => org,
+        Err(e) => {
+            let failed = Failed::of(CREATE_FORM, form, &["name"], e)?;
+            return home_page(&state, &session, &QueryMap::default(), failed).await;
+        }
+    };
     Ok(Redirect::to(&format!("/orgs/{}?done=org_created", org.id)).into_response())
 }

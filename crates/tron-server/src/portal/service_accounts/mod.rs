@@ -368,19 +368,30 @@ async fn tokens_anchor(ctx: OrgCtx, ids: Ids) -> PageResult {
     Ok(Redirect::to(&format!("{}#tokens", sa_url(&ctx, id))).into_response())
 }
 
-pub(crate) async fn update(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
+pub(crate) async fn update(
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
     let id: ServiceAccountId = ids.id("sa_id")?;
+    let saved = async {
+        let change = Change {
+            name: Some(Name::parse("name", form.text("name").trim())?),
+            description: Some(Description::parse(
+                "description",
+                form.text("description").trim(),
+            )?),
+            status: None,
+        };
+        ops::service_accounts::update(&ctx, id, change).await
+    }
+    .await;
+    if let Err(e) = saved {
+        let failed = Failed::of("edit-sa-form", form, &["name", "description"], e)?;
+        return page(&session, &ctx, id, None, None, failed).await;
+    }
     let back = sa_url(&ctx, id);
-    let change = Change {
-        name: Some(Name::parse("name", form.text("name").trim()).or_back(&back)?),
-        description: Some(
-            Description::parse("description", form.text("description").trim()).or_back(&back)?,
-        ),
-        status: None,
-    };
-    ops::service_accounts::update(&ctx, id, change)
-        .await
-        .or_back(&back)?;
     Ok(Redirect::to(&format!("{back}?done=sa_saved")).into_response())
 }
 

@@ -18,7 +18,7 @@ use crate::access::OrgCtx;
 use crate::ops;
 use crate::ops::trust_policies::NewPolicy;
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Form, Ids};
+use crate::portal::form::{Failed, Form, Ids};
 use crate::portal::orgs::{org_layout, ConfirmPage};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{collect, render, ts, ts_or};
@@ -251,14 +251,13 @@ fn custom_conditions(text: &str) -> Result<Value, Error> {
     Ok(Value::Object(map))
 }
 
-pub(super) async fn create(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
-    let sa: ServiceAccountId = ids.id("sa_id")?;
-    let back = format!("{}#trust-policies", sa_url(&ctx, sa));
+/// The policy a "Add a trust policy" form describes.
+fn policy_from(form: &Form) -> Result<NewPolicy, Error> {
     let (issuer, conditions) = match form.text("preset") {
         "github" => (
             GITHUB_ACTIONS.to_owned(),
             preset_conditions(
-                &form,
+                form,
                 &[
                     "repository_owner_id",
                     "repository_id",
@@ -271,7 +270,7 @@ pub(super) async fn create(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
         "gitlab" => (
             GITLAB_COM.to_owned(),
             preset_conditions(
-                &form,
+                form,
                 &[
                     "namespace_id",
                     "project_id",
@@ -283,32 +282,53 @@ pub(super) async fn create(ctx: OrgCtx, ids: Ids, form: Form) -> PageResult {
         ),
         _ => (
             form.text("issuer").trim().to_owned(),
-            custom_conditions(form.text("conditions")).or_back(&back)?,
+            custom_conditions(form.text("conditions"))?,
         ),
     };
     let ttl = match form.text("token_ttl_seconds").trim() {
         "" => None,
-        t => Some(
-            t.parse::<i64>()
-                .map_err(|_| {
-                    Error::validation(
-                        "token_ttl_seconds",
-                        "the token lifetime is a number of seconds",
-                    )
-                })
-                .or_back(&back)?,
-        ),
+        t => Some(t.parse::<i64>().map_err(|_| {
+            Error::validation(
+                "token_ttl_seconds",
+                "the token lifetime is a number of seconds",
+            )
+        })?),
     };
-    let policy = NewPolicy {
-        name: DisplayName::parse("name", form.text("name")).or_back(&back)?,
+    Ok(NewPolicy {
+        name: DisplayName::parse("name", form.text("name"))?,
         issuer,
         audience: form.text("audience").trim().to_owned(),
         conditions,
         token_ttl_seconds: ttl,
-    };
-    ops::trust_policies::create(&ctx, sa, policy)
-        .await
-        .or_back(&back)?;
+    })
+}
+
+pub(super) async fn create(
+    session: PortalSession,
+    ctx: OrgCtx,
+    ids: Ids,
+    form: Form,
+) -> PageResult {
+    let sa: ServiceAccountId = ids.id("sa_id")?;
+    let created = async {
+        let policy = policy_from(&form)?;
+        ops::trust_policies::create(&ctx, sa, policy).await
+    }
+    .await;
+    if let Err(e) = created {
+        // The presets build their conditions from their own fields: a
+        // message about the conditions stands above those forms.
+        let (id, fields): (&'static str, &[&str]) = match form.text("preset") {
+            "github" => ("policy-github", &["name", "audience", "token_ttl_seconds"]),
+            "gitlab" => ("policy-gitlab", &["name", "audience", "token_ttl_seconds"]),
+            _ => (
+                "policy-custom",
+                &["name", "audience", "conditions", "token_ttl_seconds"],
+            ),
+        };
+        let failed = Failed::of(id, form, fields, e)?;
+        return super::page(&session, &ctx, sa, None, None, failed).await;
+    }
     Ok(Redirect::to(&format!(
         "{}?done=policy_created#trust-policies",
         sa_url(&ctx, sa)
