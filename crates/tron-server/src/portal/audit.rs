@@ -22,7 +22,7 @@ use tron_store::{Page, PageRequest};
 
 use crate::access::OrgCtx;
 use crate::ops;
-use crate::portal::form::QueryMap;
+use crate::portal::form::{sentence, QueryMap};
 use crate::portal::orgs::{org_layout, org_url, PageResult};
 use crate::portal::session::PortalSession;
 use crate::portal::view::{render, Choice, Layout};
@@ -351,19 +351,6 @@ fn urlencoding(s: &str) -> String {
     serde_urlencoded::to_string([("c", s)])
         .map(|p| p.trim_start_matches("c=").to_owned())
         .unwrap_or_default()
-}
-
-fn sentence(message: &str) -> String {
-    let mut c = message.chars();
-    let mut out: String = c
-        .next()
-        .map(|f| f.to_uppercase().collect())
-        .unwrap_or_default();
-    out.push_str(c.as_str());
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }
 
 #[derive(Template)]

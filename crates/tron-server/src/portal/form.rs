@@ -221,7 +221,8 @@ impl Failed {
 }
 
 /// A message as a sentence: capital first letter, full stop.
-fn sentence(s: &str) -> String {
+/// A message as a sentence: capitalised, with its full stop.
+pub(crate) fn sentence(s: &str) -> String {
     let mut c = s.chars();
     let mut out: String = match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),

@@ -23,7 +23,7 @@ use tron_store::models::{TokenStatus, TokenView};
 use crate::ops;
 use crate::ops::users::UserChange;
 use crate::portal::error::{OrBack, PortalError};
-use crate::portal::form::{Failed, Form, Ids, QueryMap};
+use crate::portal::form::{sentence, Failed, Form, Ids, QueryMap};
 use crate::portal::orgs::{ConfirmPage, PageResult};
 use crate::portal::service_accounts::{expiry_choices, expiry_from};
 use crate::portal::session::PortalSession;
@@ -227,19 +227,6 @@ async fn change_password(
             .await
         }
     }
-}
-
-fn sentence(message: &str) -> String {
-    let mut c = message.chars();
-    let mut out: String = c
-        .next()
-        .map(|f| f.to_uppercase().collect())
-        .unwrap_or_default();
-    out.push_str(c.as_str());
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }
 
 async fn create_token(

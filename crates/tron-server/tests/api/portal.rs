@@ -153,6 +153,28 @@ pub(crate) async fn select(c: &Client, css: &str, value: &str) {
         .expect("select");
 }
 
+/// The `value` of the field `css` (what is typed or chosen in it).
+pub(crate) async fn value(c: &Client, css: &str) -> String {
+    el(c, css)
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+/// The page shown is no wider than the window (checked at 390 px).
+pub(crate) async fn no_sideways_scroll(c: &Client, what: &str) {
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert_eq!(overflow.as_i64(), Some(0), "{what} scrolls sideways");
+}
+
 pub(crate) async fn source(c: &Client) -> String {
     c.source().await.expect("page source")
 }
@@ -516,18 +538,7 @@ async fn portal_in_a_browser() {
     assert_accessible(&c, "service account page with a new token").await;
     // On a phone: no sideways scrolling, the token table in stacked rows.
     c.set_window_size(390, 1400).await.expect("resize");
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .expect("measure");
-    assert_eq!(
-        overflow.as_i64(),
-        Some(0),
-        "the page scrolls sideways at 390 px"
-    );
+    no_sideways_scroll(&c, "the service account page").await;
     screenshot(&c, "service-account-new-token-390.png").await;
     c.set_window_size(1280, 1300).await.expect("resize");
     // The address is the account's again (the POST's entry was replaced).

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::kit::{env_scope, Db, TestServer, ADMIN_EMAIL, PASSWORD};
 use crate::portal::{
-    assert_accessible, el, exists, fill, open_browser, path, screenshot, select, source,
-    start_chromedriver,
+    assert_accessible, el, exists, fill, no_sideways_scroll, open_browser, path, screenshot,
+    select, source, start_chromedriver, value,
 };
 
 /// Clicks, counted: the journey's length is part of what is measured.
@@ -25,21 +25,6 @@ impl Clicks<'_> {
     }
 }
 
-async fn no_sideways_scroll(c: &Client, what: &str) {
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .expect("measure");
-    assert_eq!(
-        overflow.as_i64(),
-        Some(0),
-        "{what} scrolls sideways at 390 px"
-    );
-}
-
 /// Both widths of one page: `NAME-1280.png` and `NAME-390.png`, with no
 /// sideways scrolling on the phone and no serious accessibility violation.
 async fn both_widths(c: &Client, name: &str) {
@@ -47,7 +32,7 @@ async fn both_widths(c: &Client, name: &str) {
     assert_accessible(c, name).await;
     screenshot(c, &format!("{name}-1280.png")).await;
     c.set_window_size(390, 1200).await.expect("resize");
-    no_sideways_scroll(c, name).await;
+    no_sideways_scroll(c, &format!("{name} at 390 px")).await;
     screenshot(c, &format!("{name}-390.png")).await;
     c.set_window_size(1280, 1000).await.expect("resize");
 }
@@ -519,15 +504,6 @@ async fn section_pages_search_page_and_show_errors_in_place() {
     s.stop().await;
 }
 
-async fn value_of(c: &Client, css: &str) -> String {
-    el(c, css)
-        .await
-        .prop("value")
-        .await
-        .expect("value")
-        .unwrap_or_default()
-}
-
 async fn invalid(c: &Client, css: &str) -> bool {
     el(c, css)
         .await
@@ -575,10 +551,7 @@ async fn refused_forms_keep_what_was_typed() {
         "{error}"
     );
     assert!(invalid(&c, "#edit-sa-name").await);
-    assert_eq!(
-        value_of(&c, "#edit-sa-description").await,
-        "ships the web app"
-    );
+    assert_eq!(value(&c, "#edit-sa-description").await, "ships the web app");
 
     // A GitHub policy that pins nothing: the message above the form, which
     // stays open with what was typed.
@@ -610,8 +583,8 @@ async fn refused_forms_keep_what_was_typed() {
             .is_some(),
         "the refused preset stays open"
     );
-    assert_eq!(value_of(&c, "#policy-github-name").await, "from main");
-    assert_eq!(value_of(&c, "#policy-github-repository").await, "acme/web");
+    assert_eq!(value(&c, "#policy-github-name").await, "from main");
+    assert_eq!(value(&c, "#policy-github-repository").await, "acme/web");
     assert_accessible(&c, "service account page with a refused policy").await;
 
     // A group given "some environments" without one.
@@ -630,7 +603,7 @@ async fn refused_forms_keep_what_was_typed() {
         .await
         .expect("click");
     el(&c, "#edit-group-form .form-error").await;
-    assert_eq!(value_of(&c, "#edit-group-name").await, "staging readers");
+    assert_eq!(value(&c, "#edit-group-name").await, "staging readers");
     let checked = c
         .execute(
             "return document.querySelector('#edit-group-form input[name=scope][value=environment]').checked;",
@@ -665,8 +638,8 @@ async fn refused_forms_keep_what_was_typed() {
         .expect("click");
     let error = el(&c, "#webhook-url-error").await.text().await.expect("t");
     assert!(!error.is_empty());
-    assert_eq!(value_of(&c, "#webhook-url").await, "https://10.1.2.3/hook");
-    assert_eq!(value_of(&c, "#webhook-description").await, "pager");
+    assert_eq!(value(&c, "#webhook-url").await, "https://10.1.2.3/hook");
+    assert_eq!(value(&c, "#webhook-description").await, "pager");
     let ticked = c
         .execute(
             "return document.querySelector(\"#create-webhook-form input[value='service_token.expiring']\").checked;",
@@ -696,9 +669,9 @@ async fn refused_forms_keep_what_was_typed() {
         .await
         .expect("t");
     assert!(error.contains("12"), "{error}");
-    assert_eq!(value_of(&c, "#new-user-email").await, "ann@example.com");
-    assert_eq!(value_of(&c, "#new-user-name").await, "Ann");
-    assert_eq!(value_of(&c, "#new-user-password").await, "");
+    assert_eq!(value(&c, "#new-user-email").await, "ann@example.com");
+    assert_eq!(value(&c, "#new-user-name").await, "Ann");
+    assert_eq!(value(&c, "#new-user-password").await, "");
     assert!(!source(&c).await.contains("value=\"short\""));
 
     // An organization named with spaces only.
@@ -715,8 +688,8 @@ async fn refused_forms_keep_what_was_typed() {
     el(&c, "#create-token").await.click().await.expect("click");
     let error = el(&c, "#token-expiry-error").await.text().await.expect("t");
     assert!(error.contains("expiry date"), "{error}");
-    assert_eq!(value_of(&c, "#token-name").await, "laptop");
-    assert_eq!(value_of(&c, "#token-expiry").await, "custom");
+    assert_eq!(value(&c, "#token-name").await, "laptop");
+    assert_eq!(value(&c, "#token-expiry").await, "custom");
 
     c.close().await.expect("close the browser");
     drop(driver);

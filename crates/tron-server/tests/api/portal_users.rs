@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use crate::kit::{o, org_scope, Db, TestServer, ADMIN_EMAIL};
 use crate::portal::{
-    assert_accessible, click, el, exists, fill, log_in, open_browser, path, screenshot, select,
-    source, start_chromedriver,
+    assert_accessible, click, el, exists, fill, log_in, no_sideways_scroll, open_browser, path,
+    screenshot, select, source, start_chromedriver, value,
 };
 
 const DANA: &str = "dana@example.com";
@@ -52,15 +52,6 @@ async fn attrs(c: &Client, css: &str, attr: &str) -> Vec<String> {
     out
 }
 
-async fn value(c: &Client, css: &str) -> String {
-    el(c, css)
-        .await
-        .prop("value")
-        .await
-        .expect("value")
-        .unwrap_or_default()
-}
-
 /// `POST /auth/login` as the API sees it.
 async fn api_login(s: &TestServer, email: &str, password: &str) -> (StatusCode, Value) {
     let resp = s
@@ -87,21 +78,6 @@ async fn page_status(s: &TestServer, session: &str, page: &str) -> StatusCode {
         .await
         .expect("get")
         .status()
-}
-
-async fn no_sideways_scrolling(c: &Client) {
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .expect("measure");
-    assert_eq!(
-        overflow.as_i64(),
-        Some(0),
-        "the page scrolls sideways at 390 px"
-    );
 }
 
 async fn log_in_as(c: &Client, base: &str, email: &str, password: &str) {
@@ -168,7 +144,7 @@ async fn users_profile_and_audit_in_a_browser() {
     assert_accessible(&c, "users page").await;
     screenshot(&c, "users-1280.png").await;
     c.set_window_size(390, 1200).await.expect("resize");
-    no_sideways_scrolling(&c).await;
+    no_sideways_scroll(&c, "the page").await;
     screenshot(&c, "users-390.png").await;
     c.set_window_size(1280, 900).await.expect("resize");
 
@@ -482,6 +458,6 @@ async fn users_profile_and_audit_in_a_browser() {
     );
     assert_accessible(&c, "platform audit log").await;
     c.set_window_size(390, 1400).await.expect("resize");
-    no_sideways_scrolling(&c).await;
+    no_sideways_scroll(&c, "the page").await;
     screenshot(&c, "platform-audit-390.png").await;
 }
