@@ -120,62 +120,80 @@ impl Store {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>> {
-        let mut sql = String::from("SELECT * FROM audit_events WHERE ");
-        let mut args: Vec<Arg> = Vec::new();
-        match organization_id {
-            Some(org) => {
-                args.push(Arg::S(org.to_string()));
-                sql.push_str(&format!("organization_id = ${}", args.len()));
+        let scope = Where::scope(organization_id, page);
+        let mut filtered = scope.clone();
+        let index = filtered.filter(filter);
+        let want = page.limit as usize + 1;
+        let items = match (self.backend(), index) {
+            // No filter, or PostgreSQL: one query; PostgreSQL's statistics
+            // tell a filter that matches half the log from one that matches
+            // nothing, and pick the index.
+            (_, None) | (Backend::Postgres, Some(_)) => {
+                self.audit_rows(&filtered, None, want).await?
             }
-            None => sql.push_str("organization_id IS NULL"),
-        }
-        let cond = |sql: &mut String, args: &mut Vec<Arg>, clause: &str, v: Arg| {
-            args.push(v);
-            sql.push_str(&format!(" AND {clause} ${}", args.len()));
+            // SQLite's statistics cannot tell them apart, so it is asked
+            // both ways: first the newest `WINDOW` events in log order (a
+            // common value fills the page there), then, for what is left,
+            // the filter's own index from where the window ended (a rare
+            // value's few events, sorted).
+            (Backend::Sqlite, Some(index)) => match self.audit_window_end(&scope).await? {
+                // A log shorter than the window: read in order.
+                None => self.audit_rows(&filtered, Some(ORG_INDEX), want).await?,
+                Some(boundary) => {
+                    let mut newest = filtered.clone();
+                    newest.push("id >=", Arg::S(boundary.clone()));
+                    let mut items = self.audit_rows(&newest, Some(ORG_INDEX), want).await?;
+                    if items.len() < want {
+                        let mut older = filtered;
+                        older.push("id <", Arg::S(boundary));
+                        let rest = self.audit_rows(&older, Some(index), want - items.len());
+                        items.extend(rest.await?);
+                    }
+                    items
+                }
+            },
         };
-        if let Some(v) = &filter.actor_type {
-            cond(&mut sql, &mut args, "actor_type =", Arg::S(v.clone()));
-        }
-        if let Some(v) = &filter.actor_id {
-            cond(&mut sql, &mut args, "actor_id =", Arg::S(v.clone()));
-        }
-        if let Some(v) = &filter.action {
-            if filter.action_prefix {
-                // A prefix match without LIKE, so `_` and `%` stay literal.
-                args.push(Arg::S(v.clone()));
-                args.push(Arg::I(v.chars().count() as i64));
-                sql.push_str(&format!(
-                    " AND substr(action, 1, CAST(${} AS INTEGER)) = ${}",
-                    args.len(),
-                    args.len() - 1
-                ));
-            } else {
-                cond(&mut sql, &mut args, "action =", Arg::S(v.clone()));
-            }
-        }
-        if let Some(v) = &filter.target_id {
-            cond(&mut sql, &mut args, "target_id =", Arg::S(v.clone()));
-        }
-        if let Some(v) = filter.since {
-            cond(&mut sql, &mut args, "occurred_at >=", Arg::I(ts(v)));
-        }
-        if let Some(v) = filter.until {
-            cond(&mut sql, &mut args, "occurred_at <", Arg::I(ts(v)));
-        }
-        if let Some(after) = page.after {
-            cond(&mut sql, &mut args, "id <", Arg::S(after.to_string()));
-        }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.limit + 1));
-        let mut q = sqlx::query::<Any>(&sql);
-        for a in args {
-            q = match a {
-                Arg::S(s) => q.bind(s),
-                Arg::I(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
-        let items = rows.iter().map(row_to_event).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(items, page.limit, |e| e.id.to_string()))
+    }
+
+    /// The id of the `WINDOW`th newest event in `scope`, if it has that many.
+    async fn audit_window_end(&self, scope: &Where) -> Result<Option<String>> {
+        let sql = format!(
+            "SELECT id FROM audit_events INDEXED BY {ORG_INDEX} WHERE {} ORDER BY id DESC LIMIT 1 OFFSET {}",
+            scope.sql,
+            WINDOW - 1
+        );
+        let row = scope
+            .bind(sqlx::query::<Any>(&sql))
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| get_str(&r, "id")).transpose()
+    }
+
+    /// At most `limit` events matching `w`, newest first; on SQLite through
+    /// `index`.
+    async fn audit_rows(
+        &self,
+        w: &Where,
+        index: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let indexed = index.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
+        let sql = format!(
+            "SELECT * FROM audit_events{indexed} WHERE {} ORDER BY id DESC LIMIT {limit}",
+            w.sql
+        );
+        // Planned for these values each time, not prepared once: a plan
+        // made for any actor would read a whole organization's log for one
+        // that is rare in it (PostgreSQL's generic plan takes the values'
+        // average frequency, and one actor often has most of the events).
+        let rows = w
+            .bind(sqlx::query::<Any>(&sql).persistent(false))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(row_to_event).collect()
     }
 
     /// Records a refusal of a service token (`service_token.rejected`): the
@@ -229,11 +247,129 @@ impl Store {
     }
 }
 
+/// The least string above every string that starts with `prefix`, in
+/// byte order (UTF-8's byte order is its code points' order): the prefix
+/// with its last character replaced by the next one. `None` when there is
+/// none (an empty prefix, or one ending in `char::MAX`).
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars = prefix.chars();
+    let last = chars.next_back()?;
+    // The next scalar value (skipping the surrogates, which no char is).
+    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
+    let mut upper = chars.as_str().to_owned();
+    upper.push(next);
+    Some(upper)
+}
+
 /// A dynamically bound argument.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     S(String),
     I(i64),
+}
+
+/// The log's order, on SQLite's first look (see `list_audit_events`).
+const ORG_INDEX: &str = "audit_events_org_idx";
+/// How many of the newest events SQLite reads in log order before it turns
+/// to the filter's own index.
+const WINDOW: u32 = 1000;
+
+/// A WHERE clause and its arguments, `$1`, `$2`, … in order.
+#[derive(Debug, Clone)]
+struct Where {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Where {
+    /// One organization's log (or the platform's), after the page's cursor.
+    fn scope(organization_id: Option<OrganizationId>, page: &PageRequest) -> Where {
+        let mut w = Where {
+            sql: String::new(),
+            args: Vec::new(),
+        };
+        match organization_id {
+            Some(org) => w.push("organization_id =", Arg::S(org.to_string())),
+            None => w.sql.push_str("organization_id IS NULL"),
+        }
+        if let Some(after) = page.after {
+            w.push("id <", Arg::S(after.to_string()));
+        }
+        w
+    }
+
+    fn push(&mut self, clause: &str, v: Arg) {
+        self.args.push(v);
+        if !self.sql.is_empty() {
+            self.sql.push_str(" AND ");
+        }
+        self.sql.push_str(&format!("{clause} ${}", self.args.len()));
+    }
+
+    /// Adds `filter`'s conditions; the index that serves the most selective
+    /// of them, if there is one (actor, target, action, actor type, time).
+    fn filter(&mut self, filter: &AuditFilter) -> Option<&'static str> {
+        let mut index = None;
+        let mut prefer = |i: &'static str| {
+            index.get_or_insert(i);
+        };
+        if let Some(v) = &filter.actor_id {
+            self.push("actor_id =", Arg::S(v.clone()));
+            prefer("audit_events_org_actor_idx");
+        }
+        if let Some(v) = &filter.target_id {
+            self.push("target_id =", Arg::S(v.clone()));
+            prefer("audit_events_org_target_idx");
+        }
+        if let Some(v) = &filter.action {
+            if filter.action_prefix {
+                // A prefix match without LIKE, so `_` and `%` stay literal:
+                // a range of the (organization, action, id) index (actions
+                // compare bytewise on both backends, migration 0007), and
+                // the prefix itself, which decides.
+                self.push("action >=", Arg::S(v.clone()));
+                if let Some(upper) = prefix_upper_bound(v) {
+                    self.push("action <", Arg::S(upper));
+                }
+                self.args.push(Arg::I(v.chars().count() as i64));
+                self.args.push(Arg::S(v.clone()));
+                self.sql.push_str(&format!(
+                    " AND substr(action, 1, CAST(${} AS INTEGER)) = ${}",
+                    self.args.len() - 1,
+                    self.args.len()
+                ));
+            } else {
+                self.push("action =", Arg::S(v.clone()));
+            }
+            prefer("audit_events_org_action_idx");
+        }
+        if let Some(v) = &filter.actor_type {
+            self.push("actor_type =", Arg::S(v.clone()));
+            prefer("audit_events_org_actor_type_idx");
+        }
+        if let Some(v) = filter.since {
+            self.push("occurred_at >=", Arg::I(ts(v)));
+            prefer("audit_events_org_occurred_idx");
+        }
+        if let Some(v) = filter.until {
+            self.push("occurred_at <", Arg::I(ts(v)));
+            prefer("audit_events_org_occurred_idx");
+        }
+        index
+    }
+
+    fn bind<'q>(
+        &self,
+        mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+        for a in &self.args {
+            q = match a {
+                Arg::S(s) => q.bind(s.clone()),
+                Arg::I(i) => q.bind(*i),
+            };
+        }
+        q
+    }
 }
 
 impl crate::OrgStore<'_> {
@@ -314,5 +450,41 @@ impl crate::OrgStore<'_> {
             done += n as u64;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn a_prefix_range_holds_exactly_the_strings_that_start_with_it() {
+        assert_eq!(
+            prefix_upper_bound("service_token.").as_deref(),
+            Some("service_token/")
+        );
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}"), None);
+        assert_eq!(
+            prefix_upper_bound("x\u{D7FF}").as_deref(),
+            Some("x\u{E000}")
+        );
+        let prefix = "service_token.";
+        let upper = prefix_upper_bound(prefix).unwrap_or_default();
+        for (action, starts) in [
+            ("service_token.create", true),
+            ("service_token.", true),
+            ("service_token", false),
+            ("service_tokens.create", false),
+            ("service_token/", false),
+            ("service_token-x", false),
+            ("service_tokeo", false),
+            ("service_token.\u{10FFFF}", true),
+        ] {
+            // Rust's `str` order is byte order, as the databases' here.
+            let in_range = action >= prefix && action < upper.as_str();
+            assert_eq!(in_range, starts, "{action}");
+            assert_eq!(action.starts_with(prefix), starts, "{action}");
+        }
     }
 }

@@ -5,10 +5,12 @@
 //!
 //! cargo run --release --example scale -- BASE ADMIN_TOKEN TOKENS_FILE [COLD_SAMPLES]
 //! cargo run --release --example scale -- warm BASE TOKENS_FILE [CONCURRENCY]
+//! cargo run --release --example scale -- big BASE ADMIN_TOKEN [ORG|newest] [SAMPLES]
 //!
 //! `warm` presents every token of the file once (`GET /me`, over
 //! CONCURRENCY connections), so that the server holds that many principals
-//! in its caches; the script then reads its RSS.
+//! in its caches; the script then reads its RSS. `big` times the audit
+//! filters in one organization with millions of events.
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -120,9 +122,88 @@ async fn warm(base: &str, file: &str, concurrency: usize) {
     );
 }
 
+/// The audit filters in one large organization, with values that match
+/// much of its log and values that match little or nothing of it (which,
+/// without an index of their own, read every event of the organization).
+async fn big(base: &str, admin: &str, org: &str, samples: usize) {
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap_or_default();
+    let log = format!("{base}/api/v1/organizations/{org}/audit-events");
+    let now = chrono::Utc::now();
+    let day = |days: i64| {
+        (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let nobody = "01a00000-0000-7000-8000-000000000000";
+    let filters = [
+        ("none (the newest page)", String::new()),
+        (
+            "action=service_token.* (common)",
+            "action=service_token.*".to_owned(),
+        ),
+        (
+            "action=service_account.* (rare)",
+            "action=service_account.*".to_owned(),
+        ),
+        ("action=webhook.* (none)", "action=webhook.*".to_owned()),
+        ("actor_id (none)", format!("actor_id={nobody}")),
+        (
+            "actor_type=service_account (none)",
+            "actor_type=service_account".to_owned(),
+        ),
+        ("target_id (none)", format!("target_id={nobody}")),
+        (
+            "since/until (one day)",
+            format!("since={}&until={}", day(200), day(199)),
+        ),
+    ];
+    for (label, query) in filters {
+        let mut times = Vec::new();
+        let mut found = 0usize;
+        let mut refused = 0usize;
+        for _ in 0..samples {
+            let (status, body, took) = get(&c, &format!("{log}?{query}&limit=50"), admin).await;
+            if status == 200 {
+                found = body["items"].as_array().map_or(0, Vec::len);
+            } else {
+                refused += 1;
+            }
+            times.push(took);
+        }
+        println!(
+            "{}",
+            Sample(times).summary(
+                &format!("large organization: audit filter {label}"),
+                json!({"events_on_page": found, "refused": refused})
+            )
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("big") {
+        let (Some(base), Some(admin)) = (args.get(2), args.get(3)) else {
+            eprintln!("usage: scale big BASE ADMIN_TOKEN [ORG|newest] [SAMPLES]");
+            std::process::exit(2);
+        };
+        let mut org = args.get(4).cloned().unwrap_or_else(|| "newest".into());
+        if org == "newest" {
+            // Ids are made in time order, and the list is in id order.
+            let c = reqwest::Client::new();
+            let (_, _, orgs) =
+                walk(&c, &format!("{base}/api/v1/organizations?all=true"), admin).await;
+            let Some(last) = orgs.last().and_then(|o| o["id"].as_str()) else {
+                eprintln!("scale: no organizations");
+                std::process::exit(1);
+            };
+            org = last.to_owned();
+        }
+        let samples = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(50);
+        return big(base, admin, &org, samples).await;
+    }
     if args.get(1).map(String::as_str) == Some("warm") {
         let (Some(base), Some(file)) = (args.get(2), args.get(3)) else {
             eprintln!("usage: scale warm BASE TOKENS_FILE [CONCURRENCY]");
