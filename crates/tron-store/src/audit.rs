@@ -124,29 +124,24 @@ impl Store {
         let mut filtered = scope.clone();
         let index = filtered.filter(filter);
         let want = page.limit as usize + 1;
-        let items = match (self.backend(), index) {
-            // No filter, or PostgreSQL: one query; PostgreSQL's statistics
-            // tell a filter that matches half the log from one that matches
-            // nothing, and pick the index.
-            (_, None) | (Backend::Postgres, Some(_)) => {
-                self.audit_rows(&filtered, None, want).await?
-            }
-            // SQLite's statistics cannot tell them apart, so it is asked
-            // both ways: first the newest `WINDOW` events in log order (a
-            // common value fills the page there), then, for what is left,
-            // the filter's own index from where the window ended (a rare
-            // value's few events, sorted).
-            (Backend::Sqlite, Some(index)) => match self.audit_window_end(&scope).await? {
-                // A log shorter than the window: read in order.
-                None => self.audit_rows(&filtered, Some(ORG_INDEX), want).await?,
+        // Asked two ways, because no planner can know how a value is spread
+        // over time: first the newest `WINDOW` events in log order (a value
+        // that is common now fills the page there), then, for what is left,
+        // the filter's own index below where the window ended (a rare
+        // value's few events, sorted). Without a filter, or in a log shorter
+        // than the window, the first look is all there is.
+        let items = match index {
+            None => self.audit_rows(&filtered, Look::InOrder, want).await?,
+            Some(index) => match self.audit_window_end(&scope).await? {
+                None => self.audit_rows(&filtered, Look::InOrder, want).await?,
                 Some(boundary) => {
                     let mut newest = filtered.clone();
                     newest.push("id >=", Arg::S(boundary.clone()));
-                    let mut items = self.audit_rows(&newest, Some(ORG_INDEX), want).await?;
+                    let mut items = self.audit_rows(&newest, Look::InOrder, want).await?;
                     if items.len() < want {
                         let mut older = filtered;
                         older.push("id <", Arg::S(boundary));
-                        let rest = self.audit_rows(&older, Some(index), want - items.len());
+                        let rest = self.audit_rows(&older, Look::By(index), want - items.len());
                         items.extend(rest.await?);
                     }
                     items
@@ -159,7 +154,8 @@ impl Store {
     /// The id of the `WINDOW`th newest event in `scope`, if it has that many.
     async fn audit_window_end(&self, scope: &Where) -> Result<Option<String>> {
         let sql = format!(
-            "SELECT id FROM audit_events INDEXED BY {ORG_INDEX} WHERE {} ORDER BY id DESC LIMIT 1 OFFSET {}",
+            "SELECT id FROM audit_events{} WHERE {} ORDER BY id DESC LIMIT 1 OFFSET {}",
+            Look::InOrder.hint(self.backend()),
             scope.sql,
             WINDOW - 1
         );
@@ -171,19 +167,25 @@ impl Store {
         row.map(|r| get_str(&r, "id")).transpose()
     }
 
-    /// At most `limit` events matching `w`, newest first; on SQLite through
-    /// `index`.
-    async fn audit_rows(
-        &self,
-        w: &Where,
-        index: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        let indexed = index.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
-        let sql = format!(
-            "SELECT * FROM audit_events{indexed} WHERE {} ORDER BY id DESC LIMIT {limit}",
-            w.sql
-        );
+    /// At most `limit` events matching `w`, newest first, read as `look`
+    /// says.
+    async fn audit_rows(&self, w: &Where, look: Look, limit: usize) -> Result<Vec<AuditEvent>> {
+        let backend = self.backend();
+        let sql = match (backend, look) {
+            // `OFFSET 0` keeps PostgreSQL from reading the log in order
+            // and filtering as it goes (it would guess that matches are
+            // spread evenly, and a day 200 days back is not): the rows are
+            // found by the filter's index, then sorted.
+            (Backend::Postgres, Look::By(_)) => format!(
+                "SELECT * FROM (SELECT * FROM audit_events WHERE {} OFFSET 0) AS e ORDER BY id DESC LIMIT {limit}",
+                w.sql
+            ),
+            _ => format!(
+                "SELECT * FROM audit_events{} WHERE {} ORDER BY id DESC LIMIT {limit}",
+                look.hint(backend),
+                w.sql
+            ),
+        };
         // Planned for these values each time, not prepared once: a plan
         // made for any actor would read a whole organization's log for one
         // that is rare in it (PostgreSQL's generic plan takes the values'
@@ -268,10 +270,28 @@ pub(crate) enum Arg {
     I(i64),
 }
 
-/// The log's order, on SQLite's first look (see `list_audit_events`).
-const ORG_INDEX: &str = "audit_events_org_idx";
-/// How many of the newest events SQLite reads in log order before it turns
-/// to the filter's own index.
+/// How the audit log is read (see `list_audit_events`).
+#[derive(Debug, Clone, Copy)]
+enum Look {
+    /// In the log's order, filtering as it goes.
+    InOrder,
+    /// Through this index of the filter's, then sorted.
+    By(&'static str),
+}
+
+impl Look {
+    /// SQLite's statistics cannot tell a value that fills half the log from
+    /// one that is absent, so it is told which index to use.
+    fn hint(self, backend: Backend) -> String {
+        match (backend, self) {
+            (Backend::Sqlite, Look::InOrder) => " INDEXED BY audit_events_org_idx".into(),
+            (Backend::Sqlite, Look::By(index)) => format!(" INDEXED BY {index}"),
+            (Backend::Postgres, _) => String::new(),
+        }
+    }
+}
+/// How many of the newest events are read in log order before the
+/// filter's own index is asked.
 const WINDOW: u32 = 1000;
 
 /// A WHERE clause and its arguments, `$1`, `$2`, … in order.

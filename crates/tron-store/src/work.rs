@@ -20,7 +20,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tron_core::ids::OrganizationId;
 
 use crate::audit::{record, Target};
-use crate::db::db_err;
+use crate::db::{db_err, Backend};
 use crate::invalidate::Invalidation;
 use crate::models::RequestMeta;
 use crate::{Result, Store};
@@ -37,7 +37,15 @@ impl Store {
     pub(crate) async fn begin(&self) -> Result<Work> {
         Ok(Work {
             store: self.clone(),
-            tx: self.write.begin().await.map_err(db_err)?,
+            tx: match self.backend() {
+                // The write lock from the start: a deferred transaction
+                // that reads and then writes fails at once (SQLITE_BUSY,
+                // no waiting) when another connection to the file wrote in
+                // between, as a second instance on one file does.
+                Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => self.write.begin().await,
+            }
+            .map_err(db_err)?,
             queued: false,
         })
     }

@@ -9,6 +9,5 @@ CREATE INDEX audit_events_org_actor_idx ON audit_events (organization_id, actor_
 CREATE INDEX audit_events_org_actor_type_idx ON audit_events (organization_id, actor_type, id);
 CREATE INDEX audit_events_org_action_idx ON audit_events (organization_id, action, id);
 CREATE INDEX audit_events_org_target_idx ON audit_events (organization_id, target_id, id);
--- SQLite's second look at a time filter (see `list_audit_events`);
--- PostgreSQL combines the organization and time indexes itself.
+-- A time filter's own index (see `list_audit_events`).
 CREATE INDEX audit_events_org_occurred_idx ON audit_events (organization_id, occurred_at);
