@@ -130,23 +130,24 @@ impl Store {
         // the filter's own index below where the window ended (a rare
         // value's few events, sorted). Without a filter, or in a log shorter
         // than the window, the first look is all there is.
-        let items = match index {
-            None => self.audit_rows(&filtered, Look::InOrder, want).await?,
-            Some(index) => match self.audit_window_end(&scope).await? {
-                None => self.audit_rows(&filtered, Look::InOrder, want).await?,
-                Some(boundary) => {
-                    let mut newest = filtered.clone();
-                    newest.push("id >=", Arg::S(boundary.clone()));
-                    let mut items = self.audit_rows(&newest, Look::InOrder, want).await?;
-                    if items.len() < want {
-                        let mut older = filtered;
-                        older.push("id <", Arg::S(boundary));
-                        let rest = self.audit_rows(&older, Look::By(index), want - items.len());
-                        items.extend(rest.await?);
-                    }
-                    items
+        let boundary = match index {
+            Some(_) => self.audit_window_end(&scope).await?,
+            None => None,
+        };
+        let items = match (index, boundary) {
+            (Some(index), Some(boundary)) => {
+                let mut newest = filtered.clone();
+                newest.push("id >=", Arg::S(boundary.clone()));
+                let mut items = self.audit_rows(&newest, Look::InOrder, want).await?;
+                if items.len() < want {
+                    let mut older = filtered;
+                    older.push("id <", Arg::S(boundary));
+                    let rest = self.audit_rows(&older, Look::By(index), want - items.len());
+                    items.extend(rest.await?);
                 }
-            },
+                items
+            }
+            _ => self.audit_rows(&filtered, Look::InOrder, want).await?,
         };
         Ok(Page::from_rows(items, page.limit, |e| e.id.to_string()))
     }
@@ -290,6 +291,7 @@ impl Look {
         }
     }
 }
+
 /// How many of the newest events are read in log order before the
 /// filter's own index is asked.
 const WINDOW: u32 = 1000;
@@ -326,8 +328,9 @@ impl Where {
         self.sql.push_str(&format!("{clause} ${}", self.args.len()));
     }
 
-    /// Adds `filter`'s conditions; the index that serves the most selective
-    /// of them, if there is one (actor, target, action, actor type, time).
+    /// Adds `filter`'s conditions; the index of the first of them in this
+    /// order (actor, target, action, actor type, time), the kinds most
+    /// likely to pick out few events first, if there is a condition.
     fn filter(&mut self, filter: &AuditFilter) -> Option<&'static str> {
         let mut index = None;
         let mut prefer = |i: &'static str| {

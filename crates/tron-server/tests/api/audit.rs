@@ -1027,26 +1027,6 @@ async fn audit_log_filters_and_access(s: TestServer) {
     assert!(!everything.to_string().contains("trn_"));
 }
 
-/// Every event of `path` (with its query), `limit` a page, newest first.
-async fn walk_log(s: &TestServer, path: &str, token: &str, limit: u32) -> Vec<Value> {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let mut cursor: Option<String> = None;
-    let mut out = Vec::new();
-    loop {
-        let page_path = match &cursor {
-            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
-            None => format!("{path}{sep}limit={limit}"),
-        };
-        let (status, page) = s.get(&page_path, token).await;
-        assert_eq!(status, StatusCode::OK, "{page_path}: {page}");
-        out.extend(page["items"].as_array().expect("items").iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
-}
-
 /// A log far longer than SQLite's first look at the newest 1,000 events
 /// (issue 20): each filter, paged to the end, gives exactly the events of
 /// the whole log that match it, in the log's order: those among the newest
@@ -1098,7 +1078,7 @@ async fn filters_read_the_whole_of_a_long_log(s: TestServer) {
         .expect("seeded");
 
     let log = format!("/organizations/{org}/audit-events");
-    let all = walk_log(&s, &log, &admin, 200).await;
+    let all = s.all_pages(&log, &admin, 200).await;
     assert!(all.len() > 2400, "{}", all.len());
     let far = &all[2000];
     let day = |e: &Value| e["occurred_at"].as_str().expect("time").to_owned();
@@ -1166,7 +1146,7 @@ async fn filters_read_the_whole_of_a_long_log(s: TestServer) {
     for (query, pick) in cases {
         let query = query.replace('+', "%2B");
         let want: Vec<Value> = all.iter().filter(|e| pick(e)).cloned().collect();
-        let got = walk_log(&s, &format!("{log}?{query}"), &admin, 50).await;
+        let got = s.all_pages(&format!("{log}?{query}"), &admin, 50).await;
         assert_eq!(ids(&got), ids(&want), "{query}");
     }
 }

@@ -44,21 +44,8 @@ fn count(statuses: &[StatusCode], which: StatusCode) -> usize {
 
 /// Every platform event matching `query` (`action=…`), all pages.
 async fn platform_events(s: &TestServer, query: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/audit-events?{query}&limit=200");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let (status, page) = s.get(&path, &s.root).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        out.extend(page["items"].as_array().expect("items").iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
+    s.all_pages(&format!("/audit-events?{query}"), &s.root, 200)
+        .await
 }
 
 /// SPEC §4 `POST /auth/login`: a burst of parallel guesses never gets more

@@ -353,6 +353,27 @@ impl TestServer {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    /// Every item of a list (`path` with its query), `limit` a page,
+    /// following `next_cursor` to the end; each page must answer `200`.
+    pub async fn all_pages(&self, path: &str, token: &str, limit: u32) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut cursor: Option<String> = None;
+        let mut out = Vec::new();
+        loop {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+                None => format!("{path}{sep}limit={limit}"),
+            };
+            let (status, page) = self.get(&page_path, token).await;
+            assert_eq!(status, StatusCode::OK, "{page_path}: {page}");
+            out.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
