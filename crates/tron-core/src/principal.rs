@@ -1,4 +1,6 @@
 //! Who is calling: the principal a token resolved to.
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -9,7 +11,8 @@ use crate::token::TokenKind;
 pub enum PrincipalKind {
     User {
         id: UserId,
-        email: String,
+        /// Shared with the token cache's entry: a request clones a pointer.
+        email: Arc<str>,
         is_superuser: bool,
     },
     ServiceAccount {
@@ -22,7 +25,8 @@ pub enum PrincipalKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub kind: PrincipalKind,
-    pub name: String,
+    /// Shared with the token cache's entry: a request clones a pointer.
+    pub name: Arc<str>,
     pub token_id: TokenId,
     pub token_kind: TokenKind,
     pub token_expires_at: Option<DateTime<Utc>>,
@@ -60,13 +64,13 @@ impl Principal {
             PrincipalKind::User { id, .. } => Actor {
                 kind: ActorType::User,
                 id: Some(id.0),
-                name: Some(self.name.clone()),
+                name: Some(self.name.to_string()),
                 token_id: Some(self.token_id),
             },
             PrincipalKind::ServiceAccount { id, .. } => Actor {
                 kind: ActorType::ServiceAccount,
                 id: Some(id.0),
-                name: Some(self.name.clone()),
+                name: Some(self.name.to_string()),
                 token_id: Some(self.token_id),
             },
         }

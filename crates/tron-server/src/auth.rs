@@ -18,10 +18,10 @@ use tron_core::principal::{Actor, ActorType, Principal, PrincipalKind};
 use tron_core::token::SecretToken;
 use tron_core::{AuthFailure, Error};
 use tron_store::audit::Target;
-use tron_store::models::{RequestMeta, ResolvedToken, TokenOwner, TokenStatus};
+use tron_store::models::{RequestMeta, TokenStatus};
 
 use crate::access::OrgCtx;
-use crate::cache::CachedToken;
+use crate::cache::{CachedOwner, CachedToken};
 use crate::error::ApiError;
 use crate::ratelimit::RateInfo;
 use crate::state::AppState;
@@ -130,18 +130,18 @@ async fn resolve(
             r
         }
     };
-    if !hash.ct_eq(&resolved.stored_hash) || resolved.token.kind != token.kind() {
+    if !hash.ct_eq(&resolved.stored_hash) || resolved.kind != token.kind() {
         return Err(Error::Unauthenticated(AuthFailure::InvalidToken));
     }
     let now = state.now();
-    let failure = match resolved.token.status(now) {
+    let failure = match resolved.status(now) {
         TokenStatus::Revoked => Some(AuthFailure::Revoked),
         TokenStatus::Expired => Some(AuthFailure::Expired),
         TokenStatus::Active => match &resolved.owner {
-            TokenOwner::User {
+            CachedOwner::User {
                 is_active: false, ..
             }
-            | TokenOwner::ServiceAccount {
+            | CachedOwner::ServiceAccount {
                 is_active: false, ..
             } => Some(AuthFailure::PrincipalDisabled),
             _ => None,
@@ -151,9 +151,9 @@ async fn resolve(
         Box::pin(record_rejection(state, &resolved, f, client)).await;
         return Err(Error::Unauthenticated(f));
     }
-    let t = &resolved.token;
+    let t = &*resolved;
     let (principal, rate) = match &resolved.owner {
-        TokenOwner::User {
+        CachedOwner::User {
             id,
             email,
             name,
@@ -173,7 +173,7 @@ async fn resolve(
             },
             None,
         ),
-        TokenOwner::ServiceAccount {
+        CachedOwner::ServiceAccount {
             id,
             organization_id,
             name,
@@ -210,20 +210,19 @@ async fn resolve(
 /// `service_token.rejected`: at most one event per token per minute.
 async fn record_rejection(
     state: &AppState,
-    resolved: &ResolvedToken,
+    token: &CachedToken,
     failure: AuthFailure,
     client: &ClientInfo,
 ) {
-    let TokenOwner::ServiceAccount {
+    let CachedOwner::ServiceAccount {
         id,
         organization_id,
         name,
         ..
-    } = &resolved.owner
+    } = &token.owner
     else {
         return;
     };
-    let token = &resolved.token;
     let now = state.now();
     // A local pre-filter spares the database a write per refused request;
     // the database decides across instances.
@@ -238,7 +237,7 @@ async fn record_rejection(
     let meta = client.meta(Actor {
         kind: ActorType::ServiceAccount,
         id: Some(id.0),
-        name: Some(name.clone()),
+        name: Some(name.to_string()),
         token_id: Some(token.id),
     });
     let result = state
@@ -248,8 +247,8 @@ async fn record_rejection(
             token.id,
             &meta,
             now,
-            Target::new("service_token", token.id, token.name.clone()),
-            json!({"reason": failure.code(), "service_account_id": id, "hint": token.hint}),
+            Target::new("service_token", token.id, token.name.to_string()),
+            json!({"reason": failure.code(), "service_account_id": id, "hint": &*token.hint}),
         )
         .await;
     if let Err(e) = result {

@@ -28,11 +28,13 @@ use std::time::Duration;
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
-use tron_core::ids::{ApplicationId, EnvironmentId, OrganizationId};
-use tron_core::token::TokenHash;
+use tron_core::ids::{
+    ApplicationId, EnvironmentId, OrganizationId, ServiceAccountId, TokenId, UserId,
+};
+use tron_core::token::{TokenHash, TokenKind};
 use tron_store::invalidate::Invalidation;
 use tron_store::members::MemberKey;
-use tron_store::models::{ResolvedToken, TokenOwner};
+use tron_store::models::{ResolvedToken, TokenOwner, TokenStatus};
 
 use crate::metrics::{CacheKind, Metrics};
 use crate::ratelimit::Limiter;
@@ -40,14 +42,46 @@ use crate::ratelimit::Limiter;
 pub const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: u64 = 100_000;
 
-/// A resolved token as cached, with its rate limiter once it has one (a
-/// service token's limiter lives in `TokenLimiter`; this only saves the
-/// lookup, and is dropped with the entry whenever the token, its account
-/// or its organization's settings change).
+/// A resolved token as the token cache keeps it: only what authenticating
+/// a request reads (its status, its owner, the hash compared again), not
+/// the whole record, so that 100,000 cached tokens stay small (issue 20),
+/// and the owner's names shared with every request's principal. Its rate
+/// limiter is kept once it has one (a service token's limiter lives in
+/// `TokenLimiter`; this only saves the lookup, and is dropped with the
+/// entry whenever the token, its account or its organization's settings
+/// change).
 pub struct CachedToken {
-    pub resolved: ResolvedToken,
+    pub id: TokenId,
+    pub kind: TokenKind,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The stored hash, compared again in constant time by the caller.
+    pub stored_hash: TokenHash,
+    pub owner: CachedOwner,
+    /// The token's name and hint, for its `service_token.rejected` event.
+    pub name: Box<str>,
+    pub hint: Box<str>,
     pub limiter: OnceLock<Arc<Limiter>>,
     last_noted: OncePerSecond,
+}
+
+/// [`TokenOwner`] with its names behind `Arc`s.
+pub enum CachedOwner {
+    User {
+        id: UserId,
+        email: Arc<str>,
+        name: Arc<str>,
+        is_superuser: bool,
+        is_active: bool,
+    },
+    ServiceAccount {
+        id: ServiceAccountId,
+        organization_id: OrganizationId,
+        name: Arc<str>,
+        is_active: bool,
+        /// The organization's `service_token_rate_limit_per_minute`.
+        rate_limit_per_minute: u32,
+    },
 }
 
 /// The second (Unix time) of the last use handed to the usage recorder: a
@@ -68,10 +102,64 @@ impl OncePerSecond {
 
 impl CachedToken {
     pub fn new(resolved: ResolvedToken) -> Self {
+        let ResolvedToken {
+            token,
+            stored_hash,
+            owner,
+        } = resolved;
+        let owner = match owner {
+            TokenOwner::User {
+                id,
+                email,
+                name,
+                is_superuser,
+                is_active,
+            } => CachedOwner::User {
+                id,
+                email: email.into(),
+                name: name.into(),
+                is_superuser,
+                is_active,
+            },
+            TokenOwner::ServiceAccount {
+                id,
+                organization_id,
+                name,
+                is_active,
+                rate_limit_per_minute,
+            } => CachedOwner::ServiceAccount {
+                id,
+                organization_id,
+                name: name.into(),
+                is_active,
+                rate_limit_per_minute,
+            },
+        };
         CachedToken {
-            resolved,
+            id: token.id,
+            kind: token.kind,
+            expires_at: token.expires_at,
+            revoked_at: token.revoked_at,
+            stored_hash,
+            owner,
+            name: token.name.into(),
+            hint: token.hint.into(),
             limiter: OnceLock::new(),
             last_noted: OncePerSecond::new(),
+        }
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> TokenStatus {
+        TokenStatus::at(self.revoked_at, self.expires_at, now)
+    }
+
+    /// The organization of a service token.
+    pub fn organization_id(&self) -> Option<OrganizationId> {
+        match self.owner {
+            CachedOwner::ServiceAccount {
+                organization_id, ..
+            } => Some(organization_id),
+            CachedOwner::User { .. } => None,
         }
     }
 
@@ -80,13 +168,6 @@ impl CachedToken {
     /// the spec's 60).
     pub fn note_use(&self, now: DateTime<Utc>) -> bool {
         self.last_noted.note(now)
-    }
-}
-
-impl std::ops::Deref for CachedToken {
-    type Target = ResolvedToken;
-    fn deref(&self) -> &ResolvedToken {
-        &self.resolved
     }
 }
 
@@ -300,13 +381,13 @@ impl Caches {
             }
             Invalidation::Token(id) => self
                 .tokens
-                .invalidate_entries_if(move |_, v| v.token.id == id)
+                .invalidate_entries_if(move |_, v| v.id == id)
                 .is_ok(),
             Invalidation::User(id) => {
                 let a = self
                     .tokens
                     .invalidate_entries_if(
-                        move |_, v| matches!(v.owner, TokenOwner::User { id: u, .. } if u == id),
+                        move |_, v| matches!(v.owner, CachedOwner::User { id: u, .. } if u == id),
                     )
                     .is_ok();
                 let b = self
@@ -319,7 +400,7 @@ impl Caches {
                 let a = self
                     .tokens
                     .invalidate_entries_if(
-                        move |_, v| matches!(v.owner, TokenOwner::ServiceAccount { id: s, .. } if s == id),
+                        move |_, v| matches!(v.owner, CachedOwner::ServiceAccount { id: s, .. } if s == id),
                     )
                     .is_ok();
                 let b = self
@@ -331,7 +412,7 @@ impl Caches {
             Invalidation::Organization(org) => {
                 let a = self
                     .tokens
-                    .invalidate_entries_if(move |_, v| v.token.organization_id == Some(org))
+                    .invalidate_entries_if(move |_, v| v.organization_id() == Some(org))
                     .is_ok();
                 let b = self
                     .access

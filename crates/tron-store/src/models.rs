@@ -121,6 +121,24 @@ pub enum TokenStatus {
     Revoked,
 }
 
+impl TokenStatus {
+    /// Revocation wins over expiry; a revocation in the future is a
+    /// rotation's grace period, during which the token is still active.
+    pub fn at(
+        revoked_at: Option<DateTime<Utc>>,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> TokenStatus {
+        if revoked_at.is_some_and(|r| r <= now) {
+            TokenStatus::Revoked
+        } else if expires_at.is_some_and(|e| e <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
     pub id: TokenId,
@@ -170,16 +188,9 @@ impl TokenSource {
 }
 
 impl TokenRecord {
-    /// Revocation wins over expiry; a revocation in the future is a
-    /// rotation's grace period, during which the token is still active.
+    /// See [`TokenStatus::at`].
     pub fn status(&self, now: DateTime<Utc>) -> TokenStatus {
-        if self.revoked_at.is_some_and(|r| r <= now) {
-            TokenStatus::Revoked
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            TokenStatus::Expired
-        } else {
-            TokenStatus::Active
-        }
+        TokenStatus::at(self.revoked_at, self.expires_at, now)
     }
 
     pub fn view(&self, now: DateTime<Utc>) -> TokenView {

@@ -314,8 +314,8 @@ async fn me(Auth(p): Auth) -> ApiResult<Json<MeResponse>> {
         } => MePrincipal {
             kind: MePrincipalType::User,
             id: id.0,
-            name: p.name.clone(),
-            email: Some(email.clone()),
+            name: p.name.to_string(),
+            email: Some(email.to_string()),
             is_superuser: Some(*is_superuser),
             organization_id: None,
         },
@@ -325,7 +325,7 @@ async fn me(Auth(p): Auth) -> ApiResult<Json<MeResponse>> {
         } => MePrincipal {
             kind: MePrincipalType::ServiceAccount,
             id: id.0,
-            name: p.name.clone(),
+            name: p.name.to_string(),
             email: None,
             is_superuser: None,
             organization_id: Some(organization_id.0),

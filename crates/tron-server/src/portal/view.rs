@@ -36,7 +36,7 @@ impl Layout {
     pub(crate) fn new(session: &PortalSession, title: impl Into<String>) -> Self {
         Layout {
             title: title.into(),
-            user: Some(session.principal.name.clone()),
+            user: Some(session.principal.name.to_string()),
             superuser: session.principal.is_superuser(),
             csrf: session.csrf.clone(),
             crumbs: Vec::new(),

@@ -38,12 +38,18 @@ pub(crate) async fn member_page(session: PortalSession, ctx: OrgCtx, ids: Ids) -
         // Oneself, from the access context: a member that may not list the
         // members may still see its own page.
         let (email, is_user) = match &ctx.principal().kind {
-            PrincipalKind::User { email, .. } => (email.clone(), true),
+            PrincipalKind::User { email, .. } => (email.to_string(), true),
             PrincipalKind::ServiceAccount { .. } => (String::new(), false),
         };
         let mut groups: Vec<String> = ctx.grants().iter().map(|g| g.group_name.clone()).collect();
         groups.sort();
-        (ctx.principal().name.clone(), email, is_user, None, groups)
+        (
+            ctx.principal().name.to_string(),
+            email,
+            is_user,
+            None,
+            groups,
+        )
     } else {
         let m = ops::members::get(&ctx, id).await.or_back(&back)?;
         let groups = m.groups.iter().map(|g| g.name.clone()).collect();
