@@ -18,10 +18,10 @@ use tron_core::principal::{Actor, ActorType, Principal, PrincipalKind};
 use tron_core::token::SecretToken;
 use tron_core::{AuthFailure, Error};
 use tron_store::audit::Target;
-use tron_store::models::{RequestMeta, TokenStatus};
+use tron_store::models::{RequestMeta, TokenOwner, TokenStatus};
 
 use crate::access::OrgCtx;
-use crate::cache::{CachedOwner, CachedToken};
+use crate::cache::CachedToken;
 use crate::error::ApiError;
 use crate::ratelimit::RateInfo;
 use crate::state::AppState;
@@ -138,10 +138,10 @@ async fn resolve(
         TokenStatus::Revoked => Some(AuthFailure::Revoked),
         TokenStatus::Expired => Some(AuthFailure::Expired),
         TokenStatus::Active => match &resolved.owner {
-            CachedOwner::User {
+            TokenOwner::User {
                 is_active: false, ..
             }
-            | CachedOwner::ServiceAccount {
+            | TokenOwner::ServiceAccount {
                 is_active: false, ..
             } => Some(AuthFailure::PrincipalDisabled),
             _ => None,
@@ -153,7 +153,7 @@ async fn resolve(
     }
     let t = &*resolved;
     let (principal, rate) = match &resolved.owner {
-        CachedOwner::User {
+        TokenOwner::User {
             id,
             email,
             name,
@@ -173,7 +173,7 @@ async fn resolve(
             },
             None,
         ),
-        CachedOwner::ServiceAccount {
+        TokenOwner::ServiceAccount {
             id,
             organization_id,
             name,
@@ -214,7 +214,7 @@ async fn record_rejection(
     failure: AuthFailure,
     client: &ClientInfo,
 ) {
-    let CachedOwner::ServiceAccount {
+    let TokenOwner::ServiceAccount {
         id,
         organization_id,
         name,

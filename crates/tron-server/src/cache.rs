@@ -28,9 +28,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
-use tron_core::ids::{
-    ApplicationId, EnvironmentId, OrganizationId, ServiceAccountId, TokenId, UserId,
-};
+use tron_core::ids::{ApplicationId, EnvironmentId, OrganizationId, TokenId};
 use tron_core::token::{TokenHash, TokenKind};
 use tron_store::invalidate::Invalidation;
 use tron_store::members::MemberKey;
@@ -57,31 +55,12 @@ pub struct CachedToken {
     pub revoked_at: Option<DateTime<Utc>>,
     /// The stored hash, compared again in constant time by the caller.
     pub stored_hash: TokenHash,
-    pub owner: CachedOwner,
+    pub owner: TokenOwner,
     /// The token's name and hint, for its `service_token.rejected` event.
     pub name: Box<str>,
     pub hint: Box<str>,
     pub limiter: OnceLock<Arc<Limiter>>,
     last_noted: OncePerSecond,
-}
-
-/// [`TokenOwner`] with its names behind `Arc`s.
-pub enum CachedOwner {
-    User {
-        id: UserId,
-        email: Arc<str>,
-        name: Arc<str>,
-        is_superuser: bool,
-        is_active: bool,
-    },
-    ServiceAccount {
-        id: ServiceAccountId,
-        organization_id: OrganizationId,
-        name: Arc<str>,
-        is_active: bool,
-        /// The organization's `service_token_rate_limit_per_minute`.
-        rate_limit_per_minute: u32,
-    },
 }
 
 /// The second (Unix time) of the last use handed to the usage recorder: a
@@ -107,34 +86,6 @@ impl CachedToken {
             stored_hash,
             owner,
         } = resolved;
-        let owner = match owner {
-            TokenOwner::User {
-                id,
-                email,
-                name,
-                is_superuser,
-                is_active,
-            } => CachedOwner::User {
-                id,
-                email: email.into(),
-                name: name.into(),
-                is_superuser,
-                is_active,
-            },
-            TokenOwner::ServiceAccount {
-                id,
-                organization_id,
-                name,
-                is_active,
-                rate_limit_per_minute,
-            } => CachedOwner::ServiceAccount {
-                id,
-                organization_id,
-                name: name.into(),
-                is_active,
-                rate_limit_per_minute,
-            },
-        };
         CachedToken {
             id: token.id,
             kind: token.kind,
@@ -156,10 +107,10 @@ impl CachedToken {
     /// The organization of a service token.
     pub fn organization_id(&self) -> Option<OrganizationId> {
         match self.owner {
-            CachedOwner::ServiceAccount {
+            TokenOwner::ServiceAccount {
                 organization_id, ..
             } => Some(organization_id),
-            CachedOwner::User { .. } => None,
+            TokenOwner::User { .. } => None,
         }
     }
 
@@ -387,7 +338,7 @@ impl Caches {
                 let a = self
                     .tokens
                     .invalidate_entries_if(
-                        move |_, v| matches!(v.owner, CachedOwner::User { id: u, .. } if u == id),
+                        move |_, v| matches!(v.owner, TokenOwner::User { id: u, .. } if u == id),
                     )
                     .is_ok();
                 let b = self
@@ -400,7 +351,7 @@ impl Caches {
                 let a = self
                     .tokens
                     .invalidate_entries_if(
-                        move |_, v| matches!(v.owner, CachedOwner::ServiceAccount { id: s, .. } if s == id),
+                        move |_, v| matches!(v.owner, TokenOwner::ServiceAccount { id: s, .. } if s == id),
                     )
                     .is_ok();
                 let b = self

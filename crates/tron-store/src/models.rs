@@ -1,5 +1,7 @@
 //! What storage hands back. These are not the API's wire format: that is
 //! `tron_api`, built from these models by the `From` impls in `wire`.
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use tron_core::authz::{Grant, Role, Scope};
 use tron_core::ids::*;
@@ -234,19 +236,21 @@ pub struct ResolvedToken {
     pub owner: TokenOwner,
 }
 
+/// The names are `Arc<str>`: the token cache keeps the owner as it is,
+/// and every request's principal shares them.
 #[derive(Debug, Clone)]
 pub enum TokenOwner {
     User {
         id: UserId,
-        email: String,
-        name: String,
+        email: Arc<str>,
+        name: Arc<str>,
         is_superuser: bool,
         is_active: bool,
     },
     ServiceAccount {
         id: ServiceAccountId,
         organization_id: OrganizationId,
-        name: String,
+        name: Arc<str>,
         is_active: bool,
         /// The organization's `service_token_rate_limit_per_minute`.
         rate_limit_per_minute: u32,

@@ -182,8 +182,8 @@ impl Store {
         let owner = if let Some(id) = token.user_id {
             TokenOwner::User {
                 id,
-                email: get_str(&row, "u_email")?,
-                name: get_str(&row, "u_name")?,
+                email: get_str(&row, "u_email")?.into(),
+                name: get_str(&row, "u_name")?.into(),
                 is_superuser: get_bool(&row, "u_superuser")?,
                 is_active: get_bool(&row, "u_active")?,
             }
@@ -191,7 +191,7 @@ impl Store {
             TokenOwner::ServiceAccount {
                 id,
                 organization_id: get_id(&row, "sa_org")?,
-                name: get_str(&row, "sa_name")?,
+                name: get_str(&row, "sa_name")?.into(),
                 is_active: get_str(&row, "sa_status")? == "active",
                 rate_limit_per_minute: get_i64(&row, "sa_rate")?.clamp(1, i64::from(u32::MAX))
                     as u32,
